@@ -1,0 +1,1 @@
+"""Connectors: one module per transport or file format, each behind a small interface."""
