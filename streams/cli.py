@@ -1,0 +1,203 @@
+"""``bilat``: the one command-line entry point of a Bilat deployment.
+
+Commands are thin: each parses options into :class:`~streams.config.Settings`, calls one
+function of the package, and prints what happened. Every :class:`~streams.errors.BilatError`
+is shown as a one-paragraph message saying what to do, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from streams.config import REPO, Settings
+from streams.errors import BilatError
+
+__all__ = ["main"]
+
+console = Console(stderr=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn BilatError into a red message and exit code 2 instead of a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BilatError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def party_options(func: F) -> F:
+    """The options every command that talks to one party's pipeline shares."""
+    options = [
+        click.option("--party", envvar="BILAT_PARTY", default="hgc", show_default=True,
+                     help="This deployment's party id (selects its local broker by default)."),
+        click.option("--kafka", envvar="BILAT_KAFKA", default=None,
+                     help="Kafka bootstrap servers [default: the party's `bilat up` broker]."),
+        click.option("--topic-prefix", envvar="BILAT_TOPIC_PREFIX", default="",
+                     help="Prefix of every topic name (isolates runs on a shared cluster)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(party: str, kafka: str | None, topic_prefix: str, **extra: Any) -> Settings:
+    return Settings.from_env(party=party, kafka=kafka, topic_prefix=topic_prefix, **extra)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="bilat")
+def main() -> None:
+    """Bilat: rate, sign, anchor and reconcile wholesale usage between two partners.
+
+    \b
+    Quick start on one machine:
+      bilat up          start Kafka (one cluster per party) and Redis
+      bilat demo        run the two-party pipeline on generated traffic
+      bilat down        stop everything `bilat up` started
+
+    Configuration comes from BILAT_* environment variables (see README, "Configuration");
+    options override them.
+    """
+
+
+@main.command()
+@party_options
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True,
+              help="Mediation file format (see connectors/mediation/generic_csv.py).")  # fmt: skip
+@friendly
+def ingest(files: tuple[Path, ...], fmt: str, party: str, kafka: str | None, topic_prefix: str) -> None:
+    """Send mediation FILES to usage.cdr; malformed lines go to usage.dlq with their reason.
+
+    \b
+    Example:
+      bilat ingest --party hgc cdrs/2026-11-24.csv
+    """
+    from connectors.mediation.ingest import ingest_files
+    from streams.ops.topics import ensure_topics
+
+    settings = _settings(party, kafka, topic_prefix)
+    ensure_topics(settings)
+    total = sum(f.stat().st_size for f in files)
+    with Progress(
+        TextColumn("[bold]ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=err, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("ingest", total=total)
+        report = ingest_files(files, settings, fmt, on_progress=lambda n: progress.advance(task, n))
+    rate = report.lines / report.seconds if report.seconds else 0.0
+    console.print(
+        f"{report.files} file(s), {report.lines} lines in {report.seconds:.1f} s ({rate:,.0f}/s): "
+        f"{report.produced} usage records to {settings.topic('usage.cdr')}, "
+        f"{report.dead_lettered} malformed lines to {settings.topic('usage.dlq')}"
+    )
+
+
+@main.command()
+@party_options
+@click.option("--agreement", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="BILAT_AGREEMENT", default=None, help="Agreement YAML [default: examples/agreement.yaml].")  # fmt: skip
+@click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]),
+              default="warn", show_default=True)  # fmt: skip
+@friendly
+def worker(party: str, kafka: str | None, topic_prefix: str, agreement: Path | None, loglevel: str) -> None:
+    """Run the rating worker (Faust) in the foreground until Ctrl-C / SIGTERM.
+
+    Reads usage.cdr, writes usage.rated and usage.dlq. Run one per party; run more to scale
+    (each takes a share of the partitions).
+    """
+    from streams.worker import run_worker
+
+    settings = _settings(party, kafka, topic_prefix, agreement=agreement)
+    err.print(f"rating worker for {settings.party}: {settings.topic('usage.cdr')} on {settings.kafka}")
+    run_worker(settings, loglevel)
+
+
+@main.group()
+def agreement() -> None:
+    """Inspect bilateral agreements."""
+
+
+@agreement.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@friendly
+def agreement_check(file: Path) -> None:
+    """Validate an agreement FILE, list every problem, and print its canonical hash."""
+    from streams.agreement import load_agreement
+
+    loaded = load_agreement(file)
+    console.print(f"{loaded.id} v{loaded.version}: {len(loaded.tariffs)} tariffs, {loaded.currency}, "
+                  f"{loaded.timezone.key}, parties {' & '.join(loaded.parties)}")  # fmt: skip
+    console.print(f"canonical hash: {loaded.canonical_hash().hex()}")
+
+
+@main.command()
+@click.option("--records", default=5000, show_default=True, help="Calls per party to generate.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              default=REPO / ".bilat" / "demo", show_default=True, help="Where generated files and logs go.")  # fmt: skip
+@friendly
+def demo(records: int, workdir: Path) -> None:
+    """Run the two-party demo: stack up, generate traffic, ingest, rate, summarise.
+
+    Starts (or reuses) the local stack of `bilat up`, so it works on a fresh machine; the
+    first run downloads Kafka from Maven Central. Leaves the stack running (`bilat down`).
+    """
+    from streams.demo import run_demo
+    from streams.ops.localstack import KafkaSpec, LocalStack, RedisSpec
+
+    started = time.monotonic()
+    stack = LocalStack(progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    for name, port in (("hgc", 9092), ("dcc", 9192)):
+        stack.kafka_up(KafkaSpec(name=name, port=port, controller_port=port + 1))
+    stack.redis_up(RedisSpec(name="redis", port=6390))
+    results = run_demo(records, workdir, say=lambda m: err.print(m))
+    table = Table(title=f"bilat demo: {records} calls per party")
+    for column in ("party", "lines in", "rated", "dead-lettered", "by reason", "total", "duplicates", "seconds"):
+        table.add_column(column, justify="right" if column not in ("party", "by reason") else "left")
+    for r in results:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.dead.items()))
+        totals = ", ".join(f"{amount} {cur}" for cur, amount in sorted(r.totals.items()))
+        table.add_row(r.party, str(r.lines), str(r.rated), str(r.dead_total), reasons, totals,
+                      str(r.duplicates), f"{r.seconds:.1f}")  # fmt: skip
+    console.print(table)
+    for r in results:
+        ok = r.rated == r.expected_good and r.rated + r.dead_total == r.lines
+        mark = "[green]counts add up[/green]" if ok else "[red]COUNTS DO NOT ADD UP[/red]"
+        console.print(f"{r.party}: {r.rated} rated + {r.dead_total} dead-lettered = "
+                      f"{r.rated + r.dead_total} of {r.lines} lines: {mark}")  # fmt: skip
+        for example in r.examples:
+            console.print(f"  [dim]e.g. {example}[/dim]")
+    console.print(f"done in {time.monotonic() - started:.1f} s; stop the stack with `bilat down`")
+    if not all(r.rated == r.expected_good and r.rated + r.dead_total == r.lines for r in results):
+        sys.exit(1)
+
+
+def _register_stack_commands() -> None:
+    from streams.ops.stack_cli import down_command, status_command, up_command
+
+    for command in (up_command, down_command, status_command):
+        main.add_command(command)
+
+
+_register_stack_commands()
+
+if __name__ == "__main__":
+    main()

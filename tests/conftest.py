@@ -1,0 +1,112 @@
+"""Shared fixtures: real Kafka and Redis, started once per test session.
+
+Where they come from, first match wins:
+
+1. ``BILAT_TEST_KAFKA`` / ``BILAT_TEST_REDIS`` (bootstrap servers, Redis URL): services you run;
+2. testcontainers, when a Docker engine answers (``BILAT_TEST_DOCKER=0`` turns this off);
+3. the project's own launcher (``streams.ops.localstack``): Kafka from Maven Central jars on
+   the JDK, Debian's redis-server; on ports 39092/39093 and 39379, logs in ``.bilat/test-run``.
+
+Every test gets its own topic prefix, so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.config import REPO, Settings
+
+TEST_RUN_DIR = REPO / ".bilat" / "test-run"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by tier from their folder, so ``-m "not integration"`` selects unit tests."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        elif "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _docker_answers() -> bool:
+    if os.environ.get("BILAT_TEST_DOCKER", "1") == "0":
+        return False
+    try:
+        import docker  # testcontainers' dependency
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:  # any failure means "no usable engine": fall back to the launcher
+        return False
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[object]:
+    """The project's launcher, for tests that start services themselves (stopped at the end)."""
+    from streams.ops.localstack import LocalStack
+
+    stack = LocalStack(run_dir=TEST_RUN_DIR)
+    yield stack
+    stack.down_all()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Bootstrap servers of a real Kafka broker for this test session."""
+    if env := os.environ.get("BILAT_TEST_KAFKA"):
+        yield env
+        return
+    if _docker_answers():
+        with contextlib.suppress(ImportError):
+            from testcontainers.kafka import KafkaContainer
+
+            with KafkaContainer().with_kraft() as container:
+                yield container.get_bootstrap_server()
+            return
+    from streams.ops.localstack import KafkaSpec
+
+    stack = request.getfixturevalue("local_stack")
+    handle = stack.kafka_up(KafkaSpec(name="test", port=39092, controller_port=39093))
+    yield handle.bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a real Redis server for this test session."""
+    if env := os.environ.get("BILAT_TEST_REDIS"):
+        yield env
+        return
+    if _docker_answers():
+        with contextlib.suppress(ImportError):
+            from testcontainers.redis import RedisContainer
+
+            with RedisContainer() as container:
+                host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
+                yield f"redis://{host}:{port}/0"
+            return
+    from streams.ops.localstack import RedisSpec
+
+    stack = request.getfixturevalue("local_stack")
+    yield stack.redis_up(RedisSpec(name="test-redis", port=39379)).url
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix unique to this test."""
+    return f"t-{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
+    """Settings of one party ('hgc') on the session broker, isolated by topic prefix."""
+    return Settings.from_env(
+        {}, party="hgc", kafka=kafka_bootstrap, topic_prefix=topic_prefix, run_dir=tmp_path,
+        partitions=2,
+    )  # fmt: skip
