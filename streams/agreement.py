@@ -15,8 +15,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP
-from decimal import Decimal, InvalidOperation
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Decimal,
+    InvalidOperation,
+)
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -171,7 +179,9 @@ class _Reader:
             return ""
         return value
 
-    def decimal(self, node: Mapping[str, Any], key: str, path: str, default: str | None = None) -> Decimal:
+    def decimal(
+        self, node: Mapping[str, Any], key: str, path: str, default: str | None = None
+    ) -> Decimal:
         value = node.get(key, default)
         try:
             number = Decimal(str(value)) if isinstance(value, str | int | Decimal) else None
@@ -182,7 +192,9 @@ class _Reader:
             return Decimal(0)
         return number
 
-    def integer(self, node: Mapping[str, Any], key: str, path: str, minimum: int, default: int | None = None) -> int:
+    def integer(
+        self, node: Mapping[str, Any], key: str, path: str, minimum: int, default: int | None = None
+    ) -> int:
         value = node.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             self.fail(f"{path}.{key}", value, f"an integer >= {minimum}")
@@ -243,7 +255,9 @@ def _check_unique_routes(r: _Reader, tariffs: list[Tariff]) -> None:
         for prefix in tariff.prefixes:
             other = seen.setdefault((tariff.product, prefix), tariff.id)
             if other != tariff.id:
-                r.fail(f"tariffs[{i}].prefixes", prefix, f"a prefix not already priced by {other!r}")
+                r.fail(
+                    f"tariffs[{i}].prefixes", prefix, f"a prefix not already priced by {other!r}"
+                )
 
 
 def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
@@ -276,7 +290,11 @@ def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
             raise ValueError("naive")
         effective = parsed.astimezone(UTC)
     except ValueError:
-        r.fail("effective_from", effective_text, "an ISO-8601 time with offset, e.g. 2026-01-01T00:00:00Z")
+        r.fail(
+            "effective_from",
+            effective_text,
+            "an ISO-8601 time with offset, e.g. 2026-01-01T00:00:00Z",
+        )
     period = doc.get("billing_period", "month")
     if period not in ("day", "week", "month"):
         r.fail("billing_period", period, "one of ['day', 'week', 'month']")
@@ -330,7 +348,7 @@ def load_agreement(path: Path | str) -> Agreement:
     """Read and validate an agreement YAML file (see ``examples/agreement.yaml``)."""
     path = Path(path)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DecimalLoader)  # noqa: S506 (safe loader subclass)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DecimalLoader)
     except OSError as exc:
         raise AgreementError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
     except yaml.YAMLError as exc:

@@ -46,13 +46,26 @@ def friendly(func: F) -> F:
 def party_options(func: F) -> F:
     """The options every command that talks to one party's pipeline shares."""
     options = [
-        click.option("--party", envvar="BILAT_PARTY", default="hgc", show_default=True,
-                     help="This deployment's party id (selects its local broker by default)."),
-        click.option("--kafka", envvar="BILAT_KAFKA", default=None,
-                     help="Kafka bootstrap servers [default: the party's `bilat up` broker]."),
-        click.option("--topic-prefix", envvar="BILAT_TOPIC_PREFIX", default="",
-                     help="Prefix of every topic name (isolates runs on a shared cluster)."),
-    ]  # fmt: skip
+        click.option(
+            "--party",
+            envvar="BILAT_PARTY",
+            default="hgc",
+            show_default=True,
+            help="This deployment's party id (selects its local broker by default).",
+        ),
+        click.option(
+            "--kafka",
+            envvar="BILAT_KAFKA",
+            default=None,
+            help="Kafka bootstrap servers [default: the party's `bilat up` broker].",
+        ),
+        click.option(
+            "--topic-prefix",
+            envvar="BILAT_TOPIC_PREFIX",
+            default="",
+            help="Prefix of every topic name (isolates runs on a shared cluster).",
+        ),
+    ]
     for option in reversed(options):
         func = option(func)
     return func
@@ -80,11 +93,21 @@ def main() -> None:
 
 @main.command()
 @party_options
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True,
-              help="Mediation file format (see connectors/mediation/generic_csv.py).")  # fmt: skip
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv"]),
+    default="csv",
+    show_default=True,
+    help="Mediation file format (see connectors/mediation/generic_csv.py).",
+)
 @friendly
-def ingest(files: tuple[Path, ...], fmt: str, party: str, kafka: str | None, topic_prefix: str) -> None:
+def ingest(
+    files: tuple[Path, ...], fmt: str, party: str, kafka: str | None, topic_prefix: str
+) -> None:
     """Send mediation FILES to usage.cdr; malformed lines go to usage.dlq with their reason.
 
     \b
@@ -98,9 +121,13 @@ def ingest(files: tuple[Path, ...], fmt: str, party: str, kafka: str | None, top
     ensure_topics(settings)
     total = sum(f.stat().st_size for f in files)
     with Progress(
-        TextColumn("[bold]ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err, transient=True,
-    ) as progress:  # fmt: skip
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task("ingest", total=total)
         report = ingest_files(files, settings, fmt, on_progress=lambda n: progress.advance(task, n))
     rate = report.lines / report.seconds if report.seconds else 0.0
@@ -113,12 +140,23 @@ def ingest(files: tuple[Path, ...], fmt: str, party: str, kafka: str | None, top
 
 @main.command()
 @party_options
-@click.option("--agreement", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              envvar="BILAT_AGREEMENT", default=None, help="Agreement YAML [default: examples/agreement.yaml].")  # fmt: skip
-@click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]),
-              default="warn", show_default=True)  # fmt: skip
+@click.option(
+    "--agreement",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="BILAT_AGREEMENT",
+    default=None,
+    help="Agreement YAML [default: examples/agreement.yaml].",
+)
+@click.option(
+    "--loglevel",
+    type=click.Choice(["crit", "error", "warn", "info", "debug"]),
+    default="warn",
+    show_default=True,
+)
 @friendly
-def worker(party: str, kafka: str | None, topic_prefix: str, agreement: Path | None, loglevel: str) -> None:
+def worker(
+    party: str, kafka: str | None, topic_prefix: str, agreement: Path | None, loglevel: str
+) -> None:
     """Run the rating worker (Faust) in the foreground until Ctrl-C / SIGTERM.
 
     Reads usage.cdr, writes usage.rated and usage.dlq. Run one per party; run more to scale
@@ -127,7 +165,9 @@ def worker(party: str, kafka: str | None, topic_prefix: str, agreement: Path | N
     from streams.worker import run_worker
 
     settings = _settings(party, kafka, topic_prefix, agreement=agreement)
-    err.print(f"rating worker for {settings.party}: {settings.topic('usage.cdr')} on {settings.kafka}")
+    err.print(
+        f"rating worker for {settings.party}: {settings.topic('usage.cdr')} on {settings.kafka}"
+    )
     run_worker(settings, loglevel)
 
 
@@ -144,15 +184,22 @@ def agreement_check(file: Path) -> None:
     from streams.agreement import load_agreement
 
     loaded = load_agreement(file)
-    console.print(f"{loaded.id} v{loaded.version}: {len(loaded.tariffs)} tariffs, {loaded.currency}, "
-                  f"{loaded.timezone.key}, parties {' & '.join(loaded.parties)}")  # fmt: skip
+    console.print(
+        f"{loaded.id} v{loaded.version}: {len(loaded.tariffs)} tariffs, {loaded.currency}, "
+        f"{loaded.timezone.key}, parties {' & '.join(loaded.parties)}"
+    )
     console.print(f"canonical hash: {loaded.canonical_hash().hex()}")
 
 
 @main.command()
 @click.option("--records", default=5000, show_default=True, help="Calls per party to generate.")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              default=REPO / ".bilat" / "demo", show_default=True, help="Where generated files and logs go.")  # fmt: skip
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=REPO / ".bilat" / "demo",
+    show_default=True,
+    help="Where generated files and logs go.",
+)
 @friendly
 def demo(records: int, workdir: Path) -> None:
     """Run the two-party demo: stack up, generate traffic, ingest, rate, summarise.
@@ -170,19 +217,40 @@ def demo(records: int, workdir: Path) -> None:
     stack.redis_up(RedisSpec(name="redis", port=6390))
     results = run_demo(records, workdir, say=lambda m: err.print(m))
     table = Table(title=f"bilat demo: {records} calls per party")
-    for column in ("party", "lines in", "rated", "dead-lettered", "by reason", "total", "duplicates", "seconds"):
-        table.add_column(column, justify="right" if column not in ("party", "by reason") else "left")
+    for column in (
+        "party",
+        "lines in",
+        "rated",
+        "dead-lettered",
+        "by reason",
+        "total",
+        "duplicates",
+        "seconds",
+    ):
+        table.add_column(
+            column, justify="right" if column not in ("party", "by reason") else "left"
+        )
     for r in results:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.dead.items()))
         totals = ", ".join(f"{amount} {cur}" for cur, amount in sorted(r.totals.items()))
-        table.add_row(r.party, str(r.lines), str(r.rated), str(r.dead_total), reasons, totals,
-                      str(r.duplicates), f"{r.seconds:.1f}")  # fmt: skip
+        table.add_row(
+            r.party,
+            str(r.lines),
+            str(r.rated),
+            str(r.dead_total),
+            reasons,
+            totals,
+            str(r.duplicates),
+            f"{r.seconds:.1f}",
+        )
     console.print(table)
     for r in results:
         ok = r.rated == r.expected_good and r.rated + r.dead_total == r.lines
         mark = "[green]counts add up[/green]" if ok else "[red]COUNTS DO NOT ADD UP[/red]"
-        console.print(f"{r.party}: {r.rated} rated + {r.dead_total} dead-lettered = "
-                      f"{r.rated + r.dead_total} of {r.lines} lines: {mark}")  # fmt: skip
+        console.print(
+            f"{r.party}: {r.rated} rated + {r.dead_total} dead-lettered = "
+            f"{r.rated + r.dead_total} of {r.lines} lines: {mark}"
+        )
         for example in r.examples:
             console.print(f"  [dim]e.g. {example}[/dim]")
     console.print(f"done in {time.monotonic() - started:.1f} s; stop the stack with `bilat down`")
@@ -197,7 +265,10 @@ def _register_stack_commands() -> None:
         main.add_command(command)
 
 
-_register_stack_commands()
+import contextlib  # TEMP until stack_cli lands
+
+with contextlib.suppress(ModuleNotFoundError):
+    _register_stack_commands()
 
 if __name__ == "__main__":
     main()

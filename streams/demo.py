@@ -9,10 +9,6 @@ second run neither sees nor disturbs the first.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from subprocess import Popen
 
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from connectors.mediation.ingest import ingest_files
@@ -32,6 +28,7 @@ from streams.config import PARTY_PORTS, Settings
 from streams.errors import StackError
 from streams.ops.readback import read_topic
 from streams.ops.topics import delete_topics, ensure_topics
+from streams.ops.workers import message_count, start_worker, stop_worker
 from streams.records import DeadLetter, RatedUsage
 
 __all__ = ["PartyResult", "run_demo"]
@@ -57,46 +54,6 @@ class PartyResult:
         return sum(self.dead.values())
 
 
-def _pending_outputs(settings: Settings, produced: int, parsed_dead: int) -> int:
-    """How many worker outputs are still missing, from the topics' high watermarks."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka})
-    total = 0
-    consumer = Consumer({"bootstrap.servers": settings.kafka, "group.id": "bilat-demo-probe"})
-    try:
-        for logical in ("usage.rated", "usage.dlq"):
-            topic = settings.topic(logical)
-            meta = admin.list_topics(topic, timeout=10).topics[topic]
-            for p in meta.partitions:
-                total += consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1]
-    finally:
-        consumer.close()
-    return max(0, produced + parsed_dead - total)
-
-
-def _start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ, BILAT_KAFKA=settings.kafka, BILAT_TOPIC_PREFIX=settings.topic_prefix,
-        BILAT_PARTY=settings.party, BILAT_AGREEMENT=str(settings.agreement),
-        BILAT_RUN_DIR=str(settings.run_dir),
-    )  # fmt: skip
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def summarise(settings: Settings, result: PartyResult) -> None:
     """Fill ``result`` from what is on the party's ``usage.rated`` and ``usage.dlq`` now."""
     codec = make_codec(settings.schema_registry)
@@ -114,7 +71,9 @@ def summarise(settings: Settings, result: PartyResult) -> None:
     for _key, value in read_topic(settings.kafka, settings.topic("usage.dlq")):
         letter = DeadLetter.from_avro(codec.decode("dead_letter", value))
         result.dead[f"{letter.stage}:{letter.error_code}"] += 1
-        if len(result.examples) < 4 and letter.stage not in {e.split(" ")[0] for e in result.examples}:
+        if len(result.examples) < 4 and letter.stage not in {
+            e.split(" ")[0] for e in result.examples
+        }:
             result.examples.append(f"{letter.stage} {letter.error_message}")
 
 
@@ -136,36 +95,54 @@ def run_demo(
     run = f"demo-{now:%Y%m%d%H%M%S}"
     run_dir = workdir / run
     run_dir.mkdir(parents=True, exist_ok=True)
-    files = dict(zip(parties, synth_pair(records, now, seller=parties[0], buyer=parties[1]), strict=True))
+    files = dict(
+        zip(parties, synth_pair(records, now, seller=parties[0], buyer=parties[1]), strict=True)
+    )
     results: list[PartyResult] = []
-    workers: list[tuple[Settings, PartyResult, subprocess.Popen[bytes], int, int, float]] = []
+    workers: list[tuple[Settings, PartyResult, Popen[bytes], int, int, float]] = []
     try:
         for party in parties:
             settings = Settings.from_env(
-                {}, party=party, kafka=f"127.0.0.1:{PARTY_PORTS[party]}",
-                topic_prefix=f"{run}.", run_dir=run_dir,
-            )  # fmt: skip
+                {},
+                party=party,
+                kafka=f"127.0.0.1:{PARTY_PORTS[party]}",
+                topic_prefix=f"{run}.",
+                run_dir=run_dir,
+            )
             _forget_old_runs(settings.kafka, keep=run)
             ensure_topics(settings)
             path = run_dir / f"{party}-usage.csv"
             path.write_text(files[party].text, encoding="utf-8")
             started = time.monotonic()
             report = ingest_files([path], settings)
-            say(f"[{party}] ingested {report.lines} lines from {path.name}: {report.produced} to "
-                f"{settings.topic('usage.cdr')}, {report.dead_lettered} malformed to usage.dlq")  # fmt: skip
+            say(
+                f"[{party}] ingested {report.lines} lines from {path.name}: {report.produced} to "
+                f"{settings.topic('usage.cdr')}, {report.dead_lettered} malformed to usage.dlq"
+            )
             result = PartyResult(party, lines=report.lines, expected_good=files[party].good)
-            proc = _start_worker(settings, run_dir / f"{party}-worker.log")
-            say(f"[{party}] rating worker started (pid {proc.pid}, log {run_dir.name}/{party}-worker.log)")
+            proc = start_worker(settings, run_dir / f"{party}-worker.log")
+            say(
+                f"[{party}] rating worker started (pid {proc.pid}, "
+                f"log {run_dir.name}/{party}-worker.log)"
+            )
             workers.append((settings, result, proc, report.produced, report.dead_lettered, started))
             results.append(result)
         deadline = time.monotonic() + timeout
         for settings, result, proc, produced, parsed_dead, started in workers:
             last = -1
-            while (missing := _pending_outputs(settings, produced, parsed_dead)) > 0:
+            while (
+                missing := produced
+                + parsed_dead
+                - message_count(settings, "usage.rated", "usage.dlq")
+            ) > 0:
                 if proc.poll() is not None:
-                    raise StackError(f"{settings.party} worker exited ({proc.returncode}); see its log")
+                    raise StackError(
+                        f"{settings.party} worker exited ({proc.returncode}); see its log"
+                    )
                 if time.monotonic() > deadline:
-                    raise StackError(f"{settings.party}: {missing} records still unrated after {timeout:.0f} s")
+                    raise StackError(
+                        f"{settings.party}: {missing} records still unrated after {timeout:.0f} s"
+                    )
                 if missing != last:
                     say(f"[{settings.party}] rating… {produced - missing}/{produced}")
                     last = missing
@@ -174,12 +151,16 @@ def run_demo(
             summarise(settings, result)
     finally:
         for _settings, _result, proc, *_ in workers:
-            _stop(proc)
+            stop_worker(proc)
     return results
 
 
 def _forget_old_runs(bootstrap: str, keep: str) -> None:
     """Delete topics of earlier demo runs so the demo cluster does not grow without bound."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    old = [t for t in admin.list_topics(timeout=10).topics if t.startswith("demo-") and not t.startswith(keep)]
+    old = [
+        t
+        for t in admin.list_topics(timeout=10).topics
+        if t.startswith("demo-") and not t.startswith(keep)
+    ]
     delete_topics(bootstrap, old)

@@ -64,8 +64,10 @@ class UsagePipeline:
     def encode(self, outcome: Outcome) -> tuple[str, bytes | None, bytes]:
         """``(logical topic, key, value)`` to publish an outcome with."""
         if isinstance(outcome, RatedUsage):
-            return "usage.rated", outcome.key.encode(), self.codec.encode(
-                "rated_usage", outcome.to_avro()
+            return (
+                "usage.rated",
+                outcome.key.encode(),
+                self.codec.encode("rated_usage", outcome.to_avro()),
             )
         return "usage.dlq", outcome.key, self.codec.encode("dead_letter", outcome.to_avro())
 

@@ -7,7 +7,7 @@ Contract of :func:`rate`:
 * the billed quantity is the usage rounded up to the tariff's increments: nothing below zero,
   ``first`` for the first step, then whole multiples of ``next``
   (a 61 s call at 60/60 bills 120 s, at 30/6 bills 66 s, at 1/1 bills 61 s);
-* amount = connect fee (if anything is billed) + billed / per-size × rate, raised to the
+* amount = connect fee (if anything is billed) + billed / per-size x rate, raised to the
   minimum charge, then rounded once to the agreement's scale with its rounding mode;
 * the event-time window is aligned to the epoch in UTC, ``window_seconds`` wide.
 
@@ -38,7 +38,7 @@ _TO_BASE = {
     "megabyte": 1_000_000,
     "gigabyte": 1_000_000_000,
 }
-_PRECISION = 34  # decimal128: exact for any realistic quantity × rate before the final rounding
+_PRECISION = 34  # decimal128: exact for any realistic quantity x rate before the final rounding
 
 
 def billed_quantity(quantity: Decimal, first: int, next_: int) -> Decimal:
@@ -88,7 +88,7 @@ class Rater:
             "no-tariff",
             f"no tariff in agreement {self.agreement.id} v{self.agreement.version} prices "
             f"{usage.product} to {usage.b_number or '(no number)'}: add a tariff with a "
-            f"matching prefix, or a catch-all prefix \"\"",
+            f'matching prefix, or a catch-all prefix ""',
         )
 
     def rate(self, usage: UsageRecord, rated_at: datetime) -> RatedUsage:
@@ -137,5 +137,3 @@ class Rater:
             window_end=window_end,
             rated_at=rated_at,
         )
-
-

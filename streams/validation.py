@@ -37,7 +37,9 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$")
 _E164 = re.compile(r"^[0-9]{1,15}$")
 
 
-def _text(fields: Mapping[str, Any], name: str, problems: list[str], pattern: re.Pattern[str]) -> str:
+def _text(
+    fields: Mapping[str, Any], name: str, problems: list[str], pattern: re.Pattern[str]
+) -> str:
     value = fields.get(name)
     if not isinstance(value, str) or not pattern.match(value):
         problems.append(f"field {name!r}: got {value!r}, want {_describe(pattern)}")
@@ -60,7 +62,9 @@ def _optional(
     return _text(fields, name, problems, pattern)
 
 
-def _choice(fields: Mapping[str, Any], name: str, allowed: frozenset[str], problems: list[str]) -> str:
+def _choice(
+    fields: Mapping[str, Any], name: str, allowed: frozenset[str], problems: list[str]
+) -> str:
     value = fields.get(name)
     if value not in allowed:
         problems.append(f"field {name!r}: got {value!r}, want one of {sorted(allowed)}")
@@ -85,7 +89,9 @@ def _start(fields: Mapping[str, Any], now: datetime, problems: list[str]) -> dat
         problems.append(f"field 'start': got {value!r}, want an ISO-8601 time or epoch ms")
         return None
     if start.tzinfo is None or start.utcoffset() is None:
-        problems.append(f"field 'start': got {value!r} without offset, want e.g. '...Z' or '+01:00'")
+        problems.append(
+            f"field 'start': got {value!r} without offset, want e.g. '...Z' or '+01:00'"
+        )
         return None
     if start < _EARLIEST:
         problems.append(f"field 'start': got {start.isoformat()}, want >= {_EARLIEST.isoformat()}")
@@ -156,4 +162,3 @@ def parse_usage(fields: Mapping[str, Any], *, now: datetime) -> UsageRecord:
         b_number=b_number,
         raw_ref=str(raw_ref) if raw_ref is not None else None,
     )
-

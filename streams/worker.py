@@ -36,22 +36,29 @@ BATCH_WITHIN = 0.2  # seconds to wait for a batch to fill before processing what
 def build_pipeline(settings: Settings, clock: Clock | None = None) -> UsagePipeline:
     """The pipeline a worker runs: the agreement file, codec and clock of ``settings``."""
     agreement = load_agreement(settings.agreement)
-    return UsagePipeline(make_codec(settings.schema_registry), Rater(agreement), clock or SystemClock())
+    return UsagePipeline(
+        make_codec(settings.schema_registry), Rater(agreement), clock or SystemClock()
+    )
 
 
 def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> faust.App:
     """A Faust app rating ``<prefix>usage.cdr`` into ``usage.rated`` and ``usage.dlq``."""
     pipeline = pipeline or build_pipeline(settings)
+    datadir = settings.run_dir / "faust" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka}",
         store="memory://",
         web_enabled=False,
-        datadir=str(settings.run_dir / "faust" / settings.app_id),
+        datadir=str(datadir),
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        # A crashed worker's partitions move to the survivors after this long (default 60 s).
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
     )
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(settings.topic("usage.cdr"), **raw)
@@ -75,9 +82,7 @@ def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> fau
     @app.timer(10.0)
     async def report() -> None:
         if counts:
-            log.warning(
-                "rated %d, dead-lettered %d", counts["usage.rated"], counts["usage.dlq"]
-            )
+            log.warning("rated %d, dead-lettered %d", counts["usage.rated"], counts["usage.dlq"])
 
     return app
 

@@ -107,6 +107,10 @@ def topic_prefix() -> str:
 def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
     """Settings of one party ('hgc') on the session broker, isolated by topic prefix."""
     return Settings.from_env(
-        {}, party="hgc", kafka=kafka_bootstrap, topic_prefix=topic_prefix, run_dir=tmp_path,
+        {},
+        party="hgc",
+        kafka=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        run_dir=tmp_path,
         partitions=2,
-    )  # fmt: skip
+    )

@@ -17,7 +17,7 @@ Columns (by header name, any order; extra columns are ignored)::
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -28,9 +28,19 @@ from streams.errors import InvalidRecord
 __all__ = ["COLUMNS", "REQUIRED", "GenericCsv", "parse_start"]
 
 COLUMNS = (
-    "source", "record_id", "agreement_id", "partner", "product", "product_id",
-    "a_number", "b_number", "start", "quantity", "unit", "direction",
-)  # fmt: skip
+    "source",
+    "record_id",
+    "agreement_id",
+    "partner",
+    "product",
+    "product_id",
+    "a_number",
+    "b_number",
+    "start",
+    "quantity",
+    "unit",
+    "direction",
+)
 REQUIRED = frozenset(COLUMNS) - {"product_id", "a_number", "b_number"}
 
 

@@ -91,9 +91,11 @@ class _Sink:
         while True:
             try:
                 self.producer.produce(
-                    self.settings.topic(logical), value=value, key=key,
+                    self.settings.topic(logical),
+                    value=value,
+                    key=key,
                     on_delivery=self._delivered(counter),
-                )  # fmt: skip
+                )
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self.producer.poll(0.1)
@@ -106,7 +108,9 @@ class _Sink:
             self.report.errors.append(f"{remaining} messages still queued after 60 s")
 
 
-def _dead_letter(line: Line, path: Path, error: InvalidRecord | EncodeError, now: Clock) -> DeadLetter:
+def _dead_letter(
+    line: Line, path: Path, error: InvalidRecord | EncodeError, now: Clock
+) -> DeadLetter:
     problems = list(error.problems) if isinstance(error, InvalidRecord) else [str(error)]
     code = error.code
     return DeadLetter(
@@ -166,4 +170,6 @@ def _ingest_line(sink: _Sink, line: Line, path: Path, clock: Clock) -> None:
             return
     assert error is not None
     letter = _dead_letter(line, path, error, clock)
-    sink.send("usage.dlq", None, sink.codec.encode("dead_letter", letter.to_avro()), "dead_lettered")
+    sink.send(
+        "usage.dlq", None, sink.codec.encode("dead_letter", letter.to_avro()), "dead_lettered"
+    )

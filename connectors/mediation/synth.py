@@ -21,15 +21,25 @@ from connectors.mediation.generic_csv import COLUMNS
 __all__ = ["BAD_LINE_KINDS", "SynthFile", "synth_pair"]
 
 _VOICE_DESTINATIONS = (
-    ("4930", 0.25), ("4989", 0.15), ("49151", 0.15), ("49160", 0.1), ("49176", 0.1),
-    ("4420", 0.15), ("447700", 0.1),
-)  # fmt: skip
+    ("4930", 0.25),
+    ("4989", 0.15),
+    ("49151", 0.15),
+    ("49160", 0.1),
+    ("49176", 0.1),
+    ("4420", 0.15),
+    ("447700", 0.1),
+)
 
 BAD_LINE_KINDS = (
-    "parse:columns", "parse:naive-time", "parse:garbage-time",
-    "validate:negative", "validate:unit", "validate:number", "validate:future",
+    "parse:columns",
+    "parse:naive-time",
+    "parse:garbage-time",
+    "validate:negative",
+    "validate:unit",
+    "validate:number",
+    "validate:future",
     "rate:no-tariff",
-)  # fmt: skip
+)
 """Kinds of bad lines written, as ``stage:what``; the stage is where the pipeline stops them."""
 
 
@@ -51,9 +61,12 @@ def _rows(count: int, day: datetime, rng: random.Random) -> Iterator[dict[str, s
     for i in range(count):
         start = day + timedelta(milliseconds=rng.randrange(86_400_000))
         row = {
-            "source": "ix-fra-01", "record_id": f"{day:%Y%m%d}-{i:07d}", "product_id": "",
-            "a_number": f"4969{rng.randrange(10**7):07d}", "start": start.isoformat(timespec="milliseconds"),
-        }  # fmt: skip
+            "source": "ix-fra-01",
+            "record_id": f"{day:%Y%m%d}-{i:07d}",
+            "product_id": "",
+            "a_number": f"4969{rng.randrange(10**7):07d}",
+            "start": start.isoformat(timespec="milliseconds"),
+        }
         kind = rng.random()
         if kind < 0.75:
             number = rng.choices(prefixes, weights)[0]
@@ -65,8 +78,13 @@ def _rows(count: int, day: datetime, rng: random.Random) -> Iterator[dict[str, s
             row.update(product="sms", b_number=number, quantity="1", unit="message")
         else:
             volume = int(rng.lognormvariate(14, 1.5))
-            row.update(product="data", b_number="", quantity=str(volume), unit="byte",
-                       product_id="evc-fra-lon-0001")  # fmt: skip
+            row.update(
+                product="data",
+                b_number="",
+                quantity=str(volume),
+                unit="byte",
+                product_id="evc-fra-lon-0001",
+            )
         yield row
 
 
@@ -94,14 +112,18 @@ def _bad(kind: str, row: dict[str, str], now: datetime) -> dict[str, str] | str:
 
 
 def synth_pair(
-    count: int, now: datetime, seed: int = 7, agreement_id: str = "hgc-dcc-2026",
-    seller: str = "hgc", buyer: str = "dcc",
-) -> tuple[SynthFile, SynthFile]:  # fmt: skip
+    count: int,
+    now: datetime,
+    seed: int = 7,
+    agreement_id: str = "hgc-dcc-2026",
+    seller: str = "hgc",
+    buyer: str = "dcc",
+) -> tuple[SynthFile, SynthFile]:
     """Generate the Seller's and the Buyer's CSV of ``count`` calls on the day before ``now``.
 
     Each file has one bad line of every kind in :data:`BAD_LINE_KINDS` per 500 calls (at
-    least one of each once ``count`` >= 8). The Buyer's file misses about 0.5% of the calls and has about 0.5%
-    of voice durations off by one second.
+    least one of each once ``count`` >= 8). The Buyer's file misses about 0.5% of the calls
+    and has about 0.5% of voice durations off by one second.
     """
     rng = random.Random(seed)
     day = (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -12,7 +12,9 @@ from streams.errors import StackError
 __all__ = ["read_topic"]
 
 
-def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> Iterator[tuple[bytes | None, bytes]]:
+def read_topic(
+    bootstrap: str, topic: str, timeout: float = 30.0
+) -> Iterator[tuple[bytes | None, bytes]]:
     """Yield ``(key, value)`` of every message now in ``topic``, partition by partition.
 
     Reads up to the high watermarks taken at the start, without a consumer group (nothing is

@@ -17,7 +17,9 @@ from streams.errors import StackError
 __all__ = ["delete_topics", "ensure_topics"]
 
 
-def ensure_topics(settings: Settings, names: Iterable[str] = TOPICS, timeout: float = 30.0) -> list[str]:
+def ensure_topics(
+    settings: Settings, names: Iterable[str] = TOPICS, timeout: float = 30.0
+) -> list[str]:
     """Create the logical topics ``names`` (prefixed) that do not exist yet; return those created.
 
     Idempotent: an existing topic is left as it is. Raises :class:`StackError` when the broker
@@ -32,8 +34,11 @@ def ensure_topics(settings: Settings, names: Iterable[str] = TOPICS, timeout: fl
             f"Kafka at {settings.kafka} did not answer ({exc}): start it with `bilat up` "
             "or set BILAT_KAFKA"
         ) from exc
-    wanted = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
-              for t in full if t not in existing]
+    wanted = [
+        NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
+        for t in full
+        if t not in existing
+    ]
     if not wanted:
         return []
     created = []

@@ -32,7 +32,9 @@ def test_example_loads_with_exact_decimals() -> None:
 def test_canonical_hash_ignores_formatting_but_not_terms(tmp_path: Path) -> None:
     original = load_agreement(EXAMPLE).canonical_hash()
     text = EXAMPLE.read_text()
-    reordered = text.replace("currency: EUR\ntimezone: Europe/Berlin", "timezone:   Europe/Berlin\ncurrency: 'EUR'")
+    reordered = text.replace(
+        "currency: EUR\ntimezone: Europe/Berlin", "timezone:   Europe/Berlin\ncurrency: 'EUR'"
+    )
     assert reordered != text
     assert load_agreement(write(tmp_path, reordered)).canonical_hash() == original
     trailing_zero = text.replace("rate: 0.0150", "rate: 0.015")
@@ -44,7 +46,9 @@ def test_canonical_hash_ignores_formatting_but_not_terms(tmp_path: Path) -> None
 def test_every_problem_is_listed_with_its_path(tmp_path: Path) -> None:
     text = EXAMPLE.read_text()
     text = text.replace("currency: EUR", "currency: euro").replace("Europe/Berlin", "Mars/Olympus")
-    text = text.replace("rate: 0.0090", "rate: cheap").replace("increment: [30, 6]", "increment: [30]")
+    text = text.replace("rate: 0.0090", "rate: cheap").replace(
+        "increment: [30, 6]", "increment: [30]"
+    )
     text = text.replace("per: message", "per: minute")
     with pytest.raises(AgreementError) as info:
         load_agreement(write(tmp_path, text))

@@ -3,10 +3,10 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from connectors.mediation.generic_csv import GenericCsv, parse_start
+from connectors.mediation.generic_csv import COLUMNS, GenericCsv, parse_start
 from connectors.mediation.synth import BAD_LINE_KINDS, synth_pair
 
-HEADER = "source,record_id,agreement_id,partner,product,product_id,a_number,b_number,start,quantity,unit,direction\n"
+HEADER = ",".join(COLUMNS) + "\n"
 GOOD = "ix,1,hgc-dcc-2026,dcc,voice,,4969,4930,2026-11-24T10:00:00Z,61,second,outbound\n"
 
 
@@ -26,14 +26,16 @@ def test_good_line_maps_to_usage_fields() -> None:
 
 
 def test_columns_in_any_order_and_extra_columns_ignored() -> None:
-    header = "extra,direction,unit,quantity,start,b_number,a_number,product_id,product,partner,agreement_id,record_id,source\n"
+    header = ",".join(["extra", *reversed(COLUMNS)]) + "\n"
     row = "x,outbound,second,61,2026-11-24T10:00:00Z,4930,4969,,voice,dcc,hgc-dcc-2026,1,ix\n"
     (line,) = lines(header + row)
     assert line.fields is not None and line.fields["source"] == "ix" and "extra" not in line.fields
 
 
 def test_structural_faults_are_lines_with_errors_not_exceptions() -> None:
-    text = HEADER + GOOD + "ix,2,hgc\n" + GOOD.replace("2026-11-24T10:00:00Z", "2026-11-24T10:00:00")
+    text = (
+        HEADER + GOOD + "ix,2,hgc\n" + GOOD.replace("2026-11-24T10:00:00Z", "2026-11-24T10:00:00")
+    )
     text += GOOD.replace(",61,", ",,")
     got = lines(text)
     assert [line.number for line in got] == [2, 3, 4, 5]

@@ -26,11 +26,20 @@ def pipeline() -> UsagePipeline:
 
 def usage(**changes: Any) -> bytes:
     fields: dict[str, Any] = {
-        "source": "ix", "record_id": "1", "agreement_id": "hgc-dcc-2026", "partner": "dcc",
-        "product": "voice", "product_id": None, "a_number": "4969", "b_number": "4930123",
-        "start_ms": 1795514400000, "quantity": "61", "unit": "second", "direction": "outbound",
+        "source": "ix",
+        "record_id": "1",
+        "agreement_id": "hgc-dcc-2026",
+        "partner": "dcc",
+        "product": "voice",
+        "product_id": None,
+        "a_number": "4969",
+        "b_number": "4930123",
+        "start_ms": 1795514400000,
+        "quantity": "61",
+        "unit": "second",
+        "direction": "outbound",
         "raw_ref": None,
-    }  # fmt: skip
+    }
     fields.update(changes)
     return CODEC.encode("usage_record", fields)
 
@@ -60,7 +69,11 @@ def test_bad_usage_becomes_a_dead_letter_with_origin(
     assert (outcome.stage, outcome.error_code) == (stage, code)
     assert any(needle in e for e in outcome.errors), outcome.errors
     assert outcome.original == value
-    assert (outcome.source_topic, outcome.source_partition, outcome.source_offset) == ("usage.cdr", 3, 1234)
+    assert (outcome.source_topic, outcome.source_partition, outcome.source_offset) == (
+        "usage.cdr",
+        3,
+        1234,
+    )
     topic, key, encoded = pipeline.encode(outcome)
     assert (topic, key) == ("usage.dlq", b"ix/1")
     assert DeadLetter.from_avro(CODEC.decode("dead_letter", encoded)) == outcome

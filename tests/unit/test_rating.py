@@ -25,10 +25,17 @@ RATED_AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def usage(product: str, number: str | None, quantity: str, unit: str, **kw: object) -> UsageRecord:
     fields: dict[str, object] = dict(
-        source="ix-fra-01", record_id="r1", agreement_id="hgc-dcc-2026", partner="dcc",
-        product=product, start=datetime(2026, 11, 24, 10, 15, tzinfo=UTC),
-        quantity=Decimal(quantity), unit=unit, direction="outbound", b_number=number,
-    )  # fmt: skip
+        source="ix-fra-01",
+        record_id="r1",
+        agreement_id="hgc-dcc-2026",
+        partner="dcc",
+        product=product,
+        start=datetime(2026, 11, 24, 10, 15, tzinfo=UTC),
+        quantity=Decimal(quantity),
+        unit=unit,
+        direction="outbound",
+        b_number=number,
+    )
     fields.update(kw)
     return UsageRecord(**fields)  # type: ignore[arg-type]
 
@@ -56,18 +63,32 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("product", "number", "quantity", "unit", "rate_id", "billed", "amount"), CASES)
+@pytest.mark.parametrize(
+    ("product", "number", "quantity", "unit", "rate_id", "billed", "amount"), CASES
+)
 def test_hand_computed(
-    product: str, number: str | None, quantity: str, unit: str, rate_id: str, billed: str, amount: str
+    product: str,
+    number: str | None,
+    quantity: str,
+    unit: str,
+    rate_id: str,
+    billed: str,
+    amount: str,
 ) -> None:
     rated = Rater(AGREEMENT).rate(usage(product, number, quantity, unit), RATED_AT)
-    assert (rated.rate_id, rated.billed_quantity, rated.amount) == (rate_id, Decimal(billed), Decimal(amount))
+    assert (rated.rate_id, rated.billed_quantity, rated.amount) == (
+        rate_id,
+        Decimal(billed),
+        Decimal(amount),
+    )
     assert str(rated.amount) == amount  # the scale is part of the result, both sides print it alike
     assert rated.agreement_version == "1"
     assert rated.currency == "EUR"
 
 
-@pytest.mark.parametrize(("mode", "expected"), [(ROUND_HALF_EVEN, "0.0030"), (ROUND_DOWN, "0.0030")])
+@pytest.mark.parametrize(
+    ("mode", "expected"), [(ROUND_HALF_EVEN, "0.0030"), (ROUND_DOWN, "0.0030")]
+)
 def test_rounding_mode_comes_from_the_agreement(mode: str, expected: str) -> None:
     agreement = dataclasses.replace(AGREEMENT, rounding_mode=mode)
     rated = Rater(agreement).rate(usage("data", None, "1220000", "byte"), RATED_AT)
@@ -102,17 +123,28 @@ def test_unratable_usage_names_why(record: UsageRecord, code: str) -> None:
 
 def test_window_is_epoch_aligned_utc() -> None:
     start, end = window_of(datetime(2026, 11, 24, 10, 59, 59, 999000, tzinfo=UTC), 3600)
-    assert (start, end) == (datetime(2026, 11, 24, 10, tzinfo=UTC), datetime(2026, 11, 24, 11, tzinfo=UTC))
+    assert (start, end) == (
+        datetime(2026, 11, 24, 10, tzinfo=UTC),
+        datetime(2026, 11, 24, 11, tzinfo=UTC),
+    )
     rated = Rater(AGREEMENT).rate(usage("sms", "49", "1", "message"), RATED_AT)
     assert rated.window_start == datetime(2026, 11, 24, 10, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("quantity", "first", "next_", "billed"),
-    [("0", 60, 60, "0"), ("1", 60, 60, "60"), ("60", 60, 60, "60"), ("60.001", 60, 60, "120"),
-     ("61", 30, 6, "66"), ("66", 30, 6, "66"), ("67", 30, 6, "72"), ("0.1", 1, 1, "1"),
-     ("59", 1, 1, "59")],
-)  # fmt: skip
+    [
+        ("0", 60, 60, "0"),
+        ("1", 60, 60, "60"),
+        ("60", 60, 60, "60"),
+        ("60.001", 60, 60, "120"),
+        ("61", 30, 6, "66"),
+        ("66", 30, 6, "66"),
+        ("67", 30, 6, "72"),
+        ("0.1", 1, 1, "1"),
+        ("59", 1, 1, "59"),
+    ],
+)
 def test_increments(quantity: str, first: int, next_: int, billed: str) -> None:
     assert billed_quantity(Decimal(quantity), first, next_) == Decimal(billed)
 

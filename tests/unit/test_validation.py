@@ -14,11 +14,20 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def good(**changes: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "source": "ix-fra-01", "record_id": "r1", "agreement_id": "hgc-dcc-2026",
-        "partner": "dcc", "product": "voice", "product_id": None, "a_number": "4969123",
-        "b_number": "4930123456", "start_ms": 1795600000000, "quantity": "61.5",
-        "unit": "second", "direction": "outbound", "raw_ref": "f.csv:2",
-    }  # fmt: skip
+        "source": "ix-fra-01",
+        "record_id": "r1",
+        "agreement_id": "hgc-dcc-2026",
+        "partner": "dcc",
+        "product": "voice",
+        "product_id": None,
+        "a_number": "4969123",
+        "b_number": "4930123456",
+        "start_ms": 1795600000000,
+        "quantity": "61.5",
+        "unit": "second",
+        "direction": "outbound",
+        "raw_ref": "f.csv:2",
+    }
     fields.update(changes)
     return fields
 
@@ -78,7 +87,9 @@ def test_each_rule(changes: dict[str, Any], needle: str) -> None:
 
 
 def test_data_needs_no_b_number() -> None:
-    usage = parse_usage(good(product="data", unit="megabyte", b_number=None, quantity="12.5"), now=NOW)
+    usage = parse_usage(
+        good(product="data", unit="megabyte", b_number=None, quantity="12.5"), now=NOW
+    )
     assert usage.b_number is None
 
 

@@ -1,0 +1,164 @@
+"""The usage pipeline through a real broker: ingest → Faust worker → usage.rated / usage.dlq.
+
+Expected results are computed independently, by the pure core, from the same file: every
+valid line must arrive rated with exactly that amount, every invalid line must be in the DLQ
+with its reason, and the counts must add up with nothing extra.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connectors.mediation.generic_csv import GenericCsv
+from connectors.mediation.ingest import ingest_files
+from connectors.mediation.synth import synth_pair
+from streams.agreement import load_agreement
+from streams.codec import make_codec
+from streams.config import Settings
+from streams.errors import InvalidRecord, RatingError
+from streams.ops.readback import read_topic
+from streams.ops.topics import ensure_topics
+from streams.ops.workers import message_count, start_worker, stop_worker
+from streams.rating import Rater
+from streams.records import DeadLetter, RatedUsage
+from streams.validation import parse_usage
+
+CODEC = make_codec()
+
+
+@dataclass
+class Expected:
+    amounts: dict[str, Decimal]
+    """usage key → amount, for every line that must be rated."""
+    dead: dict[str, str]
+    """identity (usage key, or file:line for unparsable lines) → expected stage."""
+    lines: int
+
+
+def expected_from(text: str, path: Path, now: datetime) -> Expected:
+    rater = Rater(load_agreement(Settings().agreement))
+    amounts: dict[str, Decimal] = {}
+    dead: dict[str, str] = {}
+    lines = 0
+    for line in GenericCsv().lines(io.StringIO(text), str(path)):
+        lines += 1
+        if line.fields is None:
+            dead[f"{path}:{line.number}"] = "parse"
+            continue
+        key = f"{line.fields['source']}/{line.fields['record_id']}"
+        try:
+            amounts[key] = rater.rate(parse_usage(line.fields, now=now), now).amount
+        except InvalidRecord:
+            dead[key] = "validate"
+        except RatingError:
+            dead[key] = "rate"
+    return Expected(amounts, dead, lines)
+
+
+def wait_for_outputs(settings: Settings, want: int, proc: object, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while message_count(settings, "usage.rated", "usage.dlq") < want:
+        assert getattr(proc, "poll")() is None, "worker died; see its log in the test's tmp dir"  # noqa: B009
+        assert time.monotonic() < deadline, (
+            f"only {message_count(settings, 'usage.rated', 'usage.dlq')} of {want} outputs"
+        )
+        time.sleep(0.3)
+
+
+def collect(settings: Settings) -> tuple[dict[str, list[RatedUsage]], list[DeadLetter]]:
+    rated: dict[str, list[RatedUsage]] = {}
+    for _key, value in read_topic(settings.kafka, settings.topic("usage.rated")):
+        record = RatedUsage.from_avro(CODEC.decode("rated_usage", value))
+        rated.setdefault(record.key, []).append(record)
+    dead = [
+        DeadLetter.from_avro(CODEC.decode("dead_letter", v))
+        for _k, v in read_topic(settings.kafka, settings.topic("usage.dlq"))
+    ]
+    return rated, dead
+
+
+def identity(letter: DeadLetter) -> str:
+    if letter.stage == "parse":
+        return f"{letter.source_topic.removeprefix('file:')}:{letter.source_offset}"
+    fields = CODEC.decode("usage_record", letter.original)
+    return f"{fields['source']}/{fields['record_id']}"
+
+
+@pytest.fixture(scope="module")
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_file(settings: Settings, tmp: Path, count: int, now: datetime) -> tuple[Expected, int, int]:
+    seller, _buyer = synth_pair(count, now)
+    path = tmp / "usage.csv"
+    path.write_text(seller.text, encoding="utf-8")
+    ensure_topics(settings)
+    report = ingest_files([path], settings)
+    return expected_from(seller.text, path, now), report.produced, report.dead_lettered
+
+
+def test_every_line_is_rated_or_dead_lettered_exactly(
+    settings: Settings, tmp_path: Path, now: datetime
+) -> None:
+    expected, produced, parse_dead = run_file(settings, tmp_path, 800, now)
+    assert produced + parse_dead == expected.lines
+    proc = start_worker(settings, tmp_path / "worker.log")
+    try:
+        wait_for_outputs(settings, produced + parse_dead, proc)
+    finally:
+        assert stop_worker(proc) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    rated, dead = collect(settings)
+
+    assert {k: v[0].amount for k, v in rated.items()} == expected.amounts
+    assert all(len(v) == 1 for v in rated.values()), "a clean run must not duplicate"
+    assert {identity(d): d.stage for d in dead} == expected.dead
+    assert len(rated) + len(dead) == expected.lines
+    assert all(d.errors and d.error_message for d in dead)
+    worker_dead = [d for d in dead if d.stage != "parse"]
+    assert all(
+        d.source_topic == settings.topic("usage.cdr") and d.source_offset >= 0 for d in worker_dead
+    )
+    assert {d.stage for d in dead} == {"parse", "validate", "rate"}
+
+
+def test_worker_killed_midway_loses_nothing(
+    settings: Settings, tmp_path: Path, now: datetime
+) -> None:
+    expected, produced, parse_dead = run_file(settings, tmp_path, 3000, now)
+    log = tmp_path / "worker.log"
+    proc = start_worker(settings, log)
+    try:
+        deadline = time.monotonic() + 90
+        while message_count(settings, "usage.rated") < 200:  # mid-stream
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.05)
+    finally:
+        stop_worker(proc, signal.SIGKILL)
+    proc = start_worker(settings, log)
+    try:
+        wait_for_outputs(settings, produced + parse_dead, proc)
+        # Outputs are at-least-once: wait until the restarted worker has caught up completely.
+        deadline = time.monotonic() + 60
+        while True:
+            rated, dead = collect(settings)
+            if set(rated) == set(expected.amounts) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        stop_worker(proc)
+    assert set(rated) == set(expected.amounts), "a record was lost in the crash"
+    for key, copies in rated.items():
+        # replayed copies are identical but for the rating time: safe to deduplicate by key
+        assert {(c.amount, c.billed_quantity, c.rate_id) for c in copies} == {
+            (expected.amounts[key], copies[0].billed_quantity, copies[0].rate_id)
+        }
+    assert {identity(d) for d in dead} == set(expected.dead)
