@@ -205,7 +205,7 @@ class _Reader:
 def _tariff(r: _Reader, node: Any, path: str) -> Tariff:
     t = r.mapping(node, path)
     tariff_id = r.text(t, "id", path)
-    per = t.get("per")
+    per = str(t.get("per"))
     product = r.text(t, "product", path)
     if product and product not in PRODUCT_UNITS:
         r.fail(f"{path}.product", product, f"one of {sorted(PRODUCT_UNITS)}")
@@ -236,7 +236,7 @@ def _tariff(r: _Reader, node: Any, path: str) -> Tariff:
         product=product,
         prefixes=tuple(str(p) for p in prefixes),
         rate=r.decimal(t, "rate", path),
-        per=str(per),
+        per=per,
         per_size=per_size,
         connect_fee=r.decimal(t, "connect_fee", path, "0"),
         first_increment=increment[0],

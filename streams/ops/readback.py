@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.errors import StackError
 
@@ -46,12 +46,13 @@ def read_topic(
             msg = consumer.poll(timeout)
             if msg is None:
                 raise StackError(f"reading {topic} on {bootstrap} stalled for {timeout} s")
-            if msg.error() is not None:
-                if msg.error().code() == -191:  # _PARTITION_EOF
-                    remaining.discard(msg.partition())
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(msg.partition() or 0)
                     continue
-                raise StackError(f"reading {topic} on {bootstrap}: {msg.error()}")
-            part, offset = msg.partition(), msg.offset()
+                raise StackError(f"reading {topic} on {bootstrap}: {error}")
+            part, offset = msg.partition() or 0, msg.offset() or 0
             if part not in remaining or offset >= ends[part]:
                 remaining.discard(part)
                 continue
