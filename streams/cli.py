@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from streams.config import REPO, Settings
 from streams.errors import BilatError
+from streams.ops.stack_cli import down_command, status_command, up_command
 
 __all__ = ["main"]
 
@@ -198,77 +198,48 @@ def agreement_check(file: Path) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=REPO / ".bilat" / "demo",
     show_default=True,
-    help="Where generated files and logs go.",
+    help="Where generated files and worker logs go.",
+)
+@click.option(
+    "--base-port", default=9092, show_default=True, help="Kafka port of hgc; dcc gets +100."
+)
+@click.option("--redis-port", default=6390, show_default=True, help="Redis port.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run folder of the local stack [default: $BILAT_RUN_DIR or .bilat/run].",
 )
 @friendly
-def demo(records: int, workdir: Path) -> None:
+def demo(
+    records: int, workdir: Path, base_port: int, redis_port: int, run_dir: Path | None
+) -> None:
     """Run the two-party demo: stack up, generate traffic, ingest, rate, summarise.
 
-    Starts (or reuses) the local stack of `bilat up`, so it works on a fresh machine; the
-    first run downloads Kafka from Maven Central. Leaves the stack running (`bilat down`).
+    Starts (or reuses) the local stack of `bilat up` with the same ports, so it works on a
+    fresh machine; the first run downloads Kafka from Maven Central. Leaves the stack
+    running for a look around (`bilat status`, `bilat down`). Exits 1 if the counts do not
+    add up.
     """
-    from streams.demo import run_demo
-    from streams.ops.localstack import KafkaSpec, LocalStack, RedisSpec
+    from streams.demo import print_report, run_demo
+    from streams.ops.localstack import LocalStack, RedisSpec
+    from streams.ops.stack_cli import party_specs
 
     started = time.monotonic()
-    stack = LocalStack(progress=lambda m: err.print(f"[dim]{m}[/dim]"))
-    for name, port in (("hgc", 9092), ("dcc", 9192)):
-        stack.kafka_up(KafkaSpec(name=name, port=port, controller_port=port + 1))
-    stack.redis_up(RedisSpec(name="redis", port=6390))
-    results = run_demo(records, workdir, say=lambda m: err.print(m))
-    table = Table(title=f"bilat demo: {records} calls per party")
-    for column in (
-        "party",
-        "lines in",
-        "rated",
-        "dead-lettered",
-        "by reason",
-        "total",
-        "duplicates",
-        "seconds",
-    ):
-        table.add_column(
-            column, justify="right" if column not in ("party", "by reason") else "left"
-        )
-    for r in results:
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.dead.items()))
-        totals = ", ".join(f"{amount} {cur}" for cur, amount in sorted(r.totals.items()))
-        table.add_row(
-            r.party,
-            str(r.lines),
-            str(r.rated),
-            str(r.dead_total),
-            reasons,
-            totals,
-            str(r.duplicates),
-            f"{r.seconds:.1f}",
-        )
-    console.print(table)
-    for r in results:
-        ok = r.rated == r.expected_good and r.rated + r.dead_total == r.lines
-        mark = "[green]counts add up[/green]" if ok else "[red]COUNTS DO NOT ADD UP[/red]"
-        console.print(
-            f"{r.party}: {r.rated} rated + {r.dead_total} dead-lettered = "
-            f"{r.rated + r.dead_total} of {r.lines} lines: {mark}"
-        )
-        for example in r.examples:
-            console.print(f"  [dim]e.g. {example}[/dim]")
+    stack = LocalStack(run_dir=run_dir, progress=lambda m: err.print(m, style="dim", markup=False))
+    brokers = {
+        spec.name: stack.kafka_up(spec).bootstrap for spec in party_specs(("hgc", "dcc"), base_port)
+    }
+    stack.redis_up(RedisSpec(name="redis", port=redis_port))
+    results = run_demo(records, workdir, brokers, say=lambda m: err.print(m, markup=False))
+    print_report(console, results, records)
     console.print(f"done in {time.monotonic() - started:.1f} s; stop the stack with `bilat down`")
-    if not all(r.rated == r.expected_good and r.rated + r.dead_total == r.lines for r in results):
+    if not all(r.consistent for r in results):
         sys.exit(1)
 
 
-def _register_stack_commands() -> None:
-    from streams.ops.stack_cli import down_command, status_command, up_command
-
-    for command in (up_command, down_command, status_command):
-        main.add_command(command)
-
-
-import contextlib  # TEMP until stack_cli lands
-
-with contextlib.suppress(ModuleNotFoundError):
-    _register_stack_commands()
+for _command in (up_command, down_command, status_command):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

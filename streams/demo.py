@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,12 +19,14 @@ from pathlib import Path
 from subprocess import Popen
 
 from confluent_kafka.admin import AdminClient
+from rich.console import Console
+from rich.table import Table
 
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.synth import synth_pair
 from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
-from streams.config import PARTY_PORTS, Settings
+from streams.config import Settings
 from streams.errors import StackError
 from streams.ops.readback import read_topic
 from streams.ops.topics import delete_topics, ensure_topics
@@ -53,6 +55,38 @@ class PartyResult:
     def dead_total(self) -> int:
         return sum(self.dead.values())
 
+    @property
+    def consistent(self) -> bool:
+        """Every good line rated once, and rated + dead-lettered = lines read."""
+        return self.rated == self.expected_good and self.rated + self.dead_total == self.lines
+
+
+def print_report(console: Console, results: list[PartyResult], records: int) -> None:
+    """The demo's summary: one row per party, then dead letters by reason, then examples."""
+    table = Table(title=f"bilat demo: {records} calls per party", title_justify="left")
+    for column in ("party", "lines", "rated", "DLQ", "dupes", "total", "seconds"):
+        table.add_column(column, justify="left" if column == "party" else "right")
+    for r in results:
+        totals = ", ".join(f"{amount} {cur}" for cur, amount in sorted(r.totals.items()))
+        row = (r.lines, r.rated, r.dead_total, r.duplicates, totals, f"{r.seconds:.1f}")
+        table.add_row(r.party, *map(str, row))
+    console.print(table)
+    reasons = Table(title="dead letters by stage:reason", title_justify="left")
+    reasons.add_column("stage:reason")
+    for r in results:
+        reasons.add_column(r.party, justify="right")
+    for reason in sorted({k for r in results for k in r.dead}):
+        reasons.add_row(reason, *(str(r.dead.get(reason, 0)) for r in results))
+    console.print(reasons)
+    for r in results:
+        mark = "[green]counts add up[/green]" if r.consistent else "[red]COUNTS DO NOT ADD UP[/red]"
+        console.print(
+            f"{r.party}: {r.rated} rated + {r.dead_total} dead-lettered = "
+            f"{r.rated + r.dead_total} of {r.lines} lines: {mark}"
+        )
+    for example in results[0].examples:
+        console.print(f"  e.g. {example}", markup=False, style="dim")
+
 
 def summarise(settings: Settings, result: PartyResult) -> None:
     """Fill ``result`` from what is on the party's ``usage.rated`` and ``usage.dlq`` now."""
@@ -80,17 +114,19 @@ def summarise(settings: Settings, result: PartyResult) -> None:
 def run_demo(
     records: int,
     workdir: Path,
+    brokers: Mapping[str, str],
     say: Callable[[str], object] = print,
     clock: Clock | None = None,
-    parties: tuple[str, str] = ("hgc", "dcc"),
     timeout: float = 300.0,
 ) -> list[PartyResult]:
     """Run the demo for ``records`` calls per party; returns one result per party.
 
-    The stack must be up (``bilat demo`` starts it). Raises :class:`StackError` if a worker
+    ``brokers`` maps the Seller then the Buyer to their Kafka bootstrap servers; the clusters
+    must be up (``bilat demo`` starts them). Raises :class:`StackError` if a worker
     dies or the pipeline does not finish within ``timeout`` seconds.
     """
     clock = clock or SystemClock()
+    parties = tuple(brokers)
     now: datetime = clock.now()
     run = f"demo-{now:%Y%m%d%H%M%S}"
     run_dir = workdir / run
@@ -105,7 +141,7 @@ def run_demo(
             settings = Settings.from_env(
                 {},
                 party=party,
-                kafka=f"127.0.0.1:{PARTY_PORTS[party]}",
+                kafka=brokers[party],
                 topic_prefix=f"{run}.",
                 run_dir=run_dir,
             )

@@ -83,7 +83,7 @@ class GenericCsv:
     @staticmethod
     def _line(header: list[str], row: list[str], number: int, raw: str, origin: str) -> Line:
         if len(row) != len(header):
-            problem = f"line {number}: got {len(row)} columns, want {len(header)} as in the header"
+            problem = f"got {len(row)} columns, want {len(header)} as in the header"
             return Line(number, raw, None, InvalidRecord("malformed-line", [problem]))
         cells = dict(zip(header, (cell.strip() for cell in row), strict=True))
         problems = [f"column {c!r}: empty, want a value" for c in sorted(REQUIRED) if not cells[c]]

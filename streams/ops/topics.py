@@ -19,7 +19,7 @@ __all__ = ["delete_topics", "ensure_topics"]
 
 
 def ensure_topics(
-    settings: Settings, names: Iterable[str] = TOPICS, timeout: float = 30.0
+    settings: Settings, names: Iterable[str] = TOPICS, timeout: float = 10.0
 ) -> list[str]:
     """Create the logical topics ``names`` (prefixed) that do not exist yet; return those created.
 

@@ -1,0 +1,1 @@
+"""Operations: the local stack (Kafka, Redis) and the tools that run against a deployment."""
