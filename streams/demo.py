@@ -49,7 +49,8 @@ class PartyResult:
     """Dead letters by ``stage:code``."""
     totals: dict[str, Decimal] = field(default_factory=dict)
     seconds: float = 0.0
-    examples: list[str] = field(default_factory=list)
+    examples: dict[str, str] = field(default_factory=dict)
+    """One dead letter's message per stage, to show what the reasons look like."""
 
     @property
     def dead_total(self) -> int:
@@ -84,7 +85,7 @@ def print_report(console: Console, results: list[PartyResult], records: int) -> 
             f"{r.party}: {r.rated} rated + {r.dead_total} dead-lettered = "
             f"{r.rated + r.dead_total} of {r.lines} lines: {mark}"
         )
-    for example in results[0].examples:
+    for example in results[0].examples.values():
         console.print(f"  e.g. {example}", markup=False, style="dim")
 
 
@@ -105,10 +106,7 @@ def summarise(settings: Settings, result: PartyResult) -> None:
     for _key, value in read_topic(settings.kafka, settings.topic("usage.dlq")):
         letter = DeadLetter.from_avro(codec.decode("dead_letter", value))
         result.dead[f"{letter.stage}:{letter.error_code}"] += 1
-        if len(result.examples) < 4 and letter.stage not in {
-            e.split(" ")[0] for e in result.examples
-        }:
-            result.examples.append(f"{letter.stage} {letter.error_message}")
+        result.examples.setdefault(letter.stage, letter.error_message)
 
 
 def run_demo(

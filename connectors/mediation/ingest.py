@@ -120,7 +120,7 @@ def _dead_letter(
         source_offset=line.number,
         stage="parse",
         error_code=code,
-        error_message=f"{path}:{line.number}: {problems[0]}",
+        error_message=f"parse failed at {path}:{line.number}: {problems[0]}",
         errors=tuple(problems),
         failed_at=now.now(),
     )
