@@ -1,20 +1,24 @@
-"""The Smart Bilateral: the agreement both partners sign, loaded from YAML into frozen values.
+"""The Smart Bilateral: the agreement both partners sign, as frozen values.
 
-Loading validates the whole document and reports *every* problem with its path
-(``tariffs[2].rate: got 'abc', want a decimal >= 0``), because an agreement is negotiated by
-people who fix a file in one pass. :func:`canonical_hash` gives both sides the same bytes to
-sign: it is computed over the normalised values, not the YAML text, so formatting and key
-order do not matter but every priced term does.
+One :class:`Agreement` is one *version* of a bilateral; an :class:`AgreementBook` holds every
+version and answers which one was in force at an event time, so each rated record names the
+version it was rated under. Loading and validation live in :mod:`streams.agreement_loader`.
+
+:meth:`Agreement.canonical_hash` gives both sides the same bytes to sign. It is computed over
+the normalised values, walked generically from the dataclasses below (so a new term can never
+be left out of the hash): formatting, key order and trailing zeros do not change it, every
+priced term does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import re
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime, time
 from decimal import (
     ROUND_CEILING,
     ROUND_DOWN,
@@ -23,18 +27,27 @@ from decimal import (
     ROUND_HALF_UP,
     ROUND_UP,
     Decimal,
-    InvalidOperation,
 )
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import yaml
+from streams.errors import AgreementError, RatingError
+from streams.timebands import Band
 
-from streams.errors import AgreementError
-from streams.validation import PRODUCT_UNITS
-
-__all__ = ["ROUNDING_MODES", "Agreement", "Party", "Tariff", "load_agreement", "parse_agreement"]
+__all__ = [
+    "PER_UNITS",
+    "ROUNDING_MODES",
+    "ROUNDING_STAGES",
+    "Agreement",
+    "AgreementBook",
+    "Offering",
+    "Party",
+    "Rounding",
+    "Tariff",
+    "Tier",
+    "Tiers",
+    "Tolerances",
+]
 
 ROUNDING_MODES: Mapping[str, str] = {
     "half_up": ROUND_HALF_UP,
@@ -46,6 +59,17 @@ ROUNDING_MODES: Mapping[str, str] = {
 }
 """Agreement rounding names → :mod:`decimal` rounding modes."""
 
+ROUNDING_STAGES = ("record", "segment", "statement")
+"""Where amounts are rounded to the agreement's scale:
+
+* ``record``: each rated record's amount (the usual wholesale rule);
+* ``segment``: each time-band segment of a record, then the record is their sum;
+* ``statement``: records keep :data:`STATEMENT_EXTRA_DIGITS` more decimals; only statement
+  totals are rounded to the scale.
+"""
+
+STATEMENT_EXTRA_DIGITS = 6
+
 PER_UNITS: Mapping[str, tuple[str, int]] = {
     "second": ("voice", 1),
     "minute": ("voice", 60),
@@ -54,17 +78,40 @@ PER_UNITS: Mapping[str, tuple[str, int]] = {
     "megabyte": ("data", 1_000_000),
     "gigabyte": ("data", 1_000_000_000),
 }
-"""A tariff's ``per`` unit → (product, size in the product's base unit: seconds, messages, bytes).
-Data units are decimal (SI), as MEF and the GSMA TAP/BCE guidelines use."""
+"""A tariff's ``per`` unit → (product, size in the product's base unit: seconds, messages,
+bytes). Data units are decimal (SI), as MEF and the GSMA BA.12/TAP guidelines use."""
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_PREFIX = re.compile(r"^[0-9]{0,15}$")
+RECURRING_PERIODS = ("hour", "day", "week", "month", "year")
+"""MEF ``MEFChargePeriod`` values a recurring price may be stated per."""
 
 
 @dataclass(frozen=True, slots=True)
 class Party:
     id: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One step of a volume tier: ``rate`` applies up to ``up_to`` units of the tariff's
+    ``per`` (``None``: no upper bound; only the last step)."""
+
+    up_to: Decimal | None
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Tiers:
+    """Volume tiers over one billing period.
+
+    ``graduated``: each step's rate applies to the volume inside that step;
+    ``volume`` (all-units): the step the period's total volume reaches prices *all* of it.
+    Records are rated at the tariff's base rate; the tier difference is a period-level
+    adjustment (:mod:`streams.tiers`), so per-record amounts never depend on record order.
+    """
+
+    style: str
+    steps: tuple[Tier, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +122,64 @@ class Tariff:
     product: str
     prefixes: tuple[str, ...]
     """Destination prefixes of the B number; ``""`` matches everything (longest match wins)."""
-    rate: Decimal
-    """Price per ``per`` unit."""
     per: str
     per_size: int
     """Size of ``per`` in the product's base unit (seconds, messages, bytes)."""
+    rates: Mapping[str, Decimal]
+    """Price per ``per`` by time-band id; the single key ``"*"`` means one rate at all times."""
     connect_fee: Decimal
     """Charged once per record with a billed quantity above zero."""
     first_increment: int
     next_increment: int
     """Rating increments in the base unit, e.g. 60/60, 30/6, 1/1 for voice seconds."""
     minimum_charge: Decimal
+    tiers: Tiers | None = None
+
+    @property
+    def banded(self) -> bool:
+        return "*" not in self.rates
+
+    def rate_in(self, band: str) -> Decimal:
+        """The rate in ``band`` (the flat rate for an unbanded tariff)."""
+        return self.rates["*"] if "*" in self.rates else self.rates[band]
+
+
+@dataclass(frozen=True, slots=True)
+class Rounding:
+    mode: str
+    """A key of :data:`ROUNDING_MODES`."""
+    scale: int
+    """Decimal places of amounts at the rounding stage."""
+    stage: str
+    """One of :data:`ROUNDING_STAGES`."""
+
+    @property
+    def decimal_mode(self) -> str:
+        return ROUNDING_MODES[self.mode]
+
+    def quantum(self, extra: int = 0) -> Decimal:
+        return Decimal(1).scaleb(-(self.scale + extra))
+
+
+@dataclass(frozen=True, slots=True)
+class Offering:
+    """Prices of a Sonata product offering (MEF ``productOffering.id``)."""
+
+    id: str
+    recurring_price: Decimal | None
+    recurring_period: str | None
+    """One of :data:`RECURRING_PERIODS` when ``recurring_price`` is set."""
+    non_recurring_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerances:
+    """How far the partners' values may differ before reconciliation calls it a mismatch."""
+
+    duration_seconds: Decimal
+    amount: Decimal
+    dispute_days: int
+    """Days after a statement during which a record may still be disputed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,255 +196,115 @@ class Agreement:
     billing_period: str
     window_seconds: int
     grace_seconds: int
-    rounding_mode: str
-    """A :mod:`decimal` rounding constant (see :data:`ROUNDING_MODES`)."""
-    rounding_scale: int
-    """Decimal places of every rated amount."""
+    rounding: Rounding
+    holidays: tuple[date, ...]
+    bands: tuple[Band, ...]
+    """Time bands in ``timezone``; empty when every tariff has a single rate."""
     tariffs: tuple[Tariff, ...]
+    offerings: tuple[Offering, ...]
+    tolerances: Tolerances
 
     @property
     def parties(self) -> tuple[str, str]:
         return (self.seller.id, self.buyer.id)
 
+    def offering(self, offering_id: str) -> Offering | None:
+        return next((o for o in self.offerings if o.id == offering_id), None)
+
     def canonical(self) -> dict[str, Any]:
         """The normalised content both parties sign (JSON-ready, decimals as strings)."""
-        rounding = next(k for k, v in ROUNDING_MODES.items() if v == self.rounding_mode)
-        return {
-            "id": self.id,
-            "version": self.version,
-            "effective_from": self.effective_from.isoformat(),
-            "parties": {
-                "seller": {"id": self.seller.id, "name": self.seller.name},
-                "buyer": {"id": self.buyer.id, "name": self.buyer.name},
-            },
-            "currency": self.currency,
-            "timezone": self.timezone.key,
-            "billing_period": self.billing_period,
-            "window": {"size": self.window_seconds, "grace": self.grace_seconds},
-            "rounding": {"mode": rounding, "scale": self.rounding_scale},
-            "tariffs": [
-                {
-                    "id": t.id,
-                    "product": t.product,
-                    "prefixes": sorted(t.prefixes),
-                    "rate": _norm(t.rate),
-                    "per": t.per,
-                    "connect_fee": _norm(t.connect_fee),
-                    "increment": [t.first_increment, t.next_increment],
-                    "minimum_charge": _norm(t.minimum_charge),
-                }
-                for t in sorted(self.tariffs, key=lambda t: t.id)
-            ],
-        }
+        result = _canonical(self)
+        assert isinstance(result, dict)
+        return result
 
     def canonical_hash(self) -> bytes:
-        """SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8): the signed bytes."""
+        """SHA-256 over the domain tag and the canonical JSON (sorted keys, no spaces, UTF-8)."""
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(b"bilat.agreement.v1\x00" + text.encode()).digest()
 
 
-def _norm(value: Decimal) -> str:
-    """A decimal as a canonical string: no exponent, no trailing zeros ("0.0150" → "0.015")."""
-    text = format(value.normalize(), "f")
-    return text
+def _canonical(value: Any) -> Any:
+    """A JSON-ready, order-independent form of agreement values (the input to the hash)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")  # "0.0150" and "0.015" are one price
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, ZoneInfo):
+        return value.key
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, frozenset | set):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, tuple | list):
+        items = [_canonical(v) for v in value]
+        # Lists whose order carries no meaning are sorted; tier steps keep their order.
+        if items and all(isinstance(i, dict) and "id" in i for i in items):
+            return sorted(items, key=lambda i: str(i["id"]))
+        return items
+    return value
 
 
-class _Reader:
-    """Collects every problem while reading a nested mapping, each tagged with its path."""
+class AgreementBook:
+    """Every version of one agreement, ordered by ``effective_from``.
 
-    def __init__(self) -> None:
-        self.problems: list[str] = []
+    A version is in force from its ``effective_from`` until the next version's. All versions
+    must share the agreement id and the parties (a new partner is a new agreement).
+    """
 
-    def fail(self, path: str, got: Any, want: str) -> None:
-        self.problems.append(f"{path}: got {got!r}, want {want}")
+    __slots__ = ("_starts", "versions")
 
-    def mapping(self, node: Any, path: str) -> Mapping[str, Any]:
-        if not isinstance(node, Mapping):
-            self.fail(path, node, "a mapping")
-            return {}
-        return node
-
-    def text(self, node: Mapping[str, Any], key: str, path: str) -> str:
-        value = node.get(key)
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
-            self.fail(f"{path}.{key}", value, "a non-empty string")
-            return ""
-        return value
-
-    def decimal(
-        self, node: Mapping[str, Any], key: str, path: str, default: str | None = None
-    ) -> Decimal:
-        value = node.get(key, default)
-        try:
-            number = Decimal(str(value)) if isinstance(value, str | int | Decimal) else None
-        except InvalidOperation:
-            number = None
-        if number is None or not number.is_finite() or number < 0:
-            self.fail(f"{path}.{key}", value, "a decimal >= 0")
-            return Decimal(0)
-        return number
-
-    def integer(
-        self, node: Mapping[str, Any], key: str, path: str, minimum: int, default: int | None = None
-    ) -> int:
-        value = node.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            self.fail(f"{path}.{key}", value, f"an integer >= {minimum}")
-            return minimum
-        return value
-
-
-def _tariff(r: _Reader, node: Any, path: str) -> Tariff:
-    t = r.mapping(node, path)
-    tariff_id = r.text(t, "id", path)
-    per = str(t.get("per"))
-    product = r.text(t, "product", path)
-    if product and product not in PRODUCT_UNITS:
-        r.fail(f"{path}.product", product, f"one of {sorted(PRODUCT_UNITS)}")
-    per_size = 1
-    if per not in PER_UNITS:
-        r.fail(f"{path}.per", per, f"one of {list(PER_UNITS)}")
-    else:
-        per_product, per_size = PER_UNITS[per]
-        if product in PRODUCT_UNITS and per_product != product:
-            r.fail(f"{path}.per", per, f"a unit of {product}, not of {per_product}")
-    prefixes = t.get("prefixes", [""])
-    if not isinstance(prefixes, list) or not prefixes:
-        r.fail(f"{path}.prefixes", prefixes, "a non-empty list of digit strings")
-        prefixes = []
-    for i, prefix in enumerate(prefixes):
-        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-            r.fail(f"{path}.prefixes[{i}]", prefix, "a quoted string of 0 to 15 digits")
-    increment = t.get("increment", [1, 1])
-    if (
-        not isinstance(increment, list)
-        or len(increment) != 2
-        or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in increment)
-    ):
-        r.fail(f"{path}.increment", increment, "[first, next], two integers >= 1, e.g. [60, 60]")
-        increment = [1, 1]
-    return Tariff(
-        id=tariff_id,
-        product=product,
-        prefixes=tuple(str(p) for p in prefixes),
-        rate=r.decimal(t, "rate", path),
-        per=per,
-        per_size=per_size,
-        connect_fee=r.decimal(t, "connect_fee", path, "0"),
-        first_increment=increment[0],
-        next_increment=increment[1],
-        minimum_charge=r.decimal(t, "minimum_charge", path, "0"),
-    )
-
-
-def _check_unique_routes(r: _Reader, tariffs: list[Tariff]) -> None:
-    seen: dict[tuple[str, str], str] = {}
-    ids: set[str] = set()
-    for i, tariff in enumerate(tariffs):
-        if tariff.id in ids:
-            r.fail(f"tariffs[{i}].id", tariff.id, "an id not used by another tariff")
-        ids.add(tariff.id)
-        for prefix in tariff.prefixes:
-            other = seen.setdefault((tariff.product, prefix), tariff.id)
-            if other != tariff.id:
-                r.fail(
-                    f"tariffs[{i}].prefixes", prefix, f"a prefix not already priced by {other!r}"
+    def __init__(self, versions: Sequence[Agreement], source: str = "<agreement>") -> None:
+        if not versions:
+            raise AgreementError(source, ["no agreement version given"])
+        ordered = sorted(versions, key=lambda v: v.effective_from)
+        first = ordered[0]
+        problems = []
+        seen: set[str] = set()
+        for v in ordered:
+            if (v.id, v.parties) != (first.id, first.parties):
+                problems.append(
+                    f"version {v.version}: got agreement {v.id} {v.parties}, "
+                    f"want {first.id} {first.parties} as in version {first.version}"
                 )
+            if v.version in seen:
+                problems.append(f"version {v.version}: given twice")
+            seen.add(v.version)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if a.effective_from == b.effective_from:
+                problems.append(
+                    f"versions {a.version} and {b.version}: both effective from "
+                    f"{a.effective_from.isoformat()}"
+                )
+        if problems:
+            raise AgreementError(source, problems)
+        self.versions: tuple[Agreement, ...] = tuple(ordered)
+        self._starts = [v.effective_from for v in ordered]
 
+    @property
+    def id(self) -> str:
+        return self.versions[0].id
 
-def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
-    """Validate a parsed YAML document into an :class:`Agreement`.
+    @property
+    def latest(self) -> Agreement:
+        return self.versions[-1]
 
-    Raises :class:`AgreementError` listing every problem with its path.
-    """
-    r = _Reader()
-    doc = r.mapping(document, "$")
-    parties = r.mapping(doc.get("parties"), "parties")
-    seller, buyer = (r.mapping(parties.get(k), f"parties.{k}") for k in ("seller", "buyer"))
-    currency = r.text(doc, "currency", "$")
-    if currency and not _CURRENCY.match(currency):
-        r.fail("currency", currency, "an ISO 4217 code such as 'EUR'")
-    zone_name = r.text(doc, "timezone", "$")
-    try:
-        zone = ZoneInfo(zone_name) if zone_name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        r.fail("timezone", zone_name, "an IANA time zone such as 'Europe/Berlin'")
-        zone = ZoneInfo("UTC")
-    effective_text = doc.get("effective_from")
-    effective = datetime(1970, 1, 1, tzinfo=UTC)
-    try:
-        parsed = (
-            effective_text
-            if isinstance(effective_text, datetime)
-            else datetime.fromisoformat(str(effective_text).replace("Z", "+00:00"))
-        )
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        effective = parsed.astimezone(UTC)
-    except ValueError:
-        r.fail(
-            "effective_from",
-            effective_text,
-            "an ISO-8601 time with offset, e.g. 2026-01-01T00:00:00Z",
-        )
-    period = doc.get("billing_period", "month")
-    if period not in ("day", "week", "month"):
-        r.fail("billing_period", period, "one of ['day', 'week', 'month']")
-    window = r.mapping(doc.get("window", {}), "window")
-    rounding = r.mapping(doc.get("rounding", {}), "rounding")
-    mode = rounding.get("mode", "half_up")
-    if mode not in ROUNDING_MODES:
-        r.fail("rounding.mode", mode, f"one of {list(ROUNDING_MODES)}")
-        mode = "half_up"
-    raw_tariffs = doc.get("tariffs")
-    if not isinstance(raw_tariffs, list) or not raw_tariffs:
-        r.fail("tariffs", raw_tariffs, "a non-empty list of tariffs")
-        raw_tariffs = []
-    tariffs = [_tariff(r, node, f"tariffs[{i}]") for i, node in enumerate(raw_tariffs)]
-    _check_unique_routes(r, tariffs)
-    agreement = Agreement(
-        id=r.text(doc, "id", "$"),
-        version=r.text(doc, "version", "$"),
-        effective_from=effective,
-        seller=Party(r.text(seller, "id", "parties.seller"), str(seller.get("name", ""))),
-        buyer=Party(r.text(buyer, "id", "parties.buyer"), str(buyer.get("name", ""))),
-        currency=currency,
-        timezone=zone,
-        billing_period=str(period),
-        window_seconds=r.integer(window, "size", "window", 60, 3600),
-        grace_seconds=r.integer(window, "grace", "window", 0, 600),
-        rounding_mode=ROUNDING_MODES[str(mode)],
-        rounding_scale=r.integer(rounding, "scale", "rounding", 0, 4),
-        tariffs=tuple(tariffs),
-    )
-    if r.problems:
-        raise AgreementError(source, [p.replace("$.", "") for p in r.problems])
-    return agreement
+    def version(self, version: str) -> Agreement:
+        """The version named ``version``; raises :class:`RatingError` ``unknown-version``."""
+        for v in self.versions:
+            if v.version == version:
+                return v
+        known = [v.version for v in self.versions]
+        raise RatingError("unknown-version", f"{self.id}: no version {version!r}; have {known}")
 
-
-class _DecimalLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads every float literal as an exact :class:`Decimal`.
-
-    ``rate: 0.015`` must never pass through a binary float on its way to an invoice.
-    """
-
-
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))
-
-
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-
-
-def load_agreement(path: Path | str) -> Agreement:
-    """Read and validate an agreement YAML file (see ``examples/agreement.yaml``)."""
-    path = Path(path)
-    try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DecimalLoader)
-    except OSError as exc:
-        raise AgreementError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
-    except yaml.YAMLError as exc:
-        raise AgreementError(str(path), [f"not valid YAML: {exc}"]) from exc
-    return parse_agreement(document, str(path))
+    def in_force(self, at: datetime) -> Agreement:
+        """The version in force at event time ``at``; ``no-agreement-version`` before the first."""
+        index = bisect_right(self._starts, at) - 1
+        if index < 0:
+            raise RatingError(
+                "no-agreement-version",
+                f"{self.id}: usage at {at.isoformat()} precedes the first version "
+                f"(effective {self._starts[0].isoformat()})",
+            )
+        return self.versions[index]

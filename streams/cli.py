@@ -181,7 +181,7 @@ def agreement() -> None:
 @friendly
 def agreement_check(file: Path) -> None:
     """Validate an agreement FILE, list every problem, and print its canonical hash."""
-    from streams.agreement import load_agreement
+    from streams.agreement_loader import load_agreement
 
     loaded = load_agreement(file)
     console.print(

@@ -1,14 +1,23 @@
-"""Rating: a validated usage record priced under one agreement version. Pure, no I/O.
+"""Rating: a validated usage record priced under the agreement version in force. Pure, no I/O.
 
-Contract of :func:`rate`:
+Contract of :meth:`Rater.rate`:
 
+* the version is the one in force at the usage's event time (:class:`AgreementBook`); the
+  record names it, and the tariff (with its time bands) that priced it;
+* usage that names a product (``product_id``) is billable only while that product is active
+  in the product inventory (Sonata order items, :mod:`streams.inventory`); otherwise it is not
+  revenue and is refused with ``unknown-product`` or ``product-not-active``;
 * the tariff is the one for the usage's product whose prefix is the longest match of the
   B number (data and any tariff with prefix ``""`` match everything);
 * the billed quantity is the usage rounded up to the tariff's increments: nothing below zero,
   ``first`` for the first step, then whole multiples of ``next``
   (a 61 s call at 60/60 bills 120 s, at 30/6 bills 66 s, at 1/1 bills 61 s);
-* amount = connect fee (if anything is billed) + billed / per-size x rate, raised to the
-  minimum charge, then rounded once to the agreement's scale with its rounding mode;
+* a voice call under a tariff with rates per time band is split at the band edges in the
+  agreement's time zone (:mod:`streams.timebands`); each part is priced at its band's rate, and
+  the increment rounding (billed minus actual seconds) is priced in the call's last band;
+  SMS and data are priced in the band in force at their start;
+* amount = connect fee (if anything is billed) + sum of parts (billed / per-size x rate),
+  raised to the minimum charge, rounded as the agreement's :class:`Rounding` says;
 * the event-time window is aligned to the epoch in UTC, ``window_seconds`` wide.
 
 The same usage and agreement always give the same :class:`RatedUsage`, byte for byte, on both
@@ -19,18 +28,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, localcontext
+from typing import Protocol
 
-from streams.agreement import Agreement, Tariff
+from streams.agreement import STATEMENT_EXTRA_DIGITS, Agreement, AgreementBook, Tariff
 from streams.clock import from_ms, to_ms
 from streams.errors import RatingError
 from streams.records import RatedUsage, UsageRecord
+from streams.timebands import BandCalendar
 
-__all__ = ["BASE_UNITS", "Rater", "billed_quantity", "window_of"]
+__all__ = ["BASE_UNITS", "ProductLookup", "Rater", "billed_quantity", "window_of"]
 
 BASE_UNITS = {"voice": "second", "sms": "message", "data": "byte"}
 """The unit increments and ``billed_quantity`` are counted in, per product."""
 
-_TO_BASE = {
+TO_BASE = {
     "second": 1,
     "message": 1,
     "byte": 1,
@@ -39,6 +50,13 @@ _TO_BASE = {
     "gigabyte": 1_000_000_000,
 }
 _PRECISION = 34  # decimal128: exact for any realistic quantity x rate before the final rounding
+
+
+class ProductLookup(Protocol):
+    """Whether a product is billable at a time (the product inventory, or a fake in tests)."""
+
+    def check(self, product_id: str, at: datetime) -> None:
+        """Return if billable at ``at``; else raise ``RatingError`` saying why."""
 
 
 def billed_quantity(quantity: Decimal, first: int, next_: int) -> Decimal:
@@ -59,26 +77,43 @@ def window_of(start: datetime, window_seconds: int) -> tuple[datetime, datetime]
     return from_ms(begin), from_ms(begin + size_ms)
 
 
-class Rater:
-    """Rates usage under one agreement version; builds its prefix index once.
+class _Version:
+    """What rating needs of one agreement version, built once: prefix index and band calendar."""
 
-    Lookup walks the B number's own prefixes from longest to shortest (at most 16 dictionary
-    probes), so it costs the same for ten tariffs or a hundred thousand.
-    """
-
-    __slots__ = ("_index", "agreement")
+    __slots__ = ("agreement", "calendar", "index")
 
     def __init__(self, agreement: Agreement) -> None:
         self.agreement = agreement
-        self._index: dict[tuple[str, str], Tariff] = {
+        self.index: dict[tuple[str, str], Tariff] = {
             (tariff.product, prefix): tariff
             for tariff in agreement.tariffs
             for prefix in tariff.prefixes
         }
+        self.calendar = (
+            BandCalendar(agreement.timezone, agreement.bands, agreement.holidays)
+            if agreement.bands
+            else None
+        )
 
-    def tariff_for(self, usage: UsageRecord) -> Tariff:
+
+class Rater:
+    """Rates usage under an :class:`AgreementBook`, optionally gated by a product inventory.
+
+    Tariff lookup walks the B number's own prefixes from longest to shortest (at most 16
+    dictionary probes), so it costs the same for ten tariffs or a hundred thousand.
+    """
+
+    __slots__ = ("_versions", "book", "inventory")
+
+    def __init__(self, book: AgreementBook | Agreement, inventory: ProductLookup | None = None):
+        self.book = book if isinstance(book, AgreementBook) else AgreementBook([book])
+        self.inventory = inventory
+        self._versions = {v.version: _Version(v) for v in self.book.versions}
+
+    def tariff_for(self, usage: UsageRecord, agreement: Agreement | None = None) -> Tariff:
         """The tariff pricing ``usage``; raises ``RatingError('no-tariff')`` if none matches."""
-        index = self._index
+        agreement = agreement or self.book.in_force(usage.start)
+        index = self._versions[agreement.version].index
         number = usage.b_number or ""
         for length in range(len(number), -1, -1):
             tariff = index.get((usage.product, number[:length]))
@@ -86,43 +121,66 @@ class Rater:
                 return tariff
         raise RatingError(
             "no-tariff",
-            f"no tariff in agreement {self.agreement.id} v{self.agreement.version} prices "
+            f"no tariff in agreement {agreement.id} v{agreement.version} prices "
             f"{usage.product} to {usage.b_number or '(no number)'}: add a tariff with a "
             f'matching prefix, or a catch-all prefix ""',
         )
 
-    def rate(self, usage: UsageRecord, rated_at: datetime) -> RatedUsage:
-        """Price ``usage``. Raises :class:`RatingError` when it cannot be priced here."""
-        agreement = self.agreement
-        if usage.agreement_id != agreement.id:
+    def rate(self, usage: UsageRecord, rated_at: datetime, version: str | None = None) -> RatedUsage:
+        """Price ``usage`` (under ``version`` if given, else the one in force at its start).
+
+        Raises :class:`RatingError` when it cannot be priced here.
+        """
+        if usage.agreement_id != self.book.id:
             raise RatingError(
                 "unknown-agreement",
-                f"usage names agreement {usage.agreement_id!r}, this worker rates {agreement.id!r}",
+                f"usage names agreement {usage.agreement_id!r}, this worker rates {self.book.id!r}",
             )
+        agreement = self.book.version(version) if version else self.book.in_force(usage.start)
         if usage.partner not in agreement.parties:
             raise RatingError(
                 "unknown-partner",
                 f"partner {usage.partner!r} is not a party of {agreement.id} {agreement.parties}",
             )
-        tariff = self.tariff_for(usage)
+        if usage.product_id is not None and self.inventory is not None:
+            self.inventory.check(usage.product_id, usage.start)
+        tariff = self.tariff_for(usage, agreement)
         with localcontext() as ctx:
             ctx.prec = _PRECISION
-            base = usage.quantity * _TO_BASE[usage.unit]
+            base = usage.quantity * TO_BASE[usage.unit]
             billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
-            amount = billed / tariff.per_size * tariff.rate
-            if billed > 0:
-                amount += tariff.connect_fee
-                amount = max(amount, tariff.minimum_charge)
-            amount = amount.quantize(
-                Decimal(1).scaleb(-agreement.rounding_scale), rounding=agreement.rounding_mode
-            )
+            parts = self._parts(usage, tariff, agreement, base, billed)
+            amount = self._amount(tariff, agreement, billed, parts)
+        return self._record(usage, agreement, tariff, billed, parts, amount, rated_at)
+
+    def parts(self, usage: UsageRecord) -> list[tuple[str, Decimal]]:
+        """``(band, billed base units)`` of ``usage``, for audits and tests; sums to billed."""
+        agreement = self.book.in_force(usage.start)
+        tariff = self.tariff_for(usage, agreement)
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            base = usage.quantity * TO_BASE[usage.unit]
+            billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
+            return self._parts(usage, tariff, agreement, base, billed)
+
+    @staticmethod
+    def _record(
+        usage: UsageRecord,
+        agreement: Agreement,
+        tariff: Tariff,
+        billed: Decimal,
+        parts: list[tuple[str, Decimal]],
+        amount: Decimal,
+        rated_at: datetime,
+    ) -> RatedUsage:
         window_start, window_end = window_of(usage.start, agreement.window_seconds)
+        bands = list(dict.fromkeys(band for band, _ in parts))
         return RatedUsage(
             source=usage.source,
             record_id=usage.record_id,
             agreement_id=agreement.id,
             agreement_version=agreement.version,
-            rate_id=tariff.id,
+            rate_id=tariff.id if bands == ["*"] else f"{tariff.id}@{'+'.join(bands)}",
             product=usage.product,
             product_id=usage.product_id,
             start=usage.start,
@@ -137,3 +195,39 @@ class Rater:
             window_end=window_end,
             rated_at=rated_at,
         )
+
+    def _parts(
+        self,
+        usage: UsageRecord,
+        tariff: Tariff,
+        agreement: Agreement,
+        base: Decimal,
+        billed: Decimal,
+    ) -> list[tuple[str, Decimal]]:
+        """``(band, billed base units)`` pairs summing to ``billed``."""
+        calendar = self._versions[agreement.version].calendar
+        if not tariff.banded or calendar is None:
+            return [("*", billed)]
+        if usage.product != "voice":
+            return [(calendar.band_at(usage.start), billed)]
+        parts = [(s.band_id, s.seconds) for s in calendar.split(usage.start, base)]
+        last_band, last_seconds = parts[-1]
+        parts[-1] = (last_band, last_seconds + billed - base)
+        return parts
+
+    @staticmethod
+    def _amount(
+        tariff: Tariff, agreement: Agreement, billed: Decimal, parts: list[tuple[str, Decimal]]
+    ) -> Decimal:
+        rounding = agreement.rounding
+        mode = rounding.decimal_mode
+        quantum = rounding.quantum()
+        priced = [qty / tariff.per_size * tariff.rate_in(band) for band, qty in parts]
+        if rounding.stage == "segment":
+            priced = [p.quantize(quantum, rounding=mode) for p in priced]
+        amount = sum(priced, Decimal(0))
+        if billed > 0:
+            amount = max(amount + tariff.connect_fee, tariff.minimum_charge)
+        if rounding.stage == "statement":
+            quantum = rounding.quantum(STATEMENT_EXTRA_DIGITS)
+        return amount.quantize(quantum, rounding=mode)

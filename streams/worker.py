@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from streams.agreement import load_agreement
+from streams.agreement_loader import load_book
 from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
@@ -35,9 +35,9 @@ BATCH_WITHIN = 0.2  # seconds to wait for a batch to fill before processing what
 
 def build_pipeline(settings: Settings, clock: Clock | None = None) -> UsagePipeline:
     """The pipeline a worker runs: the agreement file, codec and clock of ``settings``."""
-    agreement = load_agreement(settings.agreement)
+    book = load_book(settings.agreement)
     return UsagePipeline(
-        make_codec(settings.schema_registry), Rater(agreement), clock or SystemClock()
+        make_codec(settings.schema_registry), Rater(book), clock or SystemClock()
     )
 
 

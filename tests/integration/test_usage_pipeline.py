@@ -20,7 +20,7 @@ import pytest
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.synth import synth_pair
-from streams.agreement import load_agreement
+from streams.agreement_loader import load_agreement
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import InvalidRecord, RatingError

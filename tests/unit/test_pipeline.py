@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from streams.agreement import load_agreement
+from streams.agreement_loader import load_agreement
 from streams.clock import ManualClock
 from streams.codec import make_codec
 from streams.config import REPO
