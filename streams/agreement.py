@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 from bisect import bisect_right
+from itertools import pairwise
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -271,7 +272,7 @@ class AgreementBook:
             if v.version in seen:
                 problems.append(f"version {v.version}: given twice")
             seen.add(v.version)
-        for a, b in zip(ordered, ordered[1:], strict=False):
+        for a, b in pairwise(ordered):
             if a.effective_from == b.effective_from:
                 problems.append(
                     f"versions {a.version} and {b.version}: both effective from "

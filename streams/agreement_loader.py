@@ -35,7 +35,7 @@ from streams.agreement import (
     Tolerances,
 )
 from streams.errors import AgreementError
-from streams.timebands import Band, check_bands
+from streams.timebands import Band, BandCalendar, check_bands
 from streams.validation import PRODUCT_UNITS
 
 __all__ = ["load_agreement", "load_book", "loads_book", "parse_agreement", "parse_book"]
@@ -322,6 +322,11 @@ def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
             dispute_days=r.integer(tolerances, "dispute_days", "tolerances", 0, 30),
         ),
     )
+    if bands and not r.problems:
+        try:  # what only a whole calendar can check: holidays given iff a band prices them
+            BandCalendar(agreement.timezone, bands, agreement.holidays, source=source)
+        except AgreementError as exc:
+            r.problems.extend(f"bands: {p}" for p in exc.problems)
     if r.problems:
         raise AgreementError(source, r.problems)
     return agreement
@@ -359,7 +364,7 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 def loads_book(text: str, source: str = "<agreement>") -> AgreementBook:
     """Validate every version in agreement YAML ``text``."""
     try:
-        documents = [d for d in yaml.load_all(text, Loader=_DecimalLoader) if d is not None]  # noqa: S506
+        documents = [d for d in yaml.load_all(text, Loader=_DecimalLoader) if d is not None]
     except yaml.YAMLError as exc:
         raise AgreementError(source, [f"not valid YAML: {exc}"]) from exc
     if not documents:

@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
 from streams.config import REPO, Settings
 from streams.errors import BilatError
 from streams.ops.stack_cli import down_command, status_command, up_command
@@ -99,24 +100,59 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv"]),
+    type=click.Choice(FORMAT_NAMES),
     default="csv",
     show_default=True,
-    help="Mediation file format (see connectors/mediation/generic_csv.py).",
+    help="Mediation file format (see connectors/mediation/README.md).",
+)
+@click.option("--source", help="Mediation source id [default: from the file, e.g. accountcode].")
+@click.option("--agreement-id", help="Agreement of the usage, for formats that lack it.")
+@click.option("--partner", help="Partner party id, for formats that lack it.")
+@click.option(
+    "--direction",
+    type=click.Choice(["outbound", "inbound"]),
+    help="Traffic direction, for formats that lack it.",
+)
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="IANA zone of switch timestamps without offset (asterisk, freeswitch).",
 )
 @friendly
 def ingest(
-    files: tuple[Path, ...], fmt: str, party: str, kafka: str | None, topic_prefix: str
+    files: tuple[Path, ...],
+    fmt: str,
+    source: str | None,
+    agreement_id: str | None,
+    partner: str | None,
+    direction: str | None,
+    timezone: str,
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
 ) -> None:
     """Send mediation FILES to usage.cdr; malformed lines go to usage.dlq with their reason.
 
+    Switch CDRs (asterisk, freeswitch) do not name the agreement, partner or direction: give
+    them as options.
+
     \b
-    Example:
+    Examples:
       bilat ingest --party hgc cdrs/2026-11-24.csv
+      bilat ingest --format asterisk --agreement-id hgc-dcc-2026 --partner dcc \\
+          --direction outbound --timezone Europe/Berlin /var/log/asterisk/cdr-csv/Master.csv
     """
     from connectors.mediation.ingest import ingest_files
     from streams.ops.topics import ensure_topics
 
+    options = FormatOptions(
+        source=source,
+        agreement_id=agreement_id,
+        partner=partner,
+        direction=direction,
+        timezone=parse_timezone(timezone),
+    )
     settings = _settings(party, kafka, topic_prefix)
     ensure_topics(settings)
     total = sum(f.stat().st_size for f in files)
@@ -129,7 +165,9 @@ def ingest(
         transient=True,
     ) as progress:
         task = progress.add_task("ingest", total=total)
-        report = ingest_files(files, settings, fmt, on_progress=lambda n: progress.advance(task, n))
+        report = ingest_files(
+            files, settings, fmt, on_progress=lambda n: progress.advance(task, n), options=options
+        )
     rate = report.lines / report.seconds if report.seconds else 0.0
     console.print(
         f"{report.files} file(s), {report.lines} lines in {report.seconds:.1f} s ({rate:,.0f}/s): "

@@ -80,5 +80,5 @@ class Settings:
         return f"bilat-{self.party}-{self.topic_prefix.strip('.') or 'main'}"
 
 
-TOPICS = ("usage.cdr", "usage.rated", "usage.dlq")
+TOPICS = ("usage.cdr", "usage.rated", "usage.dlq", "sonata.orders")
 """The logical topics of the usage pipeline (issue-by-issue, more join them)."""

@@ -23,11 +23,12 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.mediation.ingest import ingest_files
-from connectors.mediation.synth import synth_pair
+from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import StackError
+from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import delete_topics, ensure_topics
 from streams.ops.workers import message_count, start_worker, stop_worker
@@ -145,6 +146,9 @@ def run_demo(
             )
             _forget_old_runs(settings.kafka, keep=run)
             ensure_topics(settings)
+            # The Sonata order that made the demo's Ethernet circuit billable (both inventories).
+            order = synth_order(now, seller=parties[0], buyer=parties[1])
+            publish(settings, "sonata.orders", "sonata_order_event", [order], lambda r: PRODUCT_ID)
             path = run_dir / f"{party}-usage.csv"
             path.write_text(files[party].text, encoding="utf-8")
             started = time.monotonic()

@@ -218,7 +218,8 @@ def _derive(product_id: str, events: list[OrderEvent]) -> Product:
             if seen is None or (e.event_time, e.event_id) > seen[:2]:
                 latest[item.key] = (e.event_time, e.event_id, item)
     charges = tuple(
-        item for _, _, item in sorted(latest.values(), key=lambda v: v[2].key)
+        item
+        for _, _, item in sorted(latest.values(), key=lambda v: v[2].key)
         if item.state == BILLABLE_CHARGE_STATE
     )
     return Product(

@@ -51,15 +51,15 @@ class UsagePipeline:
         try:
             fields = self.codec.decode("usage_record", value)
         except CodecError as exc:
-            return self._dead(value, origin, "decode", exc.code, [str(exc)])
+            return self.dead_letter(value, origin, "decode", exc.code, [str(exc)])
         try:
             usage = parse_usage(fields, now=now)
         except InvalidRecord as exc:
-            return self._dead(value, origin, "validate", exc.code, list(exc.problems))
+            return self.dead_letter(value, origin, "validate", exc.code, list(exc.problems))
         try:
             return self.rater.rate(usage, rated_at=now)
         except RatingError as exc:
-            return self._dead(value, origin, "rate", exc.code, [str(exc)])
+            return self.dead_letter(value, origin, "rate", exc.code, [str(exc)])
 
     def encode(self, outcome: Outcome) -> tuple[str, bytes | None, bytes]:
         """``(logical topic, key, value)`` to publish an outcome with."""
@@ -71,9 +71,10 @@ class UsagePipeline:
             )
         return "usage.dlq", outcome.key, self.codec.encode("dead_letter", outcome.to_avro())
 
-    def _dead(
+    def dead_letter(
         self, value: bytes, origin: Origin, stage: str, code: str, errors: list[str]
     ) -> DeadLetter:
+        """A dead letter for ``value`` read at ``origin``, refused at ``stage`` for ``errors``."""
         return DeadLetter(
             original=value,
             key=origin.key,

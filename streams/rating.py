@@ -126,7 +126,9 @@ class Rater:
             f'matching prefix, or a catch-all prefix ""',
         )
 
-    def rate(self, usage: UsageRecord, rated_at: datetime, version: str | None = None) -> RatedUsage:
+    def rate(
+        self, usage: UsageRecord, rated_at: datetime, version: str | None = None
+    ) -> RatedUsage:
         """Price ``usage`` (under ``version`` if given, else the one in force at its start).
 
         Raises :class:`RatingError` when it cannot be priced here.

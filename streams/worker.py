@@ -1,12 +1,19 @@
 """The rating worker: a Faust app whose one agent drives :class:`~streams.pipeline.UsagePipeline`.
 
-Delivery contract (at-least-once, nothing lost): the agent takes messages in batches, publishes
-each outcome (``usage.rated`` or ``usage.dlq``) and waits until the broker has acknowledged
-*all* of them before the batch's offsets are acknowledged to Faust, which commits them later.
-A crash anywhere re-delivers the unacknowledged batch; the pipeline is deterministic, so the
-replayed outcomes carry the same keys and amounts and are recognised downstream by their
-usage key. Agent concurrency stays 1 (STACK.md: faust can commit past in-flight messages
-otherwise); workers scale by partitions.
+Delivery contract (nothing lost, nothing counted twice):
+
+* the agent takes messages in batches and judges each rated record against the dedup claims
+  in Redis (:mod:`streams.dedup`): fresh records are published to ``usage.rated``, mediation
+  duplicates become ``duplicate`` dead letters, replays of an already-claimed batch are skipped;
+* it waits until the broker has acknowledged *every* message of the batch, then claims the
+  fresh keys, and only then lets Faust acknowledge (and later commit) the batch's offsets;
+* a crash anywhere re-delivers the unacknowledged batch: claimed records are recognised as
+  replays, unclaimed ones are published again with identical content (see
+  :mod:`streams.dedup` for the one window in which a key can appear twice on the topic).
+
+Agent concurrency stays 1 (STACK.md: faust can commit past in-flight messages otherwise);
+workers scale by partitions. Usage that names a product is rated against the product
+inventory, which a feed thread keeps current from ``sonata.orders`` (loaded before rating).
 """
 
 from __future__ import annotations
@@ -14,31 +21,42 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import faust
+import redis.asyncio as aioredis
 
 from streams.agreement_loader import load_book
 from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
-from streams.pipeline import Origin, UsagePipeline
-from streams.rating import Rater
+from streams.dedup import claim_key, judge, origin_id
+from streams.ops.inventory_feed import InventoryFeed, LockedInventory
+from streams.pipeline import Origin, Outcome, UsagePipeline
+from streams.rating import ProductLookup, Rater
+from streams.records import RatedUsage
 
-__all__ = ["build_pipeline", "create_app", "run_worker"]
+__all__ = ["DEDUP_TTL", "build_pipeline", "create_app", "run_worker"]
 
 log = logging.getLogger("bilat.worker")
 
 BATCH_SIZE = 500
 BATCH_WITHIN = 0.2  # seconds to wait for a batch to fill before processing what arrived
+DEDUP_TTL = timedelta(days=400)
+"""How long a usage key stays claimed: longer than any billing period plus dispute window."""
 
 
-def build_pipeline(settings: Settings, clock: Clock | None = None) -> UsagePipeline:
+def build_pipeline(
+    settings: Settings, clock: Clock | None = None, inventory: ProductLookup | None = None
+) -> UsagePipeline:
     """The pipeline a worker runs: the agreement file, codec and clock of ``settings``."""
-    book = load_book(settings.agreement)
-    return UsagePipeline(
-        make_codec(settings.schema_registry), Rater(book), clock or SystemClock()
-    )
+    rater = Rater(load_book(settings.agreement), inventory)
+    return UsagePipeline(make_codec(settings.schema_registry), rater, clock or SystemClock())
+
+
+def _origin(origin: Origin) -> str:
+    return origin_id(origin.topic, origin.partition, origin.offset)
 
 
 def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> faust.App:
@@ -63,26 +81,61 @@ def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> fau
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(settings.topic("usage.cdr"), **raw)
     sinks = {name: app.topic(settings.topic(name), **raw) for name in ("usage.rated", "usage.dlq")}
+    claims = aioredis.Redis.from_url(settings.redis, decode_responses=True)
+    ttl = int(DEDUP_TTL.total_seconds())
     counts: Counter[str] = Counter()
+
+    async def process(events: list[Any]) -> None:
+        outcomes: list[tuple[bytes, Origin, Outcome]] = []
+        for event in events:
+            msg = event.message
+            origin = Origin(msg.topic, msg.partition, msg.offset, msg.key)
+            outcomes.append((msg.value, origin, pipeline.process(msg.value, origin)))
+        rated = {i: o for i, (_, _, o) in enumerate(outcomes) if isinstance(o, RatedUsage)}
+        position = {i: p for p, i in enumerate(rated)}
+        keys = [claim_key(settings.party, o.agreement_id, o.key) for o in rated.values()]
+        origins = [_origin(outcomes[i][1]) for i in rated]
+        found = await claims.mget(keys) if keys else []
+        verdicts = judge(keys, origins, found)
+        pending, fresh = [], []
+        for i, (value, origin, outcome) in enumerate(outcomes):
+            verdict = verdicts[position[i]] if i in position else None
+            if verdict == "replay":
+                counts["replayed"] += 1
+                continue
+            if verdict == "duplicate":
+                first = found[position[i]] or "earlier in the same batch"
+                outcome = pipeline.dead_letter(
+                    value, origin, "dedup", "duplicate", [f"usage key already rated from {first}"]
+                )
+            elif verdict == "fresh":
+                fresh.append(position[i])
+            name, key, encoded = pipeline.encode(outcome)
+            pending.append(await sinks[name].send(key=key, value=encoded))
+            counts[name] += 1
+        # Durable before claimed, claimed before acknowledged: a failed delivery raises here,
+        # the agent crashes, the worker stops and the batch is consumed again after restart.
+        await asyncio.gather(*pending)
+        if fresh:
+            async with claims.pipeline(transaction=False) as batch:
+                for p in fresh:
+                    batch.set(keys[p], origins[p], nx=True, ex=ttl)
+                await batch.execute()
 
     @app.agent(source, name="rate-usage", concurrency=1)
     async def rate_usage(stream: Any) -> None:  # faust.Stream: its stub lacks take_events
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            pending = []
-            for event in events:
-                msg = event.message
-                origin = Origin(msg.topic, msg.partition, msg.offset, msg.key)
-                name, key, value = pipeline.encode(pipeline.process(msg.value, origin))
-                pending.append(await sinks[name].send(key=key, value=value))
-                counts[name] += 1
-            # Durable before acknowledged: a failed delivery raises here, the agent crashes,
-            # the worker stops and the batch is consumed again after restart.
-            await asyncio.gather(*pending)
+            await process(list(events))
 
     @app.timer(10.0)  # type: ignore[untyped-decorator]
     async def report() -> None:
         if counts:
-            log.warning("rated %d, dead-lettered %d", counts["usage.rated"], counts["usage.dlq"])
+            log.warning(
+                "rated %d, dead-lettered %d, replays skipped %d",
+                counts["usage.rated"],
+                counts["usage.dlq"],
+                counts["replayed"],
+            )
 
     return app
 
@@ -92,6 +145,12 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     from streams.ops.topics import ensure_topics
 
     ensure_topics(settings)
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    codec = make_codec(settings.schema_registry)
+    inventory = LockedInventory()
+    feed = InventoryFeed(settings, codec, inventory)
+    feed.start()
+    try:
+        app = create_app(settings, build_pipeline(settings, inventory=inventory))
+        faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    finally:
+        feed.stop()

@@ -104,12 +104,14 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
-    """Settings of one party ('hgc') on the session broker, isolated by topic prefix."""
+def settings(kafka_bootstrap: str, redis_url: str, topic_prefix: str, tmp_path: Path) -> Settings:
+    """Settings of one party ('hgc') on the session broker and Redis, isolated by topic prefix
+    (the party id carries the prefix too, so Redis keys are isolated as well)."""
     return Settings.from_env(
         {},
-        party="hgc",
+        party=f"hgc-{topic_prefix.strip('.')}",
         kafka=kafka_bootstrap,
+        redis=redis_url,
         topic_prefix=topic_prefix,
         run_dir=tmp_path,
         partitions=2,

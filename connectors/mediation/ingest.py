@@ -11,25 +11,22 @@ prints are what Kafka holds.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from connectors.mediation.base import Line, MediationFormat
-from connectors.mediation.generic_csv import GenericCsv
+from connectors.mediation.base import Line
+from connectors.mediation.options import FormatOptions, make_format
 from streams.clock import Clock, SystemClock
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import BilatError, EncodeError, InvalidRecord
 from streams.records import DeadLetter
 
-__all__ = ["FORMATS", "IngestReport", "ingest_files"]
-
-FORMATS: Mapping[str, MediationFormat] = {"csv": GenericCsv()}
-"""Formats ``bilat ingest --format`` accepts."""
+__all__ = ["IngestReport", "ingest_files"]
 
 
 @dataclass
@@ -132,12 +129,17 @@ def ingest_files(
     fmt: str = "csv",
     on_progress: Callable[[int], Any] | None = None,
     clock: Clock | None = None,
+    options: FormatOptions | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` in format ``fmt``; returns the report once Kafka acknowledged all.
 
+    ``options`` say what the files do not carry (see :class:`FormatOptions`; default: none).
     ``on_progress(n)`` is called with the bytes consumed since the last call (for a progress
-    bar). Raises :class:`IngestError` if the broker refused any message.
+    bar). Raises :class:`IngestError` if the broker refused any message, and
+    :class:`~connectors.mediation.options.FormatOptionsError` before reading anything if the
+    format is unknown or cannot work with ``options``.
     """
+    reader = make_format(fmt, options or FormatOptions())
     clock = clock or SystemClock()
     report = IngestReport()
     sink = _Sink(settings, make_codec(settings.schema_registry), report)
@@ -145,7 +147,7 @@ def ingest_files(
     for path in paths:
         report.files += 1
         with path.open(encoding="utf-8", errors="surrogateescape", newline="") as stream:
-            for line in FORMATS[fmt].lines(stream, str(path)):
+            for line in reader.lines(stream, str(path)):
                 report.lines += 1
                 if on_progress is not None:
                     on_progress(len(line.raw.encode("utf-8", "surrogateescape")) + 1)

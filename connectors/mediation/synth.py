@@ -15,10 +15,15 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from connectors.mediation.generic_csv import COLUMNS
+from streams.clock import to_ms
 
-__all__ = ["BAD_LINE_KINDS", "SynthFile", "synth_pair"]
+__all__ = ["BAD_LINE_KINDS", "PRODUCT_ID", "SynthFile", "synth_order", "synth_pair"]
+
+PRODUCT_ID = "evc-fra-lon-0001"
+"""The Carrier Ethernet circuit the synthetic data usage runs over (see :func:`synth_order`)."""
 
 _VOICE_DESTINATIONS = (
     ("4930", 0.25),
@@ -39,6 +44,7 @@ BAD_LINE_KINDS = (
     "validate:number",
     "validate:future",
     "rate:no-tariff",
+    "rate:unknown-product",
 )
 """Kinds of bad lines written, as ``stage:what``; the stage is where the pipeline stops them."""
 
@@ -108,6 +114,14 @@ def _bad(kind: str, row: dict[str, str], now: datetime) -> dict[str, str] | str:
             row["start"] = (now + timedelta(days=2)).isoformat(timespec="seconds")
         case "rate:no-tariff":
             row.update(product="voice", unit="second", quantity="75", b_number="33142345678")
+        case "rate:unknown-product":
+            row.update(
+                product="data",
+                unit="byte",
+                quantity="5000",
+                b_number="",
+                product_id="evc-not-ordered",
+            )
     return row
 
 
@@ -156,3 +170,45 @@ def synth_pair(
             good += 1
         files.append(SynthFile(party, out.getvalue(), good, bad))
     return files[0], files[1]
+
+
+def synth_order(now: datetime, seller: str = "hgc", buyer: str = "dcc") -> dict[str, Any]:
+    """The SonataOrderEvent (Avro fields) that made :data:`PRODUCT_ID` billable: its ``add``
+    order item completed ten days before ``now``, with one accepted and one declined charge."""
+    completed = to_ms(now - timedelta(days=10))
+    return {
+        "event_id": "synth-po-0001-item-1-completed",
+        "event_type": "productOrderItemStateChangeEvent",
+        "event_time_ms": completed,
+        "order_id": "po-0001",
+        "order_item_id": "po-0001-1",
+        "state": "completed",
+        "action": "add",
+        "product_id": PRODUCT_ID,
+        "product_offering_id": "evc-eline-1g",
+        "completion_date_ms": completed,
+        "buyer_id": buyer,
+        "seller_id": seller,
+        "charge_items": [
+            {
+                "charge_id": "ch-0001",
+                "charge_item_id": "1",
+                "state": "acceptedByBuyer",
+                "price_type": "nonRecurring",
+                "recurring_charge_period": None,
+                "price_category": "expedite",
+                "amount": "250.00",
+                "currency": "EUR",
+            },
+            {
+                "charge_id": "ch-0001",
+                "charge_item_id": "2",
+                "state": "declinedByBuyer",
+                "price_type": "nonRecurring",
+                "recurring_charge_period": None,
+                "price_category": "other",
+                "amount": "900.00",
+                "currency": "EUR",
+            },
+        ],
+    }

@@ -26,6 +26,7 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
         BILAT_AGREEMENT=str(settings.agreement),
         BILAT_RUN_DIR=str(settings.run_dir),
         BILAT_PARTITIONS=str(settings.partitions),
+        BILAT_REDIS=settings.redis,
     )
     if settings.schema_registry:
         env["BILAT_SCHEMA_REGISTRY"] = settings.schema_registry

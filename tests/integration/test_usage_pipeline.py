@@ -19,11 +19,13 @@ import pytest
 
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.ingest import ingest_files
-from connectors.mediation.synth import synth_pair
-from streams.agreement_loader import load_agreement
+from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
+from streams.agreement_loader import load_book
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import InvalidRecord, RatingError
+from streams.inventory import Inventory, OrderEvent
+from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
 from streams.ops.workers import message_count, start_worker, stop_worker
@@ -44,7 +46,8 @@ class Expected:
 
 
 def expected_from(text: str, path: Path, now: datetime) -> Expected:
-    rater = Rater(load_agreement(Settings().agreement))
+    inventory = Inventory([OrderEvent.from_avro(synth_order(now))])
+    rater = Rater(load_book(Settings().agreement), inventory)
     amounts: dict[str, Decimal] = {}
     dead: dict[str, str] = {}
     lines = 0
@@ -98,10 +101,18 @@ def now() -> datetime:
 
 
 def run_file(settings: Settings, tmp: Path, count: int, now: datetime) -> tuple[Expected, int, int]:
+    """Order the circuit the data usage runs over, then ingest the Seller's file."""
     seller, _buyer = synth_pair(count, now)
     path = tmp / "usage.csv"
     path.write_text(seller.text, encoding="utf-8")
     ensure_topics(settings)
+    publish(
+        settings,
+        "sonata.orders",
+        "sonata_order_event",
+        [synth_order(now)],
+        lambda r: str(r["product_id"]),
+    )
     report = ingest_files([path], settings)
     return expected_from(seller.text, path, now), report.produced, report.dead_lettered
 
@@ -128,6 +139,34 @@ def test_every_line_is_rated_or_dead_lettered_exactly(
         d.source_topic == settings.topic("usage.cdr") and d.source_offset >= 0 for d in worker_dead
     )
     assert {d.stage for d in dead} == {"parse", "validate", "rate"}
+    codes = {d.error_code for d in dead}
+    assert {"no-tariff", "unknown-product", "invalid-usage", "malformed-line"} <= codes
+    assert any(r[0].product_id == PRODUCT_ID for r in rated.values()), "ordered circuit is billable"
+
+
+def test_a_file_ingested_twice_is_rated_once_and_duplicates_reported(
+    settings: Settings, tmp_path: Path, now: datetime
+) -> None:
+    expected, produced, parse_dead = run_file(settings, tmp_path, 300, now)
+    again = ingest_files([tmp_path / "usage.csv"], settings)
+    proc = start_worker(settings, tmp_path / "worker.log")
+    try:
+        wait_for_outputs(settings, 2 * (produced + parse_dead), proc)
+    finally:
+        assert stop_worker(proc) == 0
+    rated, dead = collect(settings)
+    assert {k: [c.amount for c in v] for k, v in rated.items()} == {
+        k: [a] for k, a in expected.amounts.items()
+    }
+    duplicates = [d for d in dead if d.stage == "dedup"]
+    assert len(duplicates) == len(expected.amounts)
+    assert {identity(d) for d in duplicates} == set(expected.amounts)
+    assert all(
+        d.error_code == "duplicate" and "already rated from" in d.errors[0] for d in duplicates
+    )
+    # every other bad line is dead-lettered once per ingest
+    assert len(dead) - len(duplicates) == 2 * len(expected.dead)
+    assert again.produced == produced
 
 
 def test_worker_killed_midway_loses_nothing(

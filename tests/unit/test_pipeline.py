@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from streams.agreement_loader import load_agreement
+from streams.agreement_loader import load_book
 from streams.clock import ManualClock
 from streams.codec import make_codec
 from streams.config import REPO
@@ -21,7 +21,7 @@ ORIGIN = Origin("usage.cdr", 3, 1234, b"ix/1")
 @pytest.fixture
 def pipeline() -> UsagePipeline:
     clock = ManualClock(datetime(2026, 11, 25, 12, tzinfo=UTC))
-    return UsagePipeline(CODEC, Rater(load_agreement(REPO / "examples" / "agreement.yaml")), clock)
+    return UsagePipeline(CODEC, Rater(load_book(REPO / "examples" / "agreement.yaml")), clock)
 
 
 def usage(**changes: Any) -> bytes:

@@ -55,7 +55,9 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def usage(product: str, number: str | None, quantity: str, unit: str, start: str, **kw: object) -> UsageRecord:
+def usage(
+    product: str, number: str | None, quantity: str, unit: str, start: str, **kw: object
+) -> UsageRecord:
     fields: dict[str, object] = dict(
         source="ix-fra-01", record_id="r1", agreement_id="hgc-dcc-2026", partner="dcc",
         product=product, start=at(start), quantity=Decimal(quantity), unit=unit,
@@ -119,7 +121,18 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    ("book", "product", "number", "quantity", "unit", "start", "rate_id", "version", "billed", "amount"),
+    (
+        "book",
+        "product",
+        "number",
+        "quantity",
+        "unit",
+        "start",
+        "rate_id",
+        "version",
+        "billed",
+        "amount",
+    ),
     [pytest.param(*case[1:], id=case[0]) for case in CASES],
 )
 def test_hand_computed(
@@ -131,12 +144,16 @@ def test_hand_computed(
     assert (rated.rate_id, rated.agreement_version) == (rate_id, version)
     assert rated.billed_quantity == Decimal(billed)
     assert str(rated.amount) == amount  # the scale is part of the result: both sides print it alike
-    assert sum(q for _, q in rater.parts(usage(product, number, quantity, unit, start))) == Decimal(billed)
+    assert sum(q for _, q in rater.parts(usage(product, number, quantity, unit, start))) == Decimal(
+        billed
+    )
 
 
 def with_rounding(book: object, **changes: object) -> Agreement:
     agreement = book.latest if hasattr(book, "latest") else book  # type: ignore[attr-defined]
-    return dataclasses.replace(agreement, rounding=dataclasses.replace(agreement.rounding, **changes))
+    return dataclasses.replace(
+        agreement, rounding=dataclasses.replace(agreement.rounding, **changes)
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,7 +195,10 @@ def test_longest_prefix_wins() -> None:
     ("record", "code"),
     [
         (usage("voice", "33142345678", "60", "second", TUE), "no-tariff"),
-        (usage("voice", FIXED, "60", "second", TUE, agreement_id="other-2026"), "unknown-agreement"),
+        (
+            usage("voice", FIXED, "60", "second", TUE, agreement_id="other-2026"),
+            "unknown-agreement",
+        ),
         (usage("voice", FIXED, "60", "second", TUE, partner="zzz"), "unknown-partner"),
         (usage("voice", FIXED, "60", "second", "2025-06-01T10:00:00"), "no-agreement-version"),
     ],

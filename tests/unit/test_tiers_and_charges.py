@@ -58,9 +58,20 @@ def test_billing_period_is_the_local_month() -> None:
 
 def add_event(completed: str, charges: tuple[ChargeItem, ...] = ()) -> OrderEvent:
     return OrderEvent(
-        "e1", "productOrderItemStateChangeEvent", at(completed), "po-1", "item-1", "completed",
-        "add", "evc-1", "evc-eline-1g", at(completed), "dcc", "hgc", charges,
-    )  # fmt: skip
+        "e1",
+        "productOrderItemStateChangeEvent",
+        at(completed),
+        "po-1",
+        "item-1",
+        "completed",
+        "add",
+        "evc-1",
+        "evc-eline-1g",
+        at(completed),
+        "dcc",
+        "hgc",
+        charges,
+    )
 
 
 def test_recurring_is_prorated_and_non_recurring_charged_once() -> None:
@@ -77,9 +88,19 @@ def test_recurring_is_prorated_and_non_recurring_charged_once() -> None:
 
 def test_disconnection_ends_recurring_charges() -> None:
     delete = OrderEvent(
-        "e2", "t", at("2026-12-10T23:00:00"), "po-2", "item-2", "completed", "delete", "evc-1",
-        "evc-eline-1g", at("2026-12-10T23:00:00"), "dcc", "hgc",
-    )  # fmt: skip
+        "e2",
+        "t",
+        at("2026-12-10T23:00:00"),
+        "po-2",
+        "item-2",
+        "completed",
+        "delete",
+        "evc-1",
+        "evc-eline-1g",
+        at("2026-12-10T23:00:00"),
+        "dcc",
+        "hgc",
+    )
     inventory = Inventory([add_event("2026-11-15T23:00:00"), delete])
     december = period_charges(inventory, V1, at("2026-12-20T00:00:00"))
     # 10 of 31 days: 1200 x 10/31 = 387.0967741.. → 387.0968
@@ -89,10 +110,14 @@ def test_disconnection_ends_recurring_charges() -> None:
 
 def test_accepted_sonata_charges_add_declined_never() -> None:
     charges = (
-        ChargeItem("ch", "1", "acceptedByBuyer", "nonRecurring", None, "expedite", Decimal("99.90"), "EUR"),
-        ChargeItem("ch", "2", "declinedByBuyer", "nonRecurring", None, None, Decimal("1000"), "EUR"),
+        ChargeItem(
+            "ch", "1", "acceptedByBuyer", "nonRecurring", None, "expedite", Decimal("99.90"), "EUR"
+        ),
+        ChargeItem(
+            "ch", "2", "declinedByBuyer", "nonRecurring", None, None, Decimal("1000"), "EUR"
+        ),
         ChargeItem("ch", "3", "acceptedByBuyer", "recurring", "day", None, Decimal("2.00"), "EUR"),
-    )  # fmt: skip
+    )
     inventory = Inventory([add_event("2026-11-15T23:00:00", charges)])
     lines = period_charges(inventory, V1, at("2026-11-20T00:00:00"))
     sonata = [(c.source, c.kind, c.amount) for c in lines if c.source.startswith("sonata:")]
