@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 from bisect import bisect_right
-from itertools import pairwise
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -29,6 +28,7 @@ from decimal import (
     ROUND_UP,
     Decimal,
 )
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 

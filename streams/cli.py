@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
 from streams.config import REPO, Settings
@@ -207,6 +209,137 @@ def worker(
         f"rating worker for {settings.party}: {settings.topic('usage.cdr')} on {settings.kafka}"
     )
     run_worker(settings, loglevel)
+
+
+@main.command()
+@party_options
+@click.option(
+    "--window",
+    "window",
+    required=True,
+    help="Start of the event-time window to re-rate, ISO-8601 with offset (a window boundary).",
+)
+@click.option("--version", "version", required=True, help="Agreement version to rate under.")
+@click.option(
+    "--supersedes",
+    default="live",
+    show_default=True,
+    help="The run this one replaces: 'live' (the workers' rating) or an earlier run id.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the run, publish nothing.")
+@click.option(
+    "--agreement",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="BILAT_AGREEMENT",
+    default=None,
+    help="Agreement YAML [default: examples/agreement.yaml].",
+)
+@friendly
+def rerate(
+    window: str,
+    version: str,
+    supersedes: str,
+    dry_run: bool,
+    agreement: Path | None,
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+) -> None:
+    """Re-rate one window of usage under an agreement VERSION, as a new complete run.
+
+    Reads every valid record of the window from usage.cdr, rates it under the version, and
+    appends the run to usage.rated; each record names the run and what it supersedes.
+    Nothing is overwritten.
+
+    \b
+    Example:
+      bilat rerate --window 2026-12-01T10:00:00Z --version 2
+    """
+    from streams.agreement_loader import load_book
+    from streams.clock import SystemClock
+    from streams.ops.offline import load_inventory, publish_run, valid_usage
+    from streams.rating import Rater
+    from streams.rerate import rerate as rerate_window
+
+    settings = _settings(party, kafka, topic_prefix, agreement=agreement)
+    start = _parse_time(window, "--window")
+    now = SystemClock().now()
+    rater = Rater(load_book(settings.agreement), load_inventory(settings))
+    run = rerate_window(valid_usage(settings, now), rater, version, start, supersedes, now)
+    totals = ", ".join(f"{amount} {currency}" for currency, amount in run.totals.items()) or "0"
+    console.print(
+        f"run {run.run_id}: {len(run.records)} records of {run.window_start.isoformat()} to "
+        f"{run.window_end.isoformat()} under version {run.version}, total {totals}; "
+        f"supersedes {run.supersedes}"
+    )
+    for key, reason in run.refused:
+        console.print(f"  not rated: {key}: {reason}", markup=False)
+    if dry_run:
+        console.print("dry run: nothing published")
+        return
+    count = publish_run(settings, run)
+    console.print(f"published {count} records to {settings.topic('usage.rated')}")
+
+
+@main.command()
+@party_options
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Any time inside the billing period [default: now], ISO-8601 with offset.",
+)
+@click.option(
+    "--agreement",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="BILAT_AGREEMENT",
+    default=None,
+    help="Agreement YAML [default: examples/agreement.yaml].",
+)
+@friendly
+def charges(
+    at: str | None, agreement: Path | None, party: str, kafka: str | None, topic_prefix: str
+) -> None:
+    """Recurring and non-recurring charges of the product inventory for one billing period.
+
+    Folds every Sonata order event on sonata.orders into the product inventory and prices
+    each product under the agreement version in force at the period's start: recurring
+    prices prorated by active time, one-off prices in the month of activation, and the
+    charge items the Buyer accepted.
+    """
+    from streams.agreement_loader import load_book
+    from streams.charges import billing_period, period_charges
+    from streams.clock import SystemClock
+    from streams.ops.offline import load_inventory
+
+    settings = _settings(party, kafka, topic_prefix, agreement=agreement)
+    moment = _parse_time(at, "--at") if at else SystemClock().now()
+    book = load_book(settings.agreement)
+    start, _end = billing_period(book.latest, moment)
+    version = book.in_force(start)
+    lines = period_charges(load_inventory(settings), version, moment)
+    table = Table(
+        title=f"charges of {start.astimezone(version.timezone):%Y-%m-%d}, v{version.version}"
+    )
+    for column in ("product", "kind", "source", "amount", "how"):
+        table.add_column(column, justify="right" if column == "amount" else "left")
+    for line in lines:
+        amount = f"{line.amount} {line.currency}"
+        table.add_row(line.product_id, line.kind, line.source, amount, line.detail)
+    console.print(table)
+    console.print(f"{len(lines)} charges")
+
+
+def _parse_time(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise click.BadParameter(
+            f"got {text!r}, want ISO-8601 with offset, e.g. 2026-12-01T10:00:00Z", param_hint=option
+        )
+    return moment.astimezone(UTC)
 
 
 @main.group()

@@ -119,6 +119,9 @@ class RatedUsage:
     product_id: str | None = None
     leaf_hash: bytes | None = None
     supersedes: str | None = None
+    """The run this record replaces: ``live`` or an earlier ``run_id``; None when live."""
+    run_id: str | None = None
+    """The re-rating run that produced it; None for live rating."""
 
     def __post_init__(self) -> None:
         for name in ("quantity", "billed_quantity", "amount"):
@@ -154,6 +157,7 @@ class RatedUsage:
             "rated_at_ms": to_ms(self.rated_at),
             "leaf_hash": self.leaf_hash,
             "supersedes": self.supersedes,
+            "run_id": self.run_id,
         }
 
     @classmethod
@@ -179,6 +183,7 @@ class RatedUsage:
             rated_at=from_ms(ms_of(data["rated_at_ms"])),
             leaf_hash=data.get("leaf_hash"),
             supersedes=data.get("supersedes"),
+            run_id=data.get("run_id"),
         )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
 from confluent_kafka.schema_registry import Schema as RegistrySchema
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -108,7 +110,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "window_end_ms": 1_764_032_400_000,
         "rated_at_ms": 1_764_032_460_512,
         "leaf_hash": hashlib.sha256(b"leaf").digest(),
-        "supersedes": None,
+        "supersedes": "live",
+        "run_id": "rr-0123456789abcdef",
     },
     "ledger_entry": {
         "party": "hgc",
@@ -493,3 +496,13 @@ def test_v1_messages_decode_with_a_v2_reader(tmp_path: Path, framing: str) -> No
         assert newer[2:10] == store.get("usage_record", 2).fingerprint
     with pytest.raises(UnknownSchemaError):  # a reader without v2 in its store cannot read it
         writer.decode("usage_record", newer)
+
+
+def test_rated_usage_written_as_v1_reads_as_v2_with_no_run_id(codec: SingleObjectCodec) -> None:
+    """A partner still on v1 writes rated usage; this side reads it with v2's defaults."""
+    v1 = STORE.get("rated_usage", 1)
+    record = {k: v for k, v in EXAMPLES["rated_usage"].items() if k != "run_id"}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, v1.parsed, record)
+    decoded = codec.decode("rated_usage", SINGLE_OBJECT_MAGIC + v1.fingerprint + body.getvalue())
+    assert decoded == {**record, "run_id": None}
