@@ -49,6 +49,10 @@ down: setup
 status: setup
 	$(BIN)/bilat status
 
+# Benchmarks print a table and write JSON to bench/results/ (see README, "Benchmarks").
+bench: setup
+	$(BIN)/python -m bench.rating
+
 clean:
 	-$(BIN)/bilat down
 	rm -rf .bilat .pytest_cache .mypy_cache .ruff_cache

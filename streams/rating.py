@@ -27,7 +27,15 @@ sides: all arithmetic is :class:`~decimal.Decimal` in a local context of fixed p
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Protocol
 
 from streams.agreement import STATEMENT_EXTRA_DIGITS, Agreement, AgreementBook, Tariff
@@ -49,7 +57,12 @@ TO_BASE = {
     "megabyte": 1_000_000,
     "gigabyte": 1_000_000_000,
 }
-_PRECISION = 34  # decimal128: exact for any realistic quantity x rate before the final rounding
+_CTX = Context(
+    prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+"""All rating arithmetic runs in this context, whatever the caller's thread context is, so both
+partners round identically: 34 significant digits (decimal128) before the agreement's rounding,
+products before quotients (one inexact step per part at most)."""
 
 
 class ProductLookup(Protocol):
@@ -62,25 +75,37 @@ class ProductLookup(Protocol):
 def billed_quantity(quantity: Decimal, first: int, next_: int) -> Decimal:
     """Quantity rounded up to increments: 0 → 0, else ``first`` then multiples of ``next_``."""
     if quantity <= 0:
-        return Decimal(0)
+        return _ZERO
     if quantity <= first:
         return Decimal(first)
     # Decimal's // truncates toward zero (not floor), so ceil via to_integral_value.
-    steps = ((quantity - first) / next_).to_integral_value(rounding=ROUND_CEILING)
-    return Decimal(first) + steps * next_
+    steps = _CTX.divide(_CTX.subtract(quantity, first), next_)
+    return _CTX.add(first, _CTX.multiply(steps.to_integral_value(ROUND_CEILING), next_))
 
 
 def window_of(start: datetime, window_seconds: int) -> tuple[datetime, datetime]:
     """The ``[start, end)`` event-time window, epoch-aligned in UTC, that contains ``start``."""
     size_ms = window_seconds * 1000
     begin = to_ms(start) // size_ms * size_ms
-    return from_ms(begin), from_ms(begin + size_ms)
+    window = _WINDOWS.get((begin, size_ms))
+    if window is None:
+        if len(_WINDOWS) > 10_000:  # bounded: usage clusters in few recent windows
+            _WINDOWS.clear()
+        window = _WINDOWS[(begin, size_ms)] = (from_ms(begin), from_ms(begin + size_ms))
+    return window
+
+
+_WINDOWS: dict[tuple[int, int], tuple[datetime, datetime]] = {}
+
+
+_ZERO = Decimal(0)
 
 
 class _Version:
-    """What rating needs of one agreement version, built once: prefix index and band calendar."""
+    """What rating needs of one agreement version, built once: prefix index, longest prefix
+    per product, band calendar and rounding quanta."""
 
-    __slots__ = ("agreement", "calendar", "index")
+    __slots__ = ("agreement", "calendar", "index", "longest", "mode", "quantum", "stage")
 
     def __init__(self, agreement: Agreement) -> None:
         self.agreement = agreement
@@ -89,6 +114,14 @@ class _Version:
             for tariff in agreement.tariffs
             for prefix in tariff.prefixes
         }
+        self.longest: dict[str, int] = {}
+        for product, prefix in self.index:
+            self.longest[product] = max(self.longest.get(product, 0), len(prefix))
+        rounding = agreement.rounding
+        self.mode = rounding.decimal_mode
+        self.stage = rounding.stage
+        extra = STATEMENT_EXTRA_DIGITS if rounding.stage == "statement" else 0
+        self.quantum = rounding.quantum(extra)
         self.calendar = (
             BandCalendar(agreement.timezone, agreement.bands, agreement.holidays)
             if agreement.bands
@@ -113,10 +146,11 @@ class Rater:
     def tariff_for(self, usage: UsageRecord, agreement: Agreement | None = None) -> Tariff:
         """The tariff pricing ``usage``; raises ``RatingError('no-tariff')`` if none matches."""
         agreement = agreement or self.book.in_force(usage.start)
-        index = self._versions[agreement.version].index
+        version = self._versions[agreement.version]
+        index, product = version.index, usage.product
         number = usage.b_number or ""
-        for length in range(len(number), -1, -1):
-            tariff = index.get((usage.product, number[:length]))
+        for length in range(min(len(number), version.longest.get(product, 0)), -1, -1):
+            tariff = index.get((product, number[:length]))
             if tariff is not None:
                 return tariff
         raise RatingError(
@@ -147,23 +181,19 @@ class Rater:
         if usage.product_id is not None and self.inventory is not None:
             self.inventory.check(usage.product_id, usage.start)
         tariff = self.tariff_for(usage, agreement)
-        with localcontext() as ctx:
-            ctx.prec = _PRECISION
-            base = usage.quantity * TO_BASE[usage.unit]
-            billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
-            parts = self._parts(usage, tariff, agreement, base, billed)
-            amount = self._amount(tariff, agreement, billed, parts)
+        base = _CTX.multiply(usage.quantity, TO_BASE[usage.unit])
+        billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
+        parts = self._parts(usage, tariff, agreement, base, billed)
+        amount = self._amount(tariff, self._versions[agreement.version], billed, parts)
         return self._record(usage, agreement, tariff, billed, parts, amount, rated_at)
 
     def parts(self, usage: UsageRecord) -> list[tuple[str, Decimal]]:
         """``(band, billed base units)`` of ``usage``, for audits and tests; sums to billed."""
         agreement = self.book.in_force(usage.start)
         tariff = self.tariff_for(usage, agreement)
-        with localcontext() as ctx:
-            ctx.prec = _PRECISION
-            base = usage.quantity * TO_BASE[usage.unit]
-            billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
-            return self._parts(usage, tariff, agreement, base, billed)
+        base = _CTX.multiply(usage.quantity, TO_BASE[usage.unit])
+        billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
+        return self._parts(usage, tariff, agreement, base, billed)
 
     @staticmethod
     def _record(
@@ -214,22 +244,20 @@ class Rater:
             return [(calendar.band_at(usage.start), billed)]
         parts = [(s.band_id, s.seconds) for s in calendar.split(usage.start, base)]
         last_band, last_seconds = parts[-1]
-        parts[-1] = (last_band, last_seconds + billed - base)
+        parts[-1] = (last_band, _CTX.add(last_seconds, _CTX.subtract(billed, base)))
         return parts
 
     @staticmethod
     def _amount(
-        tariff: Tariff, agreement: Agreement, billed: Decimal, parts: list[tuple[str, Decimal]]
+        tariff: Tariff, version: _Version, billed: Decimal, parts: list[tuple[str, Decimal]]
     ) -> Decimal:
-        rounding = agreement.rounding
-        mode = rounding.decimal_mode
-        quantum = rounding.quantum()
-        priced = [qty / tariff.per_size * tariff.rate_in(band) for band, qty in parts]
-        if rounding.stage == "segment":
-            priced = [p.quantize(quantum, rounding=mode) for p in priced]
-        amount = sum(priced, Decimal(0))
+        mode, quantum, per = version.mode, version.quantum, tariff.per_size
+        amount = _ZERO
+        for band, quantity in parts:
+            priced = _CTX.divide(_CTX.multiply(quantity, tariff.rate_in(band)), per)
+            if version.stage == "segment":
+                priced = priced.quantize(quantum, rounding=mode, context=_CTX)
+            amount = _CTX.add(amount, priced)
         if billed > 0:
-            amount = max(amount + tariff.connect_fee, tariff.minimum_charge)
-        if rounding.stage == "statement":
-            quantum = rounding.quantum(STATEMENT_EXTRA_DIGITS)
-        return amount.quantize(quantum, rounding=mode)
+            amount = max(_CTX.add(amount, tariff.connect_fee), tariff.minimum_charge)
+        return amount.quantize(quantum, rounding=mode, context=_CTX)

@@ -124,12 +124,21 @@ class RatedUsage:
     """The re-rating run that produced it; None for live rating."""
 
     def __post_init__(self) -> None:
-        for name in ("quantity", "billed_quantity", "amount"):
-            _check_decimal(name, getattr(self, name))
-        for name in ("start", "window_start", "window_end", "rated_at"):
-            _check_aware(name, getattr(self, name))
-        if self.amount < 0:
+        # On the hot path (one per rated record): one cheap test per field, details on failure.
+        if not (
+            self.quantity.is_finite() and self.billed_quantity.is_finite() and self.amount >= 0
+        ):
+            for name in ("quantity", "billed_quantity", "amount"):
+                _check_decimal(name, getattr(self, name))
             raise ValueError(f"field 'amount': got {self.amount}, want >= 0")
+        if None in (
+            self.start.tzinfo,
+            self.window_start.tzinfo,
+            self.window_end.tzinfo,
+            self.rated_at.tzinfo,
+        ):
+            for name in ("start", "window_start", "window_end", "rated_at"):
+                _check_aware(name, getattr(self, name))
 
     @property
     def key(self) -> str:
