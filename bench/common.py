@@ -44,9 +44,8 @@ def report(
     print(f"{'case':<44} {'items':>10} {'best s':>9} {'items/s':>12} {'vs baseline':>12}")
     for row in rows:
         ratio = row.rate / baseline.rate
-        print(
-            f"{row.name:<44} {row.items:>10,} {row.seconds:>9.4f} {row.rate:>12,.0f} {ratio:>11.2f}x"
-        )
+        rate = f"{row.rate:>12,.0f}"
+        print(f"{row.name:<44} {row.items:>10,} {row.seconds:>9.4f} {rate} {ratio:>11.2f}x")
     RESULTS.mkdir(exist_ok=True)
     payload = {
         "title": title,

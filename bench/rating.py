@@ -68,20 +68,21 @@ def main() -> None:
         rate := best_of("rating core: Rater.rate", len(usages),
                         lambda: [rater.rate(u, now) for u in usages], args.repeat),
         best_of("validate + rate", len(usages),
-                lambda: [rater.rate(parse_usage(u.to_avro(), now=now), now) for u in usages], args.repeat),
+                lambda: [rater.rate(parse_usage(u.to_avro(), now=now), now) for u in usages],
+                args.repeat),
         best_of("pipeline: decode + validate + rate + encode", len(good),
                 lambda: [pipeline.encode(pipeline.process(m, origin)) for m in good], args.repeat),
     ]  # fmt: skip
     report(
-        f"rating core, {len(usages):,} CDRs ({banded:,} priced by time band), best of {args.repeat}",
+        f"rating core, {len(usages):,} CDRs ({banded:,} priced by time band), "
+        f"best of {args.repeat}",
         rows,
         decode,
         {"target_cdrs_per_s": TARGET, "met": rate.rate >= TARGET, "messages": len(messages)},
         "rating.json",
     )
-    print(
-        f"target: rating >= {TARGET:,} CDRs/s per core: {'met' if rate.rate >= TARGET else 'NOT met'}"
-    )
+    verdict = "met" if rate.rate >= TARGET else "NOT met"
+    print(f"target: rating >= {TARGET:,} CDRs/s per core: {verdict}")
 
 
 if __name__ == "__main__":

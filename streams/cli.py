@@ -21,6 +21,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
+from connectors.sonata.cli import sonata
 from streams.config import REPO, Settings
 from streams.errors import BilatError
 from streams.ops.stack_cli import down_command, status_command, up_command
@@ -409,7 +410,7 @@ def demo(
         sys.exit(1)
 
 
-for _command in (up_command, down_command, status_command):
+for _command in (up_command, down_command, status_command, sonata):
     main.add_command(_command)
 
 if __name__ == "__main__":

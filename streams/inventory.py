@@ -139,7 +139,8 @@ class Inventory:
 
     def __init__(self, events: Iterable[OrderEvent] = ()) -> None:
         self._events: dict[str, OrderEvent] = {}
-        self._item_product: dict[str, str] = {}
+        self._item_product: dict[tuple[str, str], str] = {}
+        """(order id, order item id) → product id: item ids repeat across orders."""
         self._cache: dict[str, Product] = {}
         for event in events:
             self.apply(event)
@@ -150,7 +151,7 @@ class Inventory:
             return False
         self._events[event.event_id] = event
         if event.product_id is not None:
-            self._item_product[event.order_item_id] = event.product_id
+            self._item_product[(event.order_id, event.order_item_id)] = event.product_id
         self._cache.clear()
         return True
 
@@ -191,7 +192,7 @@ class Inventory:
             )
 
     def _product_of(self, event: OrderEvent) -> str | None:
-        return event.product_id or self._item_product.get(event.order_item_id)
+        return event.product_id or self._item_product.get((event.order_id, event.order_item_id))
 
 
 def _derive(product_id: str, events: list[OrderEvent]) -> Product:
