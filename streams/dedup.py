@@ -26,9 +26,13 @@ __all__ = ["Verdict", "claim_key", "judge", "origin_id"]
 Verdict = Literal["fresh", "replay", "duplicate"]
 
 
-def claim_key(party: str, agreement_id: str, usage_key: str) -> str:
-    """The claim store key of one usage record of one party's deployment."""
-    return f"bilat:{party}:dedup:{agreement_id}:{usage_key}"
+def claim_key(deployment: str, agreement_id: str, usage_key: str) -> str:
+    """The claim store key of one usage record in one deployment's pipeline.
+
+    ``deployment`` is the worker's app id (party and topic prefix), so pipelines that share a
+    Redis but not their topics (a demo run, a test) never see each other's claims.
+    """
+    return f"bilat:{deployment}:dedup:{agreement_id}:{usage_key}"
 
 
 def origin_id(topic: str, partition: int, offset: int) -> str:

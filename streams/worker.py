@@ -93,7 +93,7 @@ def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> fau
             outcomes.append((msg.value, origin, pipeline.process(msg.value, origin)))
         rated = {i: o for i, (_, _, o) in enumerate(outcomes) if isinstance(o, RatedUsage)}
         position = {i: p for p, i in enumerate(rated)}
-        keys = [claim_key(settings.party, o.agreement_id, o.key) for o in rated.values()]
+        keys = [claim_key(settings.app_id, o.agreement_id, o.key) for o in rated.values()]
         origins = [_origin(outcomes[i][1]) for i in rated]
         found = await claims.mget(keys) if keys else []
         verdicts = judge(keys, origins, found)

@@ -45,6 +45,7 @@ BAD_LINE_KINDS = (
     "validate:future",
     "rate:no-tariff",
     "rate:unknown-product",
+    "dedup:resent",
 )
 """Kinds of bad lines written, as ``stage:what``; the stage is where the pipeline stops them."""
 
@@ -136,7 +137,8 @@ def synth_pair(
     """Generate the Seller's and the Buyer's CSV of ``count`` calls on the day before ``now``.
 
     Each file has one bad line of every kind in :data:`BAD_LINE_KINDS` per 500 calls (at
-    least one of each once ``count`` >= 8). The Buyer's file misses about 0.5% of the calls
+    least one of each once ``count`` >= 10); a ``dedup:resent`` line repeats the record
+    before it exactly. The Buyer's file misses about 0.5% of the calls
     and has about 0.5% of voice durations off by one second.
     """
     rng = random.Random(seed)
@@ -154,8 +156,10 @@ def synth_pair(
         bad: dict[str, int] = dict.fromkeys(BAD_LINE_KINDS, 0)
         for i, base_row in enumerate(base):
             row = dict(base_row, agreement_id=agreement_id, partner=partner, direction=direction)
+            kind = None
             if i % interval == 0 and i // interval < slots:
                 kind = BAD_LINE_KINDS[(i // interval) % len(BAD_LINE_KINDS)]
+            if kind is not None and kind != "dedup:resent":
                 variant = _bad(kind, row, now)
                 if isinstance(variant, str):
                     out.write(variant + "\n")
@@ -168,6 +172,9 @@ def synth_pair(
                 row["quantity"] = str(int(row["quantity"]) + 1)
             writer.writerow(row)
             good += 1
+            if kind == "dedup:resent":  # the switch sent the same record again
+                writer.writerow(row)
+                bad[kind] += 1
         files.append(SynthFile(party, out.getvalue(), good, bad))
     return files[0], files[1]
 

@@ -255,9 +255,9 @@ def notification(
 
 
 def mef_dir() -> Path:
-    """The MEF spec folder: ``BILAT_MEF_DIR``, else ``shared/mef`` beside the checkout."""
+    """The MEF spec folder: ``BILAT_MEF_DIR``, else the copy in ``specs/mef``."""
     env = os.environ.get("BILAT_MEF_DIR")
-    folder = Path(env) if env else REPO.parent / "shared" / "mef"
+    folder = Path(env) if env else REPO / "specs" / "mef"
     if not (folder / "productOrderManagement.api.yaml").is_file():
         raise FileNotFoundError(
             f"MEF specs: got no productOrderManagement.api.yaml in {folder}, want the MEF "
