@@ -24,10 +24,13 @@ from rich.table import Table
 
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
+from streams.agreement_loader import load_book
+from streams.charges import Charge, period_charges
 from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import StackError
+from streams.ops.offline import load_inventory
 from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import delete_topics, ensure_topics
@@ -50,6 +53,8 @@ class PartyResult:
     """Dead letters by ``stage:code``."""
     totals: dict[str, Decimal] = field(default_factory=dict)
     seconds: float = 0.0
+    charges: list[Charge] = field(default_factory=list)
+    """Recurring and one-off charges of the party's product inventory this billing period."""
     examples: dict[str, str] = field(default_factory=dict)
     """One dead letter's message per stage, to show what the reasons look like."""
 
@@ -80,6 +85,13 @@ def print_report(console: Console, results: list[PartyResult], records: int) -> 
     for reason in sorted({k for r in results for k in r.dead}):
         reasons.add_row(reason, *(str(r.dead.get(reason, 0)) for r in results))
     console.print(reasons)
+    charges = Table(title="Sonata products: charges this billing period", title_justify="left")
+    for column in ("party", "product", "kind", "source", "amount"):
+        charges.add_column(column, justify="right" if column == "amount" else "left")
+    for r in results:
+        for c in r.charges:
+            charges.add_row(r.party, c.product_id, c.kind, c.source, f"{c.amount} {c.currency}")
+    console.print(charges)
     for r in results:
         mark = "[green]counts add up[/green]" if r.consistent else "[red]COUNTS DO NOT ADD UP[/red]"
         console.print(
@@ -187,6 +199,8 @@ def run_demo(
                 time.sleep(0.5)
             result.seconds = time.monotonic() - started
             summarise(settings, result)
+            version = load_book(settings.agreement).in_force(now)
+            result.charges = period_charges(load_inventory(settings), version, now)
     finally:
         for _settings, _result, proc, *_ in workers:
             stop_worker(proc)
