@@ -32,6 +32,7 @@ from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.dedup import claim_key, judge, origin_id
+from streams.errors import StackError
 from streams.ops.inventory_feed import InventoryFeed, LockedInventory
 from streams.pipeline import Origin, Outcome, UsagePipeline
 from streams.rating import ProductLookup, Rater
@@ -140,11 +141,24 @@ def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> fau
     return app
 
 
+def _check_redis(url: str) -> None:
+    """Fail fast, with what to do, when the dedup store is not there."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise StackError(
+            f"Redis at {url} did not answer ({exc}): start it with `bilat up` or set BILAT_REDIS"
+        ) from exc
+
+
 def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     """Run the worker in the foreground until SIGTERM/SIGINT (blocks)."""
     from streams.ops.topics import ensure_topics
 
     ensure_topics(settings)
+    _check_redis(settings.redis)
     codec = make_codec(settings.schema_registry)
     inventory = LockedInventory()
     feed = InventoryFeed(settings, codec, inventory)

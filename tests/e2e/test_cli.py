@@ -77,7 +77,12 @@ def test_ingest_then_worker_by_hand(env: dict[str, str], tmp_path: Path) -> None
         "ix,2,hgc-dcc-2026,dcc,voice,,4969,4930123,2026-11-24T10:00:00,61,second,inbound\n",
         encoding="utf-8",
     )
-    run_env = dict(env, BILAT_KAFKA=bootstrap, BILAT_TOPIC_PREFIX="e2e-hand.")
+    run_env = dict(
+        env,
+        BILAT_KAFKA=bootstrap,
+        BILAT_REDIS=f"redis://127.0.0.1:{REDIS_PORT}/0",
+        BILAT_TOPIC_PREFIX="e2e-hand.",
+    )
     ingest = bilat("ingest", str(csv), env=run_env)
     assert ingest.returncode == 0, ingest.stderr
     assert "2 lines" in ingest.stdout and "1 usage records" in ingest.stdout
@@ -133,6 +138,13 @@ def test_errors_say_what_to_do(env: dict[str, str], tmp_path: Path) -> None:
     ingest = bilat("ingest", str(csv), env=unreachable, timeout=120)
     assert ingest.returncode == 2
     assert "did not answer" in ingest.stderr and "bilat up" in ingest.stderr
+
+    up = bilat("up", "--base-port", str(BASE_PORT), "--redis-port", str(REDIS_PORT), env=env)
+    assert up.returncode == 0, up.stderr
+    no_redis = dict(env, BILAT_KAFKA=f"127.0.0.1:{BASE_PORT}", BILAT_REDIS="redis://127.0.0.1:1/0")
+    worker = bilat("worker", env=no_redis, timeout=120)
+    assert worker.returncode == 2
+    assert "Redis at redis://127.0.0.1:1/0 did not answer" in worker.stderr
 
 
 def test_help_is_helpful(env: dict[str, str]) -> None:
