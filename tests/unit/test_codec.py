@@ -137,6 +137,25 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "root": hashlib.sha256(b"root").digest(),
         "anchor_sequence": 7,
     },
+    "batch_leaves": {
+        "party": "hgc",
+        "agreement_id": "hgc-dcc-2026",
+        "window_start_ms": 1_764_028_800_000,
+        "window_end_ms": 1_764_032_400_000,
+        "revision": 0,
+        "depth": 8,
+        "root": hashlib.sha256(b"root").digest(),
+        "anchor_sequence": 3,
+        "leaves": [
+            {
+                "usage_key": "hgc-msc-01/r-000017",
+                "leaf_hash": hashlib.sha256(b"leaf").digest(),
+                "amount": "0.0240",
+                "currency": "USD",
+                "agreement_version": "3",
+            }
+        ],
+    },
     "recon_alert": {
         "alert_id": "hgc-dcc-2026/1764028800000/1/amount-mismatch/hgc-msc-01/r-000017",
         "party": "hgc",

@@ -27,6 +27,7 @@ from streams.schemas import (
 STORE = SchemaStore.default()
 SUBJECTS = [
     "batch_digest",
+    "batch_leaves",
     "dead_letter",
     "ledger_entry",
     "rated_usage",
@@ -38,6 +39,7 @@ SUBJECTS = [
 # SchemaNormalization.parsingFingerprint64, written little-endian). A published version must
 # never change: partners identify it by exactly these bytes.
 V1_FINGERPRINTS = {
+    "batch_leaves": "96d1edae4fdbb91c",
     "batch_digest": "b06f105ce47660be",
     "dead_letter": "7d38aecd8f3d8688",
     "ledger_entry": "1538b092df945425",
