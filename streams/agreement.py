@@ -197,6 +197,8 @@ class Agreement:
     billing_period: str
     window_seconds: int
     grace_seconds: int
+    digest_depth: int
+    """Bucket depth d of each window's batch tree: 2^d buckets for reconciliation drill-down."""
     rounding: Rounding
     holidays: tuple[date, ...]
     bands: tuple[Band, ...]

@@ -243,6 +243,13 @@ def _offering(r: _Reader, node: Any, path: str) -> Offering:
     )
 
 
+def _depth(r: _Reader, window: Mapping[str, Any]) -> int:
+    depth = r.integer(window, "digest_depth", "window", 0, 8)
+    if depth > 16:
+        r.fail("window.digest_depth", depth, "at most 16 (65,536 buckets)")
+    return depth
+
+
 def _moment(r: _Reader, doc: Mapping[str, Any], key: str) -> datetime:
     value = doc.get(key)
     try:
@@ -307,6 +314,7 @@ def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
         billing_period=r.choice(doc, "billing_period", "$", ("day", "week", "month"), "month"),
         window_seconds=r.integer(window, "size", "window", 60, 3600),
         grace_seconds=r.integer(window, "grace", "window", 0, 600),
+        digest_depth=_depth(r, window),
         rounding=Rounding(
             mode=r.choice(rounding, "mode", "rounding", tuple(ROUNDING_MODES), "half_up"),
             scale=r.integer(rounding, "scale", "rounding", 0, 4),

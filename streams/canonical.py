@@ -1,4 +1,4 @@
-"""The one canonical encoding of Bilat: the only input to hashing and signing.
+r"""The one canonical encoding of Bilat: the only input to hashing and signing.
 
 Everything Bilat hashes or signs (Merkle leaves, ledger entries, agreement signatures, payloads)
 is first turned into bytes here, so that two parties, or an auditor in another language, get
@@ -22,9 +22,9 @@ RFC 8785 (JSON Canonicalization Scheme) restricted to values that have exactly o
   §3.2.3; for keys without characters above U+FFFF this is plain code point order); keys are
   unique by construction;
 * integers in decimal, ``-`` for negatives, no leading zeros, no ``+``, no exponent;
-* strings in double quotes, characters written as themselves (UTF-8), except: ``"`` → ``\\"``,
-  ``\\`` → ``\\\\``, U+0008 → ``\\b``, U+0009 → ``\\t``, U+000A → ``\\n``, U+000C → ``\\f``,
-  U+000D → ``\\r``, other U+0000..U+001F → ``\\u00xx`` (lowercase hex). Nothing else is escaped
+* strings in double quotes, characters written as themselves (UTF-8), except: ``"`` → ``\"``,
+  ``\`` → ``\\``, U+0008 → ``\b``, U+0009 → ``\t``, U+000A → ``\n``, U+000C → ``\f``,
+  U+000D → ``\r``, other U+0000..U+001F → ``\u00xx`` (lowercase hex). Nothing else is escaped
   (not ``/``, not U+007F, not U+2028);
 * the whole text encoded as UTF-8, no BOM.
 
@@ -32,7 +32,7 @@ Decimals (:func:`decimal_text`) are plain notation with no exponent, trailing fr
 and a trailing point removed, and zero (also ``-0``) written ``0``: ``0.0230`` → ``"0.023"``,
 ``1E+2`` → ``"100"``, ``-1.50`` → ``"-1.5"``. So ``0.015`` and ``0.0150`` are one amount.
 
-Domain separation (:func:`tagged`): ``b"bilat." + domain + b"\\x00" + body``, where the domain is
+Domain separation (:func:`tagged`): ``b"bilat." + domain + b"\x00" + body``, where the domain is
 ASCII and names the purpose and its version (``leaf.v1``, ``ledger-entry.v1``...).
 
 Merkle leaves
@@ -59,16 +59,19 @@ Conversion to the base unit is exact (the decimal exponent is shifted, nothing i
 ``gigabyte`` times 10^9 (SI units, as the agreement prices data).
 
 Worked example (pinned in ``tests/unit/test_canonical.py``): the record ``hgc-msc-01/cdr-000042``
-starting 2026-03-02T09:15:00.250Z, 125 seconds, amount 0.03150 EUR, agreement
-``hgc-dcc-2026`` version ``1`` has the leaf data (111 bytes; ``\\x00`` is one zero byte)::
+starting 2026-03-02T09:15:00.250Z, 125 seconds, amount ``Decimal("0.03150")`` EUR, agreement
+``hgc-dcc-2026`` version ``1`` (whatever its rate id, direction, window or rating time) has
+these 192 bytes of leaf data, shown as one Python bytes literal split for reading (``\x00`` is
+one zero byte; there is no space or newline in the data)::
 
-    bilat.leaf.v1\\x00{"agreement_id":"hgc-dcc-2026","agreement_version":"1","amount":"0.0315",
-    "currency":"EUR","key":"hgc-msc-01/cdr-000042","quantity":"125","start_ms":1772442900250,
-    "unit":"second"}
+    b'bilat.leaf.v1\x00'
+    b'{"agreement_id":"hgc-dcc-2026","agreement_version":"1","amount":"0.0315",'
+    b'"currency":"EUR","key":"hgc-msc-01/cdr-000042","quantity":"125",'
+    b'"start_ms":1772442900250,"unit":"second"}'
 
-(one line, no spaces; broken here for reading) and the leaf hash
-``SHA-256(0x00 || leaf data)`` =
-``8f5a5ee2f1a8f2a3e1ce2f9a4c2e37a2f3d5f1b1a66b5e1c0d1f0e4b8d6c9a77``.
+and the leaf hash ``SHA-256(b"\x00" + leaf data)`` is::
+
+    53fbee67ec383c3cf7a03cd908e1740827f3983a8a45768973d5d15f9de95845
 """
 
 from __future__ import annotations
@@ -127,42 +130,62 @@ def canonical_json(value: Any) -> bytes:
     with a lone surrogate; the message names the path, e.g. ``$.totals.EUR``.
     """
     parts: list[str] = []
-    _write(value, "$", parts)
+    try:
+        _write(value, parts)
+    except _Refusal as refusal:
+        path = "$" + "".join(reversed(refusal.path))
+        raise refusal.error(f"{path}: {refusal.message}") from None
     return "".join(parts).encode("utf-8")
 
 
-def _write(value: Any, path: str, out: list[str]) -> None:
-    # Order matters: bool is an int subclass.
-    if value is None:
+class _Refusal(Exception):
+    """Internal: a value the encoding refuses; containers add their path segment on the way out
+    (so the hot path never builds path strings)."""
+
+    def __init__(self, error: type[Exception], message: str) -> None:
+        self.error = error
+        self.message = message
+        self.path: list[str] = []
+
+
+def _write(value: Any, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():
+            _check_text(value)
+        out.append(encode_basestring(value))
+    elif kind is int:
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise _Refusal(ValueError, f"got integer {value}, want |i| <= 2**53-1 (use a string)")
+        out.append(str(value))
+    elif kind is dict:
+        _write_object(value, out)
+    elif value is None:
         out.append("null")
-    elif value is True:
+    elif value is True:  # before int: bool is an int subclass
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, str):
-        if not value.isascii():
-            _check_text(value, path)
-        out.append(encode_basestring(value))
-    elif isinstance(value, int):
-        if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-            out.append(str(int(value)))
-        else:
-            raise ValueError(
-                f"{path}: got integer {value}, want |i| <= 2**53-1 (write larger numbers as "
-                "decimal strings)"
-            )
+    elif isinstance(value, str):  # subclasses (StrEnum...) as their string value
+        _write(str.__str__(value), out)
+    elif isinstance(value, int):  # subclasses (IntEnum...) as their integer value
+        _write(int(value), out)
     elif isinstance(value, Mapping):
-        _write_object(value, path, out)
+        _write_object(value, out)
     elif isinstance(value, list | tuple):
         out.append("[")
         for index, item in enumerate(value):
             if index:
                 out.append(",")
-            _write(item, f"{path}[{index}]", out)
+            try:
+                _write(item, out)
+            except _Refusal as refusal:
+                refusal.path.append(f"[{index}]")
+                raise
         out.append("]")
     else:
-        want = _HINTS.get(type(value).__name__, _WANT)
-        raise TypeError(f"{path}: got {type(value).__name__} {value!r}, want {want}")
+        name = type(value).__name__
+        raise _Refusal(TypeError, f"got {name} {value!r}, want {_HINTS.get(name, _WANT)}")
 
 
 _WANT = "dict, list, str, int, bool or None"
@@ -176,23 +199,34 @@ _HINTS = {
 }
 
 
-def _write_object(value: Mapping[Any, Any], path: str, out: list[str]) -> None:
+def _write_object(value: Mapping[Any, Any], out: list[str]) -> None:
     ascii_keys = True
     for key in value:
-        if not isinstance(key, str):
-            raise TypeError(f"{path}: got key {key!r} ({type(key).__name__}), want str keys")
+        if type(key) is not str and not isinstance(key, str):
+            raise _Refusal(TypeError, f"got key {key!r} ({type(key).__name__}), want str keys")
         if not key.isascii():
-            _check_text(key, f"{path} key {key!r}")
+            try:
+                _check_text(key)
+            except _Refusal as refusal:
+                refusal.path.append(f" key {key!r}")
+                raise
             ascii_keys = False
     # RFC 8785 sorts by UTF-16 code units; for ASCII keys that is plain string order.
     keys = sorted(value) if ascii_keys else sorted(value, key=_utf16)
     out.append("{")
-    for index, key in enumerate(keys):
-        if index:
+    first = True
+    for key in keys:
+        if first:
+            first = False
+        else:
             out.append(",")
         out.append(encode_basestring(key))
         out.append(":")
-        _write(value[key], _member_path(path, key), out)
+        try:
+            _write(value[key], out)
+        except _Refusal as refusal:
+            refusal.path.append(_member_path(key))
+            raise
     out.append("}")
 
 
@@ -200,17 +234,18 @@ def _utf16(key: str) -> bytes:
     return key.encode("utf-16-be")
 
 
-def _member_path(path: str, key: str) -> str:
-    return f"{path}.{key}" if _IDENT.match(key) else f"{path}[{encode_basestring(key)}]"
+def _member_path(key: str) -> str:
+    return f".{key}" if _IDENT.match(key) else f"[{encode_basestring(key)}]"
 
 
-def _check_text(text: str, path: str) -> None:
+def _check_text(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"{path}: got a lone surrogate {text[exc.start]!r} at index {exc.start}, "
-            "want valid Unicode text"
+        raise _Refusal(
+            ValueError,
+            f"got a lone surrogate {text[exc.start]!r} at index {exc.start}, "
+            "want valid Unicode text",
         ) from None
 
 

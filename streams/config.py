@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["PARTY_PORTS", "REPO", "TOPICS", "Settings"]
+__all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "REPO", "TOPICS", "Settings"]
 
 REPO = Path(__file__).resolve().parents[1]
 """The checkout this package runs from (holds ``schemas/``, ``deploy/``, ``examples/``)."""
@@ -80,5 +80,8 @@ class Settings:
         return f"bilat-{self.party}-{self.topic_prefix.strip('.') or 'main'}"
 
 
-TOPICS = ("usage.cdr", "usage.rated", "usage.dlq", "sonata.orders")
-"""The logical topics of the usage pipeline (issue-by-issue, more join them)."""
+LEDGER_TOPICS = ("ledger.anchors", "ledger.digests", "ledger.batches")
+"""This party's ledger (anchors, digests: mirrored to the partner) and leaf store (kept)."""
+
+TOPICS = ("usage.cdr", "usage.rated", "usage.dlq", "sonata.orders", *LEDGER_TOPICS)
+"""Every logical topic of one party's deployment."""

@@ -18,7 +18,8 @@ def read_topic(
     """Yield ``(key, value)`` of every message now in ``topic``, partition by partition.
 
     Reads up to the high watermarks taken at the start, without a consumer group (nothing is
-    committed), so it can run beside live workers. A missing topic yields nothing.
+    committed), so it can run beside live workers; only committed transactional records are
+    returned (the ledger is written in transactions). A missing topic yields nothing.
     """
     consumer = Consumer(
         {
@@ -26,6 +27,7 @@ def read_topic(
             "group.id": f"bilat-readback-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
+            "isolation.level": "read_committed",  # never aborted transactional records
             "auto.offset.reset": "earliest",
         }
     )

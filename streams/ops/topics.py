@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from streams.config import TOPICS, Settings
+from streams.config import LEDGER_TOPICS, TOPICS, Settings
 from streams.errors import StackError
 
 __all__ = ["delete_topics", "ensure_topics"]
@@ -27,7 +27,7 @@ def ensure_topics(
     cannot be reached or refuses, with the broker address so the operator knows where to look.
     """
     admin = AdminClient({"bootstrap.servers": settings.kafka})
-    full = [settings.topic(name) for name in names]
+    names = list(names)
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
@@ -36,10 +36,11 @@ def ensure_topics(
             "or set BILAT_KAFKA"
         ) from exc
     wanted = [
-        NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
-        for t in full
-        if t not in existing
-    ]
+        NewTopic(settings.topic(name), num_partitions=_partitions(name, settings),
+                 replication_factor=1)
+        for name in names
+        if settings.topic(name) not in existing
+    ]  # fmt: skip
     if not wanted:
         return []
     created = []
@@ -51,6 +52,11 @@ def ensure_topics(
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise StackError(f"cannot create topic {topic} on {settings.kafka}: {exc}") from exc
     return created
+
+
+def _partitions(name: str, settings: Settings) -> int:
+    """Ledger topics have one partition: a party's chain is one total order."""
+    return 1 if name in LEDGER_TOPICS else settings.partitions
 
 
 def delete_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) -> None:

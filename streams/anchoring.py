@@ -1,0 +1,118 @@
+"""From a closed batch to what goes on the ledger topics: anchor entry, digest, leaf store.
+
+Pure: builds the three records a batch is published as, in one Kafka transaction:
+
+* ``ledger.anchors``: the signed, hash-chained anchor :class:`~streams.ledger.LedgerEntry`;
+* ``ledger.digests``: the ``BatchDigest`` (bucket hashes, for the partner's reconciler);
+* ``ledger.batches``: the ``BatchLeaves`` (every leaf, for this party's own proofs).
+
+The anchor commits to the digest by hash (``digest_hash``), computed over the digest's
+canonical encoding without ``anchor_sequence`` (which the digest names only after the fact).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from streams.batching import Batch, Leaf
+from streams.canonical import canonical_json, tagged
+from streams.clock import from_ms, to_ms
+from streams.keys import KeyPair
+from streams.ledger import ChainTip, LedgerEntry, anchor_payload
+
+__all__ = ["anchor_entry", "digest_hash", "digest_record", "leaves_from_record", "leaves_record"]
+
+
+def digest_hash(batch: Batch, party: str) -> bytes:
+    """SHA-256 of the digest's canonical encoding (what the anchor commits to)."""
+    body = canonical_json(
+        {
+            "party": party,
+            "agreement_id": batch.agreement_id,
+            "window_start_ms": to_ms(batch.window_start),
+            "window_end_ms": to_ms(batch.window_end),
+            "revision": batch.revision,
+            "depth": batch.tree.depth,
+            "bucket_hashes": [h.hex() for h in batch.tree.bucket_hashes],
+            "leaf_count": batch.tree.leaf_count,
+            "root": batch.root.hex(),
+        }
+    )
+    return hashlib.sha256(tagged("batch-digest.v1", body)).digest()
+
+
+def anchor_entry(
+    batch: Batch, tip: ChainTip, party: str, signer: KeyPair, now: datetime
+) -> LedgerEntry:
+    """The next entry of ``party``'s chain anchoring ``batch`` (``tip`` is not changed)."""
+    payload = anchor_payload(
+        agreement_id=batch.agreement_id,
+        window_start_ms=to_ms(batch.window_start),
+        window_end_ms=to_ms(batch.window_end),
+        revision=batch.revision,
+        leaf_count=batch.tree.leaf_count,
+        totals=batch.totals,
+        root=batch.root,
+        digest_depth=batch.tree.depth,
+        digest_hash=digest_hash(batch, party),
+        agreement_versions=batch.versions,
+        supersedes=batch.supersedes,
+    )
+    return tip.next_entry("anchor", payload, signer, now)
+
+
+def digest_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, Any]:
+    """The ``BatchDigest`` Avro fields of ``batch``."""
+    return {
+        "party": party,
+        "agreement_id": batch.agreement_id,
+        "window_start_ms": to_ms(batch.window_start),
+        "window_end_ms": to_ms(batch.window_end),
+        "revision": batch.revision,
+        "depth": batch.tree.depth,
+        "bucket_hashes": list(batch.tree.bucket_hashes),
+        "leaf_count": batch.tree.leaf_count,
+        "root": batch.root,
+        "anchor_sequence": anchor_sequence,
+    }
+
+
+def leaves_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, Any]:
+    """The ``BatchLeaves`` Avro fields of ``batch``."""
+    return {
+        "party": party,
+        "agreement_id": batch.agreement_id,
+        "window_start_ms": to_ms(batch.window_start),
+        "window_end_ms": to_ms(batch.window_end),
+        "revision": batch.revision,
+        "depth": batch.tree.depth,
+        "root": batch.root,
+        "anchor_sequence": anchor_sequence,
+        "leaves": [
+            {
+                "usage_key": leaf.usage_key,
+                "leaf_hash": leaf.leaf_hash,
+                "amount": str(leaf.amount),
+                "currency": leaf.currency,
+                "agreement_version": leaf.agreement_version,
+            }
+            for leaf in batch.leaves
+        ],
+    }
+
+
+def leaves_from_record(
+    data: Mapping[str, Any],
+) -> tuple[datetime, datetime, int, bytes, list[Leaf]]:
+    """``(window start, window end, revision, root, leaves)`` of a ``BatchLeaves`` record."""
+    leaves = [
+        Leaf(l["usage_key"], l["leaf_hash"], Decimal(l["amount"]), l["currency"],
+             l["agreement_version"])  # fmt: skip
+        for l in data["leaves"]
+    ]
+    return (from_ms(data["window_start_ms"]), from_ms(data["window_end_ms"]), data["revision"],
+            data["root"], leaves)  # fmt: skip

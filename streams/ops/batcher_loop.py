@@ -1,0 +1,215 @@
+"""``bilat batcher``: rated usage in, signed anchors out, exactly once, one writer per chain.
+
+The loop consumes ``usage.rated`` (read committed), feeds a :class:`~streams.batching.Batcher`
+and, whenever windows are due, publishes each batch in ONE Kafka transaction: the anchor
+entry on ``ledger.anchors``, the digest on ``ledger.digests``, the leaves on
+``ledger.batches``, and the consumer offsets up to which every record is anchored.
+
+* Crash anywhere before the commit: the transaction is aborted, nothing is visible, the
+  records are consumed again and the same batch (same root) is anchored on restart.
+* Crash after the commit: the anchor, the leaves and the offsets are all durable; the leaf
+  store reloads the batch and replayed records are recognised.
+* Single writer: the transactional id is fixed per party and agreement, so a second batcher
+  fences the first (its next commit fails and it exits); the new one reads the chain tip only
+  *after* fencing, so two writers can never both extend one chain.
+
+Faults for tests: ``BILAT_FAULT=<point>`` makes the process exit abruptly (``os._exit``) at
+``before-anchor``, ``after-anchor`` (produced, not committed), ``before-commit`` (offsets
+sent) or ``after-commit``, the first time it gets there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from streams.agreement_loader import load_book
+from streams.anchoring import anchor_entry, digest_record, leaves_from_record, leaves_record
+from streams.batching import Batch, Batcher
+from streams.clock import Clock, SystemClock
+from streams.codec import Codec, make_codec
+from streams.config import Settings
+from streams.errors import BilatError, CodecError, StackError
+from streams.keys import KeyPair
+from streams.ledger import ChainTip, LedgerEntry, book_hash
+from streams.ops.readback import read_topic
+from streams.ops.topics import ensure_topics
+from streams.records import RatedUsage
+
+__all__ = ["BatcherLoop", "read_chain", "transactional_id"]
+
+log = logging.getLogger("bilat.batcher")
+
+FAULT_POINTS = ("before-anchor", "after-anchor", "before-commit", "after-commit")
+CLOSE_EVERY = 5.0  # seconds between closes while input keeps arriving
+
+
+def transactional_id(settings: Settings, agreement_id: str) -> str:
+    """The one transactional id of a party's chain writer (``bilat ledger init`` uses it too)."""
+    return f"bilat-ledger-{settings.app_id}-{agreement_id}"
+
+
+def read_chain(settings: Settings, codec: Codec, party: str | None = None) -> list[LedgerEntry]:
+    """Every committed entry on ``ledger.anchors`` (of ``party`` if given), in topic order."""
+    entries = []
+    for _key, value in read_topic(settings.kafka, settings.topic("ledger.anchors")):
+        entry = LedgerEntry.from_avro(codec.decode("ledger_entry", value))
+        if party is None or entry.party == party:
+            entries.append(entry)
+    return entries
+
+
+class BatcherLoop:
+    """One party's batcher for the agreement in ``settings`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        signer: KeyPair,
+        clock: Clock | None = None,
+        say: Callable[[str], object] = log.info,
+    ) -> None:
+        self.settings = settings
+        self.signer = signer
+        self.clock = clock or SystemClock()
+        self.say = say
+        self.codec = make_codec(settings.schema_registry)
+        self.book = load_book(settings.agreement)
+        self.fault = os.environ.get("BILAT_FAULT")
+        self.anchored = 0
+        agreement = self.book.latest
+        self.batcher = Batcher(
+            agreement.id, agreement.grace_seconds, agreement.digest_depth, book_hash(self.book)
+        )
+        ensure_topics(settings)
+        self.producer = Producer(
+            {
+                "bootstrap.servers": settings.kafka,
+                "transactional.id": transactional_id(settings, agreement.id),
+                "enable.idempotence": True,
+                "transaction.timeout.ms": 60_000,
+            }
+        )
+        self.producer.init_transactions(30)  # fences any earlier writer of this chain
+        self.tip = self._load_tip()
+        self._restore()
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka,
+                "group.id": f"{settings.app_id}-batcher",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        self.consumer.subscribe([settings.topic("usage.rated")])
+
+    def _load_tip(self) -> ChainTip:
+        entries = read_chain(self.settings, self.codec, self.settings.party)
+        if not entries:
+            raise StackError(
+                f"no genesis entry on {self.settings.topic('ledger.anchors')}: nothing is "
+                "anchored under an agreement both parties have not signed; run "
+                "`bilat ledger init` with both parties' signatures first"
+            )
+        tip = ChainTip.from_entries(entries)
+        genesis = min(entries, key=lambda e: e.sequence).payload_json()
+        if genesis.get("book_hash") != book_hash(self.book).hex():
+            raise StackError(
+                f"the genesis entry signs agreement {genesis.get('book_hash')}, but "
+                f"{self.settings.agreement} hashes to {book_hash(self.book).hex()}: "
+                "load the agreement both parties signed"
+            )
+        return tip
+
+    def _restore(self) -> None:
+        for _key, value in read_topic(self.settings.kafka, self.settings.topic("ledger.batches")):
+            data = self.codec.decode("batch_leaves", value)
+            if data["party"] == self.settings.party and data["agreement_id"] == self.book.id:
+                self.batcher.restore(*leaves_from_record(data))
+
+    def run(self, once: bool = False) -> int:
+        """Consume and anchor until stopped (``once``: until caught up and nothing is due).
+
+        Returns the number of batches anchored.
+        """
+        last_close = time.monotonic()
+        try:
+            while True:
+                messages = self.consumer.consume(500, timeout=0.5)
+                for msg in messages:
+                    if msg.error() is not None:
+                        raise StackError(f"reading usage.rated: {msg.error()}")
+                    self._take(msg.value() or b"", msg.partition() or 0, msg.offset() or 0)
+                idle = not messages
+                if idle or time.monotonic() - last_close > CLOSE_EVERY:
+                    self.close_due()
+                    last_close = time.monotonic()
+                if once and idle and not self.batcher.due(self.clock.now()):
+                    return self.anchored
+        finally:
+            self.consumer.close()
+
+    def _take(self, value: bytes, partition: int, offset: int) -> None:
+        try:
+            record = RatedUsage.from_avro(self.codec.decode("rated_usage", value))
+        except (CodecError, KeyError, ValueError) as exc:  # the worker wrote it: a real fault
+            raise StackError(f"usage.rated {partition}/{offset} is not a RatedUsage: {exc}") from exc
+        self.batcher.add(record, partition, offset)
+
+    def close_due(self) -> None:
+        """Anchor every due batch, each in its own transaction, in window order."""
+        for batch in self.batcher.due(self.clock.now()):
+            self._anchor(batch)
+
+    def _anchor(self, batch: Batch) -> None:
+        party, topic = self.settings.party, self.settings.topic
+        self._fault_point("before-anchor")
+        entry = anchor_entry(batch, self.tip, party, self.signer, self.clock.now())
+        self.producer.begin_transaction()
+        key = party.encode()
+        self.producer.produce(topic("ledger.anchors"), key=key,
+                              value=self.codec.encode("ledger_entry", entry.to_avro()))  # fmt: skip
+        self.producer.produce(topic("ledger.digests"), key=key,
+                              value=self.codec.encode("batch_digest", digest_record(batch, party, entry.sequence)))  # fmt: skip
+        self.producer.produce(topic("ledger.batches"), key=key,
+                              value=self.codec.encode("batch_leaves", leaves_record(batch, party, entry.sequence)))  # fmt: skip
+        self.producer.flush(30)
+        self._fault_point("after-anchor")
+        self.batcher.anchored(batch)
+        offsets = [
+            TopicPartition(topic("usage.rated"), partition, offset)
+            for partition, offset in sorted(self.batcher.safe_offsets().items())
+        ]
+        self.producer.send_offsets_to_transaction(
+            offsets, self.consumer.consumer_group_metadata(), 30
+        )
+        self._fault_point("before-commit")
+        try:
+            self.producer.commit_transaction(30)
+        except KafkaException as exc:
+            raise StackError(
+                f"anchoring {batch.window_start.isoformat()} rev {batch.revision} failed: {exc} "
+                "(another batcher of this party may have taken over: only one may run)"
+            ) from exc
+        self.tip.advance(entry)
+        self.anchored += 1
+        self.say(
+            f"anchored {batch.window_start.isoformat()} rev {batch.revision}: "
+            f"{batch.tree.leaf_count} records, root {batch.root.hex()[:16]}…, seq {entry.sequence}"
+        )
+        self._fault_point("after-commit")
+
+    def _fault_point(self, point: str) -> None:
+        if self.fault == point:
+            log.error("BILAT_FAULT=%s: exiting abruptly", point)
+            os._exit(70)
+
+
+def check_fault_name(name: str | None) -> None:
+    if name is not None and name not in FAULT_POINTS:
+        raise BilatError(f"BILAT_FAULT: got {name!r}, want one of {list(FAULT_POINTS)}")

@@ -1,0 +1,194 @@
+"""Ed25519 keys: RFC 8032 vector, sign/verify, key ids, key files (mode, no overwrite), public
+JSON, and the ``bilat keys`` commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from streams.keys import KeyFileError, KeyPair, PublicKey, key_id_of, public_path_of
+from streams.ops.keys_cli import keys_group
+
+# RFC 8032 section 7.1, TEST 1 (empty message).
+RFC_SECRET = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+RFC_PUBLIC = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+RFC_SIGNATURE = bytes.fromhex(
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555"
+    "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+)
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_rfc_8032_test_vector() -> None:
+    keypair = KeyPair.from_seed(RFC_SECRET)
+    assert keypair.public.raw == RFC_PUBLIC
+    assert keypair.sign(b"") == RFC_SIGNATURE
+    assert PublicKey(RFC_PUBLIC).verify(b"", RFC_SIGNATURE)
+
+
+def test_key_id_is_a_stable_prefix_of_the_keys_sha256() -> None:
+    assert key_id_of(RFC_PUBLIC) == "ed25519:21fe31dfa154a261"
+    assert PublicKey(RFC_PUBLIC).key_id == KeyPair.from_seed(RFC_SECRET).key_id
+    assert len(key_id_of(RFC_PUBLIC).removeprefix("ed25519:")) == 16
+
+
+def test_generated_keys_sign_and_verify() -> None:
+    keypair = KeyPair.generate()
+    signature = keypair.sign(b"anchor")
+    assert len(signature) == 64
+    assert keypair.public.verify(b"anchor", signature)
+    assert keypair.sign(b"anchor") == signature  # Ed25519 is deterministic
+    assert KeyPair.generate().key_id != keypair.key_id
+
+
+def test_tampered_message_or_signature_is_rejected_without_raising() -> None:
+    keypair = KeyPair.from_seed(bytes(32))
+    signature = keypair.sign(b"root=abc")
+    assert not keypair.public.verify(b"root=abd", signature)
+    assert not keypair.public.verify(b"root=abc", bytes([signature[0] ^ 1]) + signature[1:])
+    assert not keypair.public.verify(b"root=abc", signature[:-1])  # wrong length
+    assert not keypair.public.verify(b"root=abc", b"")
+    assert not KeyPair.generate().public.verify(b"root=abc", signature)  # another key
+
+
+@pytest.mark.parametrize("raw", [b"", bytes(31), bytes(33)])
+def test_malformed_public_keys_are_refused(raw: bytes) -> None:
+    with pytest.raises(KeyFileError, match="want 32"):
+        PublicKey(raw)
+
+
+def test_public_json_round_trip_and_checks() -> None:
+    public = KeyPair.from_seed(RFC_SECRET).public
+    doc = public.to_json()
+    assert doc == {
+        "algorithm": "Ed25519",
+        "key_id": "ed25519:21fe31dfa154a261",
+        "public_key": RFC_PUBLIC.hex(),
+    }
+    assert PublicKey.from_json(json.loads(json.dumps(doc))) == public
+    with pytest.raises(KeyFileError, match="key_id: got 'ed25519:0000000000000000'"):
+        PublicKey.from_json({**doc, "key_id": "ed25519:0000000000000000"})
+    with pytest.raises(KeyFileError, match="algorithm: got 'RSA'"):
+        PublicKey.from_json({**doc, "algorithm": "RSA"})
+    with pytest.raises(KeyFileError, match="public_key: got 'zz'"):
+        PublicKey.from_json({**doc, "public_key": "zz"})
+
+
+def test_save_writes_a_0600_private_key_and_the_public_json(tmp_path: Path) -> None:
+    keypair = KeyPair.generate()
+    private = tmp_path / "keys" / "hgc.key"
+    public = keypair.save(private)
+    assert public == tmp_path / "keys" / "hgc.pub.json" == public_path_of(private)
+    assert mode_of(private) == 0o600
+    assert mode_of(private.parent) & 0o077 == 0
+    assert private.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert PublicKey.from_json(json.loads(public.read_text())) == keypair.public
+    loaded = KeyPair.load(private)
+    assert loaded.key_id == keypair.key_id
+    assert loaded.sign(b"x") == keypair.sign(b"x")
+
+
+def test_save_never_overwrites(tmp_path: Path) -> None:
+    private = tmp_path / "hgc.key"
+    first = KeyPair.generate()
+    first.save(private)
+    before = private.read_bytes()
+    with pytest.raises(KeyFileError, match="exists: refusing to overwrite"):
+        KeyPair.generate().save(private)
+    assert private.read_bytes() == before
+    # A stray public file blocks too, and nothing is written then.
+    other = tmp_path / "dcc.key"
+    public_path_of(other).write_text("{}")
+    with pytest.raises(KeyFileError, match=r"dcc\.pub\.json exists"):
+        KeyPair.generate().save(other)
+    assert not other.exists()
+
+
+def test_save_ignores_a_permissive_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        KeyPair.generate().save(tmp_path / "hgc.key")
+    finally:
+        os.umask(old)
+    assert mode_of(tmp_path / "hgc.key") == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_load_refuses_a_key_others_can_read(tmp_path: Path, mode: int) -> None:
+    private = tmp_path / "hgc.key"
+    KeyPair.generate().save(private)
+    private.chmod(mode)
+    with pytest.raises(KeyFileError, match=re.escape(f"chmod 600 {private}")):
+        KeyPair.load(private)
+
+
+def test_load_refuses_missing_garbage_and_other_algorithms(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match="cannot open"):
+        KeyPair.load(tmp_path / "missing.key")
+    garbage = tmp_path / "garbage.key"
+    garbage.write_bytes(b"not a key")
+    garbage.chmod(0o600)
+    with pytest.raises(KeyFileError, match="want an unencrypted PKCS#8 PEM Ed25519 key"):
+        KeyPair.load(garbage)
+    p256 = tmp_path / "p256.key"
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    p256.write_bytes(pem)
+    p256.chmod(0o600)
+    with pytest.raises(KeyFileError, match="want an Ed25519 key"):
+        KeyPair.load(p256)
+
+
+def test_repr_never_shows_the_private_key() -> None:
+    keypair = KeyPair.from_seed(RFC_SECRET)
+    assert repr(keypair) == "KeyPair(ed25519:21fe31dfa154a261)"
+
+
+# --- bilat keys ----------------------------------------------------------------------------
+
+
+def test_keys_new_and_show(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(keys_group, ["new", "--party", "hgc", "--dir", str(tmp_path / "k")])
+    assert result.exit_code == 0, result.output
+    private, public = tmp_path / "k" / "hgc.key", tmp_path / "k" / "hgc.pub.json"
+    key_id = KeyPair.load(private).key_id
+    assert key_id in result.output and str(private) in result.output
+    assert mode_of(private) == 0o600
+    for shown in (private, public):
+        result = runner.invoke(keys_group, ["show", str(shown)])
+        assert result.exit_code == 0, result.output
+        assert key_id in result.output
+
+
+def test_keys_new_refuses_to_overwrite_with_exit_2(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["new", "--party", "hgc", "--dir", str(tmp_path)]
+    assert runner.invoke(keys_group, args).exit_code == 0
+    before = (tmp_path / "hgc.key").read_bytes()
+    result = runner.invoke(keys_group, args)
+    assert result.exit_code == 2
+    assert "refusing to overwrite" in result.output
+    assert (tmp_path / "hgc.key").read_bytes() == before
+
+
+def test_keys_show_refuses_an_open_key_with_exit_2(tmp_path: Path) -> None:
+    KeyPair.generate().save(tmp_path / "hgc.key")
+    (tmp_path / "hgc.key").chmod(0o644)
+    result = CliRunner().invoke(keys_group, ["show", str(tmp_path / "hgc.key")])
+    assert result.exit_code == 2
+    assert "chmod 600" in result.output
