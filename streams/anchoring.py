@@ -110,9 +110,19 @@ def leaves_from_record(
 ) -> tuple[datetime, datetime, int, bytes, list[Leaf]]:
     """``(window start, window end, revision, root, leaves)`` of a ``BatchLeaves`` record."""
     leaves = [
-        Leaf(l["usage_key"], l["leaf_hash"], Decimal(l["amount"]), l["currency"],
-             l["agreement_version"])  # fmt: skip
-        for l in data["leaves"]
+        Leaf(
+            leaf["usage_key"],
+            leaf["leaf_hash"],
+            Decimal(leaf["amount"]),
+            leaf["currency"],
+            leaf["agreement_version"],
+        )
+        for leaf in data["leaves"]
     ]
-    return (from_ms(data["window_start_ms"]), from_ms(data["window_end_ms"]), data["revision"],
-            data["root"], leaves)  # fmt: skip
+    return (
+        from_ms(data["window_start_ms"]),
+        from_ms(data["window_end_ms"]),
+        data["revision"],
+        data["root"],
+        leaves,
+    )

@@ -44,8 +44,9 @@ class Leaf:
 
     @classmethod
     def of(cls, record: RatedUsage) -> Leaf:
-        return cls(record.key, leaf_hash(record), record.amount, record.currency,
-                   record.agreement_version)  # fmt: skip
+        return cls(
+            record.key, leaf_hash(record), record.amount, record.currency, record.agreement_version
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +141,19 @@ class Batcher:
             revision = 0 if window.anchored is None else window.anchored[0] + 1
             leaves = tuple(window.leaves[k] for k in sorted(window.leaves))
             tree = BatchTree.build(
-                ((l.usage_key, l.leaf_hash) for l in leaves), self.depth, self.salt
+                ((leaf.usage_key, leaf.leaf_hash) for leaf in leaves), self.depth, self.salt
             )
-            batches.append(Batch(self.agreement_id, window.start, window.end, revision, leaves,
-                                 tree, window.anchored))  # fmt: skip
+            batches.append(
+                Batch(
+                    self.agreement_id,
+                    window.start,
+                    window.end,
+                    revision,
+                    leaves,
+                    tree,
+                    window.anchored,
+                )
+            )
         return batches
 
     def anchored(self, batch: Batch) -> None:
@@ -156,17 +166,24 @@ class Batcher:
         window.held.clear()
 
     def restore(
-        self, window_start: datetime, window_end: datetime, revision: int, root: bytes,
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        revision: int,
+        root: bytes,
         leaves: Iterable[Leaf],
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Reload an anchored batch (from the leaf store) at start-up; the highest revision wins."""
         window = self._windows.get(window_start)
         if window is not None and window.anchored is not None and window.anchored[0] >= revision:
             return
         self._windows[window_start] = _Window(
-            window_start, window_end, {leaf.usage_key: leaf for leaf in leaves},
-            anchored=(revision, root), dirty=False,
-        )  # fmt: skip
+            window_start,
+            window_end,
+            {leaf.usage_key: leaf for leaf in leaves},
+            anchored=(revision, root),
+            dirty=False,
+        )
 
     def safe_offsets(self) -> dict[int, int]:
         """Per input partition, the next offset it is safe to commit (see module docstring)."""

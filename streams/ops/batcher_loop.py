@@ -80,6 +80,8 @@ class BatcherLoop:
         self.codec = make_codec(settings.schema_registry)
         self.book = load_book(settings.agreement)
         self.fault = os.environ.get("BILAT_FAULT")
+        if self.fault is not None and self.fault not in FAULT_POINTS:
+            raise BilatError(f"BILAT_FAULT: got {self.fault!r}, want one of {list(FAULT_POINTS)}")
         self.anchored = 0
         agreement = self.book.latest
         self.batcher = Batcher(
@@ -158,7 +160,9 @@ class BatcherLoop:
         try:
             record = RatedUsage.from_avro(self.codec.decode("rated_usage", value))
         except (CodecError, KeyError, ValueError) as exc:  # the worker wrote it: a real fault
-            raise StackError(f"usage.rated {partition}/{offset} is not a RatedUsage: {exc}") from exc
+            raise StackError(
+                f"usage.rated {partition}/{offset} is not a RatedUsage: {exc}"
+            ) from exc
         self.batcher.add(record, partition, offset)
 
     def close_due(self) -> None:
@@ -171,13 +175,13 @@ class BatcherLoop:
         self._fault_point("before-anchor")
         entry = anchor_entry(batch, self.tip, party, self.signer, self.clock.now())
         self.producer.begin_transaction()
-        key = party.encode()
-        self.producer.produce(topic("ledger.anchors"), key=key,
-                              value=self.codec.encode("ledger_entry", entry.to_avro()))  # fmt: skip
-        self.producer.produce(topic("ledger.digests"), key=key,
-                              value=self.codec.encode("batch_digest", digest_record(batch, party, entry.sequence)))  # fmt: skip
-        self.producer.produce(topic("ledger.batches"), key=key,
-                              value=self.codec.encode("batch_leaves", leaves_record(batch, party, entry.sequence)))  # fmt: skip
+        key, seq, encode = party.encode(), entry.sequence, self.codec.encode
+        for name, value in (
+            ("ledger.anchors", encode("ledger_entry", entry.to_avro())),
+            ("ledger.digests", encode("batch_digest", digest_record(batch, party, seq))),
+            ("ledger.batches", encode("batch_leaves", leaves_record(batch, party, seq))),
+        ):
+            self.producer.produce(topic(name), key=key, value=value)
         self.producer.flush(30)
         self._fault_point("after-anchor")
         self.batcher.anchored(batch)
@@ -208,8 +212,3 @@ class BatcherLoop:
         if self.fault == point:
             log.error("BILAT_FAULT=%s: exiting abruptly", point)
             os._exit(70)
-
-
-def check_fault_name(name: str | None) -> None:
-    if name is not None and name not in FAULT_POINTS:
-        raise BilatError(f"BILAT_FAULT: got {name!r}, want one of {list(FAULT_POINTS)}")

@@ -38,7 +38,8 @@ SUBJECTS = [
 # Computed with the Java reference implementation (org.apache.avro 1.12.0,
 # SchemaNormalization.parsingFingerprint64, written little-endian). A published version must
 # never change: partners identify it by exactly these bytes.
-V1_FINGERPRINTS = {  # batch_leaves (added later): fastavro's value, which matched Java for all others
+# batch_leaves (added later) is fastavro's value, which matched Java for all the others.
+V1_FINGERPRINTS = {
     "batch_leaves": "96d1edae4fdbb91c",
     "batch_digest": "b06f105ce47660be",
     "dead_letter": "7d38aecd8f3d8688",
