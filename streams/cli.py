@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,8 +21,10 @@ from rich.table import Table
 
 from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
 from connectors.sonata.cli import sonata
-from streams.config import REPO, Settings
-from streams.errors import BilatError
+from streams.config import REPO
+from streams.ops.cli_common import friendly, party_options, settings_of
+from streams.ops.keys_cli import keys_group, sign_agreement_command, verify_agreement_command
+from streams.ops.ledger_cli import batcher_command, ledger_group, verify_command
 from streams.ops.stack_cli import down_command, status_command, up_command
 
 __all__ = ["main"]
@@ -31,52 +32,6 @@ __all__ = ["main"]
 console = Console(stderr=False, highlight=False)
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(func: F) -> F:
-    """Turn BilatError into a red message and exit code 2 instead of a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BilatError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def party_options(func: F) -> F:
-    """The options every command that talks to one party's pipeline shares."""
-    options = [
-        click.option(
-            "--party",
-            envvar="BILAT_PARTY",
-            default="hgc",
-            show_default=True,
-            help="This deployment's party id (selects its local broker by default).",
-        ),
-        click.option(
-            "--kafka",
-            envvar="BILAT_KAFKA",
-            default=None,
-            help="Kafka bootstrap servers [default: the party's `bilat up` broker].",
-        ),
-        click.option(
-            "--topic-prefix",
-            envvar="BILAT_TOPIC_PREFIX",
-            default="",
-            help="Prefix of every topic name (isolates runs on a shared cluster).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _settings(party: str, kafka: str | None, topic_prefix: str, **extra: Any) -> Settings:
-    return Settings.from_env(party=party, kafka=kafka, topic_prefix=topic_prefix, **extra)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -156,7 +111,7 @@ def ingest(
         direction=direction,
         timezone=parse_timezone(timezone),
     )
-    settings = _settings(party, kafka, topic_prefix)
+    settings = settings_of(party, kafka, topic_prefix)
     ensure_topics(settings)
     total = sum(f.stat().st_size for f in files)
     with Progress(
@@ -205,7 +160,7 @@ def worker(
     """
     from streams.worker import run_worker
 
-    settings = _settings(party, kafka, topic_prefix, agreement=agreement)
+    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
     err.print(
         f"rating worker for {settings.party}: {settings.topic('usage.cdr')} on {settings.kafka}"
     )
@@ -262,7 +217,7 @@ def rerate(
     from streams.rating import Rater
     from streams.rerate import rerate as rerate_window
 
-    settings = _settings(party, kafka, topic_prefix, agreement=agreement)
+    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
     start = _parse_time(window, "--window")
     now = SystemClock().now()
     rater = Rater(load_book(settings.agreement), load_inventory(settings))
@@ -313,7 +268,7 @@ def charges(
     from streams.clock import SystemClock
     from streams.ops.offline import load_inventory
 
-    settings = _settings(party, kafka, topic_prefix, agreement=agreement)
+    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
     moment = _parse_time(at, "--at") if at else SystemClock().now()
     book = load_book(settings.agreement)
     start, _end = billing_period(book.latest, moment)
@@ -410,8 +365,19 @@ def demo(
         sys.exit(1)
 
 
-for _command in (up_command, down_command, status_command, sonata):
+for _command in (
+    up_command,
+    down_command,
+    status_command,
+    sonata,
+    keys_group,
+    ledger_group,
+    batcher_command,
+    verify_command,
+):
     main.add_command(_command)
+agreement.add_command(sign_agreement_command)
+agreement.add_command(verify_agreement_command)
 
 if __name__ == "__main__":
     main()

@@ -15,9 +15,10 @@ The trees are built bottom-up, level by level, pairing neighbours and promoting 
 node unchanged to the next level. That left-balanced tree is the RFC tree: node ``j`` of level
 ``L`` is ``MTH`` of leaves ``[j·2^L, min((j+1)·2^L, n))``, and the RFC's split at the largest
 power of two below ``n`` is exactly where such a node's two children meet. It needs no
-recursion and hashes with one list comprehension per level, which is several times faster in
-Python; ``tests/unit/test_merkle.py`` proves the equality against a recursive reference
-written from the RFC text.
+recursion and hashes with one list comprehension per level (about 1.2x faster than a
+recursive build over index ranges, measured on 2^17 leaves: SHA-256 itself dominates);
+``tests/unit/test_merkle.py`` proves the equality against a recursive reference written from
+the RFC text.
 
 Errors: *building* a proof from hashes we hold takes trusted arguments, and a bad one (an index
 out of range) is a programming error, so it raises :class:`ValueError`. *Verifying* takes a
@@ -80,8 +81,8 @@ class ProofError(MerkleError):
 class RootMismatchError(MerkleError):
     """A well-formed proof hashes to ``got``, not to the trusted root ``want``.
 
-    ``what`` names the root that did not match (``root``, ``old root``, ``new root``, ``bucket
-    root``), so a consistency failure says which of the two tree heads is inconsistent.
+    ``what`` names the value that did not match (``root``, ``old root``, ``new root``, ``leaf
+    hash``), so a consistency failure says which of the two tree heads is inconsistent.
     """
 
     def __init__(self, got: bytes, want: bytes, what: str = "root") -> None:

@@ -48,6 +48,15 @@ FAULT_POINTS = ("before-anchor", "after-anchor", "before-commit", "after-commit"
 CLOSE_EVERY = 5.0  # seconds between closes while input keeps arriving
 
 
+def _read_error(error: str) -> str:
+    if "fenced" in error.lower():
+        return (
+            f"reading usage.rated: {error}: another batcher of this party has taken over "
+            "(only one may run)"
+        )
+    return f"reading usage.rated: {error}"
+
+
 def transactional_id(settings: Settings, agreement_id: str) -> str:
     """The one transactional id of a party's chain writer (``bilat ledger init`` uses it too)."""
     return f"bilat-ledger-{settings.app_id}-{agreement_id}"
@@ -106,6 +115,10 @@ class BatcherLoop:
                 "isolation.level": "read_committed",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                # Static membership: a restarted batcher takes its place in the group at once
+                # instead of waiting out the crashed one's session.
+                "group.instance.id": transactional_id(settings, agreement.id),
+                "session.timeout.ms": 10_000,
             }
         )
         self.consumer.subscribe([settings.topic("usage.rated")])
@@ -145,16 +158,31 @@ class BatcherLoop:
                 messages = self.consumer.consume(500, timeout=0.5)
                 for msg in messages:
                     if msg.error() is not None:
-                        raise StackError(f"reading usage.rated: {msg.error()}")
+                        raise StackError(_read_error(str(msg.error())))
                     self._take(msg.value() or b"", msg.partition() or 0, msg.offset() or 0)
                 idle = not messages
                 if idle or time.monotonic() - last_close > CLOSE_EVERY:
                     self.close_due()
                     last_close = time.monotonic()
-                if once and idle and not self.batcher.due(self.clock.now()):
+                if once and idle and self._caught_up() and not self.batcher.due(self.clock.now()):
                     return self.anchored
         finally:
             self.consumer.close()
+
+    def _caught_up(self) -> bool:
+        """Assigned partitions and read to their end (what ``--once`` waits for)."""
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return False
+        committed = {tp.partition: tp.offset for tp in self.consumer.committed(assignment, 10)}
+        for tp in self.consumer.position(assignment):
+            if tp.offset < 0:  # nothing fetched yet: the group's committed offset applies
+                tp.offset = committed.get(tp.partition, 0)
+            _low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            # A read-committed position may stop just before a final transaction marker.
+            if high > 0 and tp.offset < high - 1:
+                return False
+        return True
 
     def _take(self, value: bytes, partition: int, offset: int) -> None:
         try:
@@ -174,31 +202,32 @@ class BatcherLoop:
         party, topic = self.settings.party, self.settings.topic
         self._fault_point("before-anchor")
         entry = anchor_entry(batch, self.tip, party, self.signer, self.clock.now())
-        self.producer.begin_transaction()
         key, seq, encode = party.encode(), entry.sequence, self.codec.encode
-        for name, value in (
-            ("ledger.anchors", encode("ledger_entry", entry.to_avro())),
-            ("ledger.digests", encode("batch_digest", digest_record(batch, party, seq))),
-            ("ledger.batches", encode("batch_leaves", leaves_record(batch, party, seq))),
-        ):
-            self.producer.produce(topic(name), key=key, value=value)
-        self.producer.flush(30)
-        self._fault_point("after-anchor")
-        self.batcher.anchored(batch)
-        offsets = [
-            TopicPartition(topic("usage.rated"), partition, offset)
-            for partition, offset in sorted(self.batcher.safe_offsets().items())
-        ]
-        self.producer.send_offsets_to_transaction(
-            offsets, self.consumer.consumer_group_metadata(), 30
-        )
-        self._fault_point("before-commit")
         try:
+            self.producer.begin_transaction()
+            for name, value in (
+                ("ledger.anchors", encode("ledger_entry", entry.to_avro())),
+                ("ledger.digests", encode("batch_digest", digest_record(batch, party, seq))),
+                ("ledger.batches", encode("batch_leaves", leaves_record(batch, party, seq))),
+            ):
+                self.producer.produce(topic(name), key=key, value=value)
+            self.producer.flush(30)
+            self._fault_point("after-anchor")
+            self.batcher.anchored(batch)
+            offsets = [
+                TopicPartition(topic("usage.rated"), partition, offset)
+                for partition, offset in sorted(self.batcher.safe_offsets().items())
+            ]
+            self.producer.send_offsets_to_transaction(
+                offsets, self.consumer.consumer_group_metadata(), 30
+            )
+            self._fault_point("before-commit")
             self.producer.commit_transaction(30)
         except KafkaException as exc:
             raise StackError(
-                f"anchoring {batch.window_start.isoformat()} rev {batch.revision} failed: {exc} "
-                "(another batcher of this party may have taken over: only one may run)"
+                f"anchoring {batch.window_start.isoformat()} rev {batch.revision} failed: {exc}. "
+                "If another batcher of this party started, it has taken over (only one may "
+                "run); otherwise restart this one: nothing was anchored, nothing is lost"
             ) from exc
         self.tip.advance(entry)
         self.anchored += 1

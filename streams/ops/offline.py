@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+from streams.agreement_loader import load_book
+from streams.anchoring import leaves_from_record
 from streams.codec import make_codec
 from streams.config import Settings
-from streams.errors import CodecError, InvalidRecord
+from streams.errors import BilatError, CodecError, InvalidRecord
 from streams.inventory import Inventory, OrderEvent
+from streams.ledger import book_hash
 from streams.ops.produce import publish
 from streams.ops.readback import read_topic
-from streams.records import UsageRecord
+from streams.records import RatedUsage, UsageRecord
 from streams.rerate import RatingRun
 from streams.validation import parse_usage
 
-__all__ = ["load_inventory", "publish_run", "valid_usage"]
+__all__ = ["load_inventory", "publish_run", "record_bundle", "valid_usage"]
 
 
 def valid_usage(settings: Settings, now: datetime) -> Iterator[UsageRecord]:
@@ -54,3 +58,38 @@ def publish_run(settings: Settings, run: RatingRun) -> int:
         [r.to_avro() for r in run.records],
         lambda r: f"{r['source']}/{r['record_id']}",
     )
+
+
+def record_bundle(settings: Settings, usage_key: str) -> dict[str, Any]:
+    """The audit bundle of ``usage_key``: its latest rated record, its batch, proof and chain.
+
+    Raises :class:`BilatError` saying what is missing (not rated, not anchored yet...).
+    """
+    from streams.audit import build_bundle
+    from streams.batchtree import BatchTree
+    from streams.ops.batcher_loop import read_chain
+
+    codec = make_codec(settings.schema_registry)
+    record = None
+    for key, value in read_topic(settings.kafka, settings.topic("usage.rated")):
+        if key == usage_key.encode():
+            record = RatedUsage.from_avro(codec.decode("rated_usage", value))
+    if record is None:
+        raise BilatError(f"{usage_key}: not on {settings.topic('usage.rated')}; is it rated?")
+    batch = None
+    for _key, value in read_topic(settings.kafka, settings.topic("ledger.batches")):
+        data = codec.decode("batch_leaves", value)
+        mine = data["party"] == settings.party
+        newer = batch is None or data["revision"] > batch["revision"]
+        if mine and newer and any(leaf["usage_key"] == usage_key for leaf in data["leaves"]):
+            batch = data
+    if batch is None:
+        raise BilatError(f"{usage_key}: rated but in no anchored batch yet; run `bilat batcher`")
+    _start, _end, _revision, _root, leaves = leaves_from_record(batch)
+    salt = book_hash(load_book(settings.agreement))
+    tree = BatchTree.build(
+        ((leaf.usage_key, leaf.leaf_hash) for leaf in leaves), batch["depth"], salt
+    )
+    chain = sorted(read_chain(settings, codec, settings.party), key=lambda e: e.sequence)
+    chain = [e for e in chain if e.sequence <= batch["anchor_sequence"]]
+    return build_bundle(record, tree.proof(usage_key), {**batch, "leaf_count": len(leaves)}, chain)

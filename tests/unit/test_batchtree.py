@@ -69,8 +69,12 @@ def test_bucket_parameters_are_checked() -> None:
         bucket_of("k", 17, SALT)
     with pytest.raises(ValueError, match="depth: got -1"):
         BatchTree.build([], -1, SALT)
-    with pytest.raises(ValueError, match="salt: got 65 bytes, want <= 64"):
+    with pytest.raises(ValueError, match="salt: got 65 bytes, want bytes, at most 64"):
         BatchTree.build([], 4, b"s" * 65)
+    with pytest.raises(ValueError, match="depth: got '4'"):  # e.g. from a JSON bundle
+        verify_record(PROOF, TREE.root, "4", SALT)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="salt: got 'ab'"):
+        bucket_of("k", 4, "ab")  # type: ignore[arg-type]
 
 
 def test_buckets_do_not_depend_on_amounts() -> None:
@@ -183,10 +187,21 @@ def test_leaf_hash_of_the_wrong_length_is_rejected_by_key() -> None:
         BatchTree.build(pairs, 2, SALT)
 
 
+def test_proofs_of_many_records_equal_their_single_proofs() -> None:
+    tree = BatchTree.build(leaves(300), 3, SALT)
+    keys = [key for key, _ in reversed(leaves(300))]
+    assert tree.proofs(keys) == [tree.proof(key) for key in keys]
+    assert tree.proofs([]) == []
+
+
 def test_absent_key_has_no_proof() -> None:
     tree = BatchTree.build(leaves(10), 2, SALT)
     with pytest.raises(KeyError, match="nope"):
         tree.proof("nope")
+    with pytest.raises(KeyError, match="nope"):
+        tree.proofs(["cdr-0001", "nope"])
+    with pytest.raises(KeyError):
+        BatchTree.build([], 2, SALT).proof("cdr-0001")
     with pytest.raises(ValueError, match="bucket: got 4, want 0 <= bucket < 4"):
         tree.bucket_leaves(4)
 

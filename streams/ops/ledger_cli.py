@@ -1,0 +1,263 @@
+"""``bilat ledger init|check``, ``bilat batcher`` and ``bilat verify``: the ledger from the shell.
+
+Thin commands: options → :class:`~streams.config.Settings`, one call into the package, a
+clear report. ``streams.cli`` registers them; shared options come from
+:func:`streams.ops.cli_common.party_options`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from confluent_kafka import Producer
+from rich.console import Console
+from rich.table import Table
+
+from streams.agreement_loader import load_book
+from streams.audit import verify_bundle
+from streams.clock import SystemClock
+from streams.codec import make_codec
+from streams.errors import StackError
+from streams.keys import KeyPair
+from streams.ledger import LedgerEntry, check_ledger, genesis_payload, make_entry
+from streams.ops.batcher_loop import BatcherLoop, read_chain, transactional_id
+from streams.ops.cli_common import friendly, party_options, settings_of
+from streams.ops.readback import read_topic
+from streams.ops.topics import ensure_topics
+
+__all__ = ["batcher_command", "ledger_group", "verify_command"]
+
+console = Console(highlight=False)
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_AGREEMENT = click.option(
+    "--agreement",
+    type=_FILE,
+    envvar="BILAT_AGREEMENT",
+    default=None,
+    help="Agreement YAML [default: examples/agreement.yaml].",
+)
+_KEY = click.option(
+    "--key",
+    "key_file",
+    type=_FILE,
+    required=True,
+    envvar="BILAT_KEY",
+    help="This party's private key (bilat keys new) [env BILAT_KEY].",
+)
+
+
+@click.group(name="ledger")
+def ledger_group() -> None:
+    """This party's signed, hash-chained ledger (ledger.anchors)."""
+
+
+@ledger_group.command(name="init")
+@party_options
+@_AGREEMENT
+@_KEY
+@click.option(
+    "--signature",
+    "signatures",
+    type=_FILE,
+    multiple=True,
+    required=True,
+    help="A signature document (bilat agreement sign); give both parties'.",
+)
+@friendly
+def init_command(
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    agreement: Path | None,
+    key_file: Path,
+    signatures: tuple[Path, ...],
+) -> None:
+    """Write the genesis entry: the agreement both parties signed, and both signatures.
+
+    Nothing is anchored before this. Idempotent: a ledger that already starts with this
+    genesis is left as it is.
+
+    \b
+    Example:
+      bilat ledger init --party hgc --key keys/hgc.key \\
+          --signature agreement.sig.hgc.json --signature agreement.sig.dcc.json
+    """
+    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
+    book = load_book(settings.agreement)
+    docs = [json.loads(path.read_text(encoding="utf-8")) for path in signatures]
+    payload = genesis_payload(book, docs)
+    signer = KeyPair.load(key_file)
+    ensure_topics(settings)
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka,
+            "transactional.id": transactional_id(settings, book.id),
+        }
+    )
+    producer.init_transactions(30)  # fences any running batcher of this chain first
+    codec = make_codec(settings.schema_registry)
+    existing = read_chain(settings, codec, settings.party)
+    if existing:
+        genesis = min(existing, key=lambda e: e.sequence)
+        if genesis.payload_json() == payload:
+            console.print(
+                f"ledger of {settings.party} already starts with this genesis "
+                f"({len(existing)} entries): nothing to do"
+            )
+            return
+        raise StackError(
+            f"{settings.topic('ledger.anchors')} already holds a different genesis for "
+            f"{settings.party}: a ledger is never restarted; use a new topic prefix"
+        )
+    entry = make_entry(
+        None,
+        party=settings.party,
+        agreement_id=book.id,
+        kind="genesis",
+        payload=payload,
+        signer=signer,
+        time=SystemClock().now(),
+    )
+    producer.begin_transaction()
+    producer.produce(
+        settings.topic("ledger.anchors"),
+        key=settings.party.encode(),
+        value=codec.encode("ledger_entry", entry.to_avro()),
+    )
+    producer.commit_transaction(30)
+    console.print(
+        f"genesis of {settings.party} on {settings.topic('ledger.anchors')}: "
+        f"agreement {book.id}, book hash {payload['book_hash'][:16]}…, "
+        f"entry {entry.entry_hash().hex()[:16]}…"
+    )
+
+
+@ledger_group.command(name="check")
+@party_options
+@click.option("--owner", default=None, help="Whose chain to check [default: --party].")
+@click.option(
+    "--topic",
+    default=None,
+    help="Full topic name to read, e.g. a mirrored partner ledger 'dcc.ledger.anchors' "
+    "[default: this party's <prefix>ledger.anchors].",
+)
+@friendly
+def check_command(
+    party: str, kafka: str | None, topic_prefix: str, owner: str | None, topic: str | None
+) -> None:
+    """Walk a ledger and report every bad signature, broken link, gap or equivocation.
+
+    Exit 0 when the chain is intact, 1 when anything is wrong.
+    """
+    settings = settings_of(party, kafka, topic_prefix)
+    name = topic or settings.topic("ledger.anchors")
+    codec = make_codec(settings.schema_registry)
+    entries = []
+    for _key, value in read_topic(settings.kafka, name):
+        entries.append(LedgerEntry.from_avro(codec.decode("ledger_entry", value)))
+    who = owner or settings.party
+    mine = [e for e in entries if e.party == who]
+    if not mine:
+        raise StackError(f"{name}: no entries of {who}")
+    findings = check_ledger(mine, who)
+    tip = max(mine, key=lambda e: e.sequence)
+    if not findings:
+        anchors = sum(1 for e in mine if e.kind == "anchor")
+        console.print(
+            f"[green]intact[/green]: {len(mine)} entries of {who} on {name} "
+            f"({anchors} anchors), tip {tip.sequence} {tip.entry_hash().hex()[:16]}…"
+        )
+        return
+    table = Table(title=f"{len(findings)} problems in the ledger of {who} on {name}")
+    for column in ("sequence", "finding", "detail"):
+        table.add_column(column, overflow="fold")
+    for finding in findings:
+        seq = "-" if finding.sequence is None else str(finding.sequence)
+        table.add_row(seq, finding.kind, finding.detail)
+    console.print(table)
+    sys.exit(1)
+
+
+@click.command(name="batcher")
+@party_options
+@_AGREEMENT
+@_KEY
+@click.option("--once", is_flag=True, help="Stop when caught up and nothing is due.")
+@friendly
+def batcher_command(
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    agreement: Path | None,
+    key_file: Path,
+    once: bool,
+) -> None:
+    """Batch rated usage per event-time window, sign and anchor each batch (foreground).
+
+    Windows close after the agreement's grace period; late usage makes a revision. Each batch
+    is anchored exactly once, in one Kafka transaction with its digest, its leaves and the
+    input offsets. Run one per party: a second one fences the first.
+    """
+    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
+    loop = BatcherLoop(settings, KeyPair.load(key_file), say=lambda m: console.print(m))
+    count = loop.run(once=once)
+    console.print(f"{count} batches anchored")
+
+
+@click.command(name="verify")
+@party_options
+@_AGREEMENT
+@click.argument("usage_key", required=False)
+@click.option(
+    "--export",
+    "export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the record's self-contained audit bundle (JSON) to this file.",
+)
+@click.option(
+    "--bundle",
+    "bundle",
+    type=_FILE,
+    help="Check a bundle offline (no Kafka needed) instead of a live record.",
+)
+@friendly
+def verify_command(
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    agreement: Path | None,
+    usage_key: str | None,
+    export: Path | None,
+    bundle: Path | None,
+) -> None:
+    """Prove one rated record: leaf, inclusion proof, anchor, chain and signatures.
+
+    \b
+    Examples:
+      bilat verify ix-fra-01/20261124-0000042
+      bilat verify ix-fra-01/20261124-0000042 --export record.bundle.json
+      bilat verify --bundle record.bundle.json      # offline, for auditors
+    Exit 0 when every check passes, 1 otherwise.
+    """
+    if bundle is not None:
+        document: dict[str, Any] = json.loads(bundle.read_text(encoding="utf-8"))
+    elif usage_key:
+        from streams.ops.offline import record_bundle
+
+        settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
+        document = record_bundle(settings, usage_key)
+    else:
+        raise click.UsageError("give a USAGE_KEY (source/record_id) or --bundle FILE")
+    checks = verify_bundle(document)
+    for check in checks:
+        mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+        console.print(f"{mark} {check.name:<10} {check.detail}", soft_wrap=True)
+    if export is not None:
+        export.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        console.print(f"bundle written to {export}")
+    if not all(check.ok for check in checks):
+        sys.exit(1)

@@ -1,0 +1,332 @@
+"""The ledger through real Kafka: genesis, batching, crash safety, fencing, tampering, proofs.
+
+Rated usage is published directly (the rating worker is tested elsewhere) so every run gets
+byte-identical input. The batcher runs as `bilat batcher`, a separate process, so a crash is a
+real abrupt exit (``BILAT_FAULT``), not a simulated one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.agreement_loader import load_book
+from streams.codec import make_codec
+from streams.config import REPO, Settings
+from streams.keys import KeyPair
+from streams.ledger import LedgerEntry, check_ledger, sign_agreement
+from streams.ops.batcher_loop import FAULT_POINTS
+from streams.ops.produce import publish
+from streams.ops.readback import read_topic
+from streams.ops.topics import ensure_topics
+from streams.records import RatedUsage
+
+CODEC = make_codec()
+BOOK = load_book(REPO / "examples" / "agreement.yaml")
+DAY = datetime(2026, 11, 20, tzinfo=UTC)  # version 1 in force; windows long closed
+
+
+def rated(n: int, hour: int, amount: str = "0.0150") -> RatedUsage:
+    window = DAY + timedelta(hours=hour)
+    return RatedUsage(
+        source="ix-fra-01",
+        record_id=f"{hour:02d}-{n:04d}",
+        agreement_id="hgc-dcc-2026",
+        agreement_version="1",
+        rate_id="voice-de-mobile@peak",
+        product="voice",
+        start=window + timedelta(seconds=n * 7),
+        quantity=Decimal(60),
+        unit="second",
+        billed_quantity=Decimal(60),
+        billed_unit="second",
+        amount=Decimal(amount),
+        currency="EUR",
+        direction="inbound",
+        window_start=window,
+        window_end=window + timedelta(hours=1),
+        rated_at=DAY + timedelta(days=2),
+    )
+
+
+RECORDS = [rated(n, hour) for hour in (9, 10, 11) for n in range(40)]
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    paths = {}
+    for party in ("hgc", "dcc"):
+        pair = KeyPair.generate()
+        pair.save(folder / f"{party}.key")
+        paths[party] = folder / f"{party}.key"
+        doc = sign_agreement(BOOK, pair, party)
+        (folder / f"{party}.sig.json").write_text(json.dumps(doc), encoding="utf-8")
+    return paths
+
+
+def bilat(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = dict(
+        os.environ,
+        BILAT_KAFKA=settings.kafka,
+        BILAT_TOPIC_PREFIX=settings.topic_prefix,
+        BILAT_PARTY="hgc",
+        COLUMNS="200",
+    )
+    environment.pop("BILAT_FAULT", None)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO,
+        timeout=180,
+        check=False,
+    )
+
+
+def prepared(
+    settings: Settings, keys: dict[str, Path], records: list[RatedUsage] = RECORDS
+) -> Settings:
+    """A ledger with its genesis, and ``records`` on usage.rated."""
+    settings = Settings.from_env(
+        {},
+        party="hgc",
+        kafka=settings.kafka,
+        topic_prefix=settings.topic_prefix,
+        redis=settings.redis,
+        run_dir=settings.run_dir,
+    )
+    ensure_topics(settings)
+    folder = keys["hgc"].parent
+    done = bilat(
+        settings,
+        "ledger",
+        "init",
+        "--key",
+        str(keys["hgc"]),
+        "--signature",
+        str(folder / "hgc.sig.json"),
+        "--signature",
+        str(folder / "dcc.sig.json"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    publish(
+        settings,
+        "usage.rated",
+        "rated_usage",
+        [r.to_avro() for r in records],
+        lambda r: f"{r['source']}/{r['record_id']}",
+    )
+    return settings
+
+
+def chain(settings: Settings) -> list[LedgerEntry]:
+    entries = [
+        LedgerEntry.from_avro(CODEC.decode("ledger_entry", v))
+        for _k, v in read_topic(settings.kafka, settings.topic("ledger.anchors"))
+    ]
+    return sorted(entries, key=lambda e: e.sequence)
+
+
+def anchors(settings: Settings) -> list[tuple[Any, ...]]:
+    """What the ledger says, independent of signing times: (window, revision, root, count, totals)."""
+    out = []
+    for entry in chain(settings):
+        if entry.kind == "anchor":
+            p = entry.payload_json()
+            out.append(
+                (
+                    p["window_start_ms"],
+                    p["revision"],
+                    p["root"],
+                    p["leaf_count"],
+                    json.dumps(p["totals"]),
+                )
+            )
+    return out
+
+
+def count(settings: Settings, logical: str) -> int:
+    return sum(1 for _ in read_topic(settings.kafka, settings.topic(logical)))
+
+
+def run_batcher(
+    settings: Settings, keys: dict[str, Path], fault: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return bilat(
+        settings,
+        "batcher",
+        "--once",
+        "--key",
+        str(keys["hgc"]),
+        env={"BILAT_FAULT": fault} if fault else None,
+    )
+
+
+@pytest.fixture
+def baseline(
+    settings: Settings, keys: dict[str, Path]
+) -> Iterator[tuple[Settings, list[tuple[Any, ...]]]]:
+    ready = prepared(settings, keys)
+    done = run_batcher(ready, keys)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 batches anchored" in done.stdout
+    yield ready, anchors(ready)
+
+
+def test_windows_are_anchored_once_with_a_clean_chain(
+    baseline: tuple[Settings, list[tuple[Any, ...]]], keys: dict[str, Path]
+) -> None:
+    settings, expected = baseline
+    assert [(a[1], a[3]) for a in expected] == [(0, 40)] * 3
+    assert all(json.loads(a[4]) == {"EUR": "0.6"} for a in expected)
+    assert check_ledger(chain(settings)) == []
+    assert count(settings, "ledger.digests") == count(settings, "ledger.batches") == 3
+    again = run_batcher(settings, keys)  # a restart recognises everything: nothing new
+    assert again.returncode == 0 and "0 batches anchored" in again.stdout
+    assert anchors(settings) == expected
+    checked = bilat(settings, "ledger", "check")
+    assert checked.returncode == 0 and "intact" in checked.stdout and "3 anchors" in checked.stdout
+
+
+@pytest.mark.parametrize("fault", FAULT_POINTS)
+def test_a_crash_at_any_point_leaves_the_same_ledger(
+    baseline: tuple[Settings, list[tuple[Any, ...]]],
+    keys: dict[str, Path],
+    topic_prefix: str,
+    fault: str,
+    kafka_bootstrap: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    _, expected = baseline
+    other = Settings.from_env(
+        {},
+        party="hgc",
+        kafka=kafka_bootstrap,
+        topic_prefix=f"{topic_prefix}crash.",
+        redis=redis_url,
+        run_dir=tmp_path,
+    )
+    ready = prepared(other, keys)
+    crashed = run_batcher(ready, keys, fault)
+    assert crashed.returncode == 70, crashed.stdout + crashed.stderr
+    recovered = run_batcher(ready, keys)
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert anchors(ready) == expected  # same windows, revisions, roots, counts, totals
+    assert check_ledger(chain(ready)) == []  # no gap, no duplicate, every signature good
+    assert count(ready, "ledger.digests") == count(ready, "ledger.batches") == len(expected)
+
+
+def test_late_usage_makes_a_revision_that_supersedes(
+    baseline: tuple[Settings, list[tuple[Any, ...]]], keys: dict[str, Path]
+) -> None:
+    settings, expected = baseline
+    late = [rated(n, 10) for n in range(40, 43)] + [rated(5, 10, amount="0.0300")]
+    publish(
+        settings,
+        "usage.rated",
+        "rated_usage",
+        [r.to_avro() for r in late],
+        lambda r: f"{r['source']}/{r['record_id']}",
+    )
+    done = run_batcher(settings, keys)
+    assert done.returncode == 0 and "1 batches anchored" in done.stdout, done.stdout + done.stderr
+    revision = anchors(settings)[-1]
+    assert (revision[0], revision[1], revision[3]) == (expected[1][0], 1, 43)
+    assert json.loads(revision[4]) == {
+        "EUR": "0.66"
+    }  # 43 x 0.015 + 0.015 more for the re-rated call
+    payload = chain(settings)[-1].payload_json()
+    assert payload["supersedes"] == {"revision": 0, "root": expected[1][2]}
+    assert check_ledger(chain(settings)) == []
+
+
+def test_a_second_batcher_fences_the_first(
+    baseline: tuple[Settings, list[tuple[Any, ...]]], keys: dict[str, Path]
+) -> None:
+    settings, _ = baseline
+    env = dict(
+        os.environ,
+        BILAT_KAFKA=settings.kafka,
+        BILAT_TOPIC_PREFIX=settings.topic_prefix,
+        BILAT_PARTY="hgc",
+    )
+    env.pop("BILAT_FAULT", None)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "batcher", "--key", str(keys["hgc"])],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(6)  # let it join the group and go idle
+        second = run_batcher(settings, keys)  # fences the first on start
+        assert second.returncode == 0, second.stdout + second.stderr
+        publish(
+            settings,
+            "usage.rated",
+            "rated_usage",
+            [rated(50 + n, 9).to_avro() for n in range(4)],
+            lambda r: f"{r['source']}/{r['record_id']}",
+        )
+        output, _ = first.communicate(timeout=60)  # the first may no longer write: it exits
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 2, output
+    assert "only one may run" in output
+    assert check_ledger(chain(settings)) == []
+    assert sum(1 for a in anchors(settings) if a[1] > 0) == 0  # the fenced one anchored nothing
+
+
+def test_a_changed_byte_is_reported_by_ledger_check(
+    baseline: tuple[Settings, list[tuple[Any, ...]]],
+) -> None:
+    settings, _ = baseline
+    entries = chain(settings)
+    target = entries[2]
+    tampered_payload = target.payload.replace(b'"revision":0', b'"revision":1')
+    assert tampered_payload != target.payload
+    records = [e.to_avro() for e in entries]
+    records[2]["payload"] = tampered_payload
+    publish(settings, "ledger.tampered", "ledger_entry", records, lambda r: "hgc")
+    checked = bilat(settings, "ledger", "check", "--topic", settings.topic("ledger.tampered"))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "bad-payload" in checked.stdout and " 2 " in checked.stdout
+
+
+def test_verify_a_record_online_and_offline(
+    baseline: tuple[Settings, list[tuple[Any, ...]]], tmp_path: Path
+) -> None:
+    settings, _ = baseline
+    bundle = tmp_path / "record.json"
+    live = bilat(settings, "verify", RECORDS[45].key, "--export", str(bundle))
+    assert live.returncode == 0, live.stdout + live.stderr
+    for check in ("leaf", "inclusion", "chain", "anchor", "salt"):
+        assert f"✓ {check}" in live.stdout
+    offline = bilat(settings, "verify", "--bundle", str(bundle), env={"BILAT_KAFKA": "127.0.0.1:1"})
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    document = json.loads(bundle.read_text())
+    document["record"]["amount"] = "0.0001"
+    bundle.write_text(json.dumps(document))
+    forged = bilat(settings, "verify", "--bundle", str(bundle))
+    assert forged.returncode == 1 and "✗ leaf" in forged.stdout
+    missing = bilat(settings, "verify", "ix-fra-01/never-rated")
+    assert missing.returncode == 2 and "is it rated?" in missing.stderr
