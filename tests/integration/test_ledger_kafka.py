@@ -143,7 +143,7 @@ def chain(settings: Settings) -> list[LedgerEntry]:
 
 
 def anchors(settings: Settings) -> list[tuple[Any, ...]]:
-    """What the ledger says, independent of signing times: (window, revision, root, count, totals)."""
+    """What the ledger says, independent of signing times: window, revision, root, count, totals."""
     out = []
     for entry in chain(settings):
         if entry.kind == "anchor":
