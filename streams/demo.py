@@ -25,12 +25,16 @@ from rich.table import Table
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.agreement_loader import load_book
+from streams.audit import verify_bundle
 from streams.charges import Charge, period_charges
 from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import StackError
-from streams.ops.offline import load_inventory
+from streams.keys import KeyPair
+from streams.ledger import check_ledger, sign_agreement
+from streams.ops.batcher_loop import BatcherLoop, init_ledger, read_chain
+from streams.ops.offline import load_inventory, record_bundle
 from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import delete_topics, ensure_topics
@@ -56,6 +60,12 @@ class PartyResult:
     charges: list[Charge] = field(default_factory=list)
     """Recurring and one-off charges of the party's product inventory this billing period."""
     examples: dict[str, str] = field(default_factory=dict)
+    rated_keys: set[str] = field(default_factory=set)
+    roots: dict[int, str] = field(default_factory=dict)
+    """Anchored window start (epoch ms) → batch root (hex), latest revision."""
+    chain_ok: bool = False
+    verified: tuple[str, bool] = ("", False)
+    """A record proven end to end (leaf, inclusion, anchor, chain), and whether it held."""
     """One dead letter's message per stage, to show what the reasons look like."""
 
     @property
@@ -64,8 +74,9 @@ class PartyResult:
 
     @property
     def consistent(self) -> bool:
-        """Every good line rated once, and rated + dead-lettered = lines read."""
-        return self.rated == self.expected_good and self.rated + self.dead_total == self.lines
+        """Every good line rated once, rated + dead-lettered = lines read, ledger sound."""
+        counted = self.rated == self.expected_good and self.rated + self.dead_total == self.lines
+        return counted and self.chain_ok and self.verified[1]
 
 
 def print_report(console: Console, results: list[PartyResult], records: int) -> None:
@@ -92,6 +103,23 @@ def print_report(console: Console, results: list[PartyResult], records: int) -> 
         for c in r.charges:
             charges.add_row(r.party, c.product_id, c.kind, c.source, f"{c.amount} {c.currency}")
     console.print(charges)
+    ledger = Table(
+        title="ledgers: signed Merkle batches per event-time window", title_justify="left"
+    )
+    for column in ("party", "windows anchored", "chain", "roots equal to partner's", "verified"):
+        ledger.add_column(column)
+    for r in results:
+        partner = next(o for o in results if o is not r)
+        same = sum(1 for w, root in r.roots.items() if partner.roots.get(w) == root)
+        key, ok = r.verified
+        ledger.add_row(
+            r.party,
+            str(len(r.roots)),
+            "intact" if r.chain_ok else "[red]BROKEN[/red]",
+            f"{same} of {len(r.roots)}",
+            f"{key} {'✓' if ok else '✗'}",
+        )
+    console.print(ledger)
     for r in results:
         mark = "[green]counts add up[/green]" if r.consistent else "[red]COUNTS DO NOT ADD UP[/red]"
         console.print(
@@ -115,6 +143,7 @@ def summarise(settings: Settings, result: PartyResult) -> None:
         keys.add(rated.key)
         totals[rated.currency] = totals.get(rated.currency, Decimal(0)) + rated.amount
     result.rated = len(keys)
+    result.rated_keys = keys
     result.totals = totals
     for _key, value in read_topic(settings.kafka, settings.topic("usage.dlq")):
         letter = DeadLetter.from_avro(codec.decode("dead_letter", value))
@@ -204,7 +233,42 @@ def run_demo(
     finally:
         for _settings, _result, proc, *_ in workers:
             stop_worker(proc)
+    anchor_ledgers(workdir, [w[0] for w in workers], results, say)
     return results
+
+
+def _demo_key(folder: Path, party: str) -> KeyPair:
+    path = folder / f"{party}.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        KeyPair.generate().save(path)
+    return KeyPair.load(path)
+
+
+def anchor_ledgers(
+    workdir: Path, parties: list[Settings], results: list[PartyResult], say: Callable[[str], object]
+) -> None:
+    """Both parties sign the agreement, write their genesis entries, and anchor every window.
+
+    Fills each result's ``roots`` (window → root), ``chain_ok`` and one verified record.
+    """
+    book = load_book(parties[0].agreement)
+    keys = {s.party: _demo_key(workdir / "keys", s.party) for s in parties}
+    docs = [sign_agreement(book, keys[s.party], s.party) for s in parties]
+    codec = make_codec()
+    for settings, result in zip(parties, results, strict=True):
+        init_ledger(settings, docs, keys[settings.party])
+        anchored = BatcherLoop(settings, keys[settings.party]).run(once=True)
+        chain = read_chain(settings, codec, settings.party)
+        result.chain_ok = not check_ledger(chain)
+        result.roots = {
+            payload["window_start_ms"]: payload["root"]
+            for payload in (e.payload_json() for e in chain if e.kind == "anchor")
+        }
+        say(f"[{settings.party}] genesis signed by both parties; {anchored} windows anchored")
+        key = next(iter(sorted(result.rated_keys)))
+        checks = verify_bundle(record_bundle(settings, key))
+        result.verified = (key, all(c.ok for c in checks))
 
 
 def _forget_old_runs(bootstrap: str, keep: str) -> None:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
@@ -35,12 +36,12 @@ from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import BilatError, CodecError, StackError
 from streams.keys import KeyPair
-from streams.ledger import ChainTip, LedgerEntry, book_hash
+from streams.ledger import ChainTip, LedgerEntry, book_hash, genesis_payload, make_entry
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
 from streams.records import RatedUsage
 
-__all__ = ["BatcherLoop", "read_chain", "transactional_id"]
+__all__ = ["BatcherLoop", "init_ledger", "read_chain", "transactional_id"]
 
 log = logging.getLogger("bilat.batcher")
 
@@ -241,3 +242,50 @@ class BatcherLoop:
         if self.fault == point:
             log.error("BILAT_FAULT=%s: exiting abruptly", point)
             os._exit(70)
+
+
+def init_ledger(
+    settings: Settings, signatures: Sequence[Mapping[str, Any]], signer: KeyPair
+) -> LedgerEntry | None:
+    """Write ``settings.party``'s genesis entry: the agreement and both parties' signatures.
+
+    Returns the entry, or None when the ledger already starts with this very genesis.
+    Raises :class:`~streams.ledger.LedgerError` for missing or invalid signatures and
+    :class:`StackError` for a ledger that starts with another genesis.
+    """
+    book = load_book(settings.agreement)
+    payload = genesis_payload(book, signatures)
+    ensure_topics(settings)
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka,
+            "transactional.id": transactional_id(settings, book.id),
+        }
+    )
+    producer.init_transactions(30)  # fences any running batcher of this chain first
+    codec = make_codec(settings.schema_registry)
+    existing = read_chain(settings, codec, settings.party)
+    if existing:
+        if min(existing, key=lambda e: e.sequence).payload_json() == payload:
+            return None
+        raise StackError(
+            f"{settings.topic('ledger.anchors')} already holds a different genesis for "
+            f"{settings.party}: a ledger is never restarted; use a new topic prefix"
+        )
+    entry = make_entry(
+        None,
+        party=settings.party,
+        agreement_id=book.id,
+        kind="genesis",
+        payload=payload,
+        signer=signer,
+        time=SystemClock().now(),
+    )
+    producer.begin_transaction()
+    producer.produce(
+        settings.topic("ledger.anchors"),
+        key=settings.party.encode(),
+        value=codec.encode("ledger_entry", entry.to_avro()),
+    )
+    producer.commit_transaction(30)
+    return entry

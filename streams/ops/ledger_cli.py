@@ -13,21 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-from confluent_kafka import Producer
 from rich.console import Console
 from rich.table import Table
 
-from streams.agreement_loader import load_book
 from streams.audit import verify_bundle
-from streams.clock import SystemClock
 from streams.codec import make_codec
 from streams.errors import StackError
 from streams.keys import KeyPair
-from streams.ledger import LedgerEntry, check_ledger, genesis_payload, make_entry
-from streams.ops.batcher_loop import BatcherLoop, read_chain, transactional_id
+from streams.ledger import LedgerEntry, check_ledger
+from streams.ops.batcher_loop import BatcherLoop, init_ledger
 from streams.ops.cli_common import friendly, party_options, settings_of
 from streams.ops.readback import read_topic
-from streams.ops.topics import ensure_topics
 
 __all__ = ["batcher_command", "ledger_group", "verify_command"]
 
@@ -87,51 +83,14 @@ def init_command(
           --signature agreement.sig.hgc.json --signature agreement.sig.dcc.json
     """
     settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
-    book = load_book(settings.agreement)
     docs = [json.loads(path.read_text(encoding="utf-8")) for path in signatures]
-    payload = genesis_payload(book, docs)
-    signer = KeyPair.load(key_file)
-    ensure_topics(settings)
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka,
-            "transactional.id": transactional_id(settings, book.id),
-        }
-    )
-    producer.init_transactions(30)  # fences any running batcher of this chain first
-    codec = make_codec(settings.schema_registry)
-    existing = read_chain(settings, codec, settings.party)
-    if existing:
-        genesis = min(existing, key=lambda e: e.sequence)
-        if genesis.payload_json() == payload:
-            console.print(
-                f"ledger of {settings.party} already starts with this genesis "
-                f"({len(existing)} entries): nothing to do"
-            )
-            return
-        raise StackError(
-            f"{settings.topic('ledger.anchors')} already holds a different genesis for "
-            f"{settings.party}: a ledger is never restarted; use a new topic prefix"
-        )
-    entry = make_entry(
-        None,
-        party=settings.party,
-        agreement_id=book.id,
-        kind="genesis",
-        payload=payload,
-        signer=signer,
-        time=SystemClock().now(),
-    )
-    producer.begin_transaction()
-    producer.produce(
-        settings.topic("ledger.anchors"),
-        key=settings.party.encode(),
-        value=codec.encode("ledger_entry", entry.to_avro()),
-    )
-    producer.commit_transaction(30)
+    entry = init_ledger(settings, docs, KeyPair.load(key_file))
+    if entry is None:
+        console.print(f"ledger of {settings.party} already starts with this genesis: nothing to do")
+        return
     console.print(
-        f"genesis of {settings.party} on {settings.topic('ledger.anchors')}: "
-        f"agreement {book.id}, book hash {payload['book_hash'][:16]}…, "
+        f"genesis of {settings.party} on {settings.topic('ledger.anchors')}: agreement "
+        f"{entry.agreement_id}, book hash {entry.payload_json()['book_hash'][:16]}…, "
         f"entry {entry.entry_hash().hex()[:16]}…"
     )
 

@@ -57,6 +57,10 @@ def test_demo_runs_end_to_end_and_counts_add_up(env: dict[str, str], tmp_path: P
     assert re.search(r"hgc\s*│\s*\d+\s*│\s*600\s*│", done.stdout), done.stdout
     for reason in ("parse:malformed-line", "validate:invalid-usage", "rate:no-tariff"):
         assert reason in done.stdout
+    # both ledgers: genesis signed by both, every window anchored, a record proven end to end
+    assert re.search(r"hgc\s*│\s*24\s*│\s*intact", done.stdout), done.stdout
+    assert re.search(r"dcc\s*│\s*24\s*│\s*intact", done.stdout), done.stdout
+    assert done.stdout.count(" ✓") == 2
     assert (tmp_path / next(p.name for p in tmp_path.iterdir()) / "hgc-usage.csv").exists()
 
     # the stack stays up for a look around: status reports it, a second `up` is a no-op
