@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.canonical import canonical_json, decimal_text, tagged
 from streams.errors import AgreementError, RatingError
 from streams.timebands import Band
 
@@ -221,9 +221,9 @@ class Agreement:
         return result
 
     def canonical_hash(self) -> bytes:
-        """SHA-256 over the domain tag and the canonical JSON (sorted keys, no spaces, UTF-8)."""
-        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(b"bilat.agreement.v1\x00" + text.encode()).digest()
+        """SHA-256 of ``tagged("agreement.v1", canonical_json(canonical()))``
+        (:mod:`streams.canonical`): the bytes both parties sign, through the book hash."""
+        return hashlib.sha256(tagged("agreement.v1", canonical_json(self.canonical()))).digest()
 
 
 def _canonical(value: Any) -> Any:
@@ -231,7 +231,7 @@ def _canonical(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")  # "0.0150" and "0.015" are one price
+        return decimal_text(value)  # "0.0150" and "0.015" are one price
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, ZoneInfo):
