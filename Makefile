@@ -52,6 +52,8 @@ status: setup
 # Benchmarks print a table and write JSON to bench/results/ (see README, "Benchmarks").
 bench: setup
 	$(BIN)/python -m bench.rating
+	$(BIN)/python -m bench.merkle
+	$(BIN)/python -m bench.signing
 
 clean:
 	-$(BIN)/bilat down
