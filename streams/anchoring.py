@@ -65,8 +65,8 @@ def anchor_entry(
     return tip.next_entry("anchor", payload, signer, now)
 
 
-def digest_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, Any]:
-    """The ``BatchDigest`` Avro fields of ``batch``."""
+def _header(batch: Batch, party: str, anchor_sequence: int) -> dict[str, Any]:
+    """The fields the digest and the leaf store share."""
     return {
         "party": party,
         "agreement_id": batch.agreement_id,
@@ -74,24 +74,24 @@ def digest_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, A
         "window_end_ms": to_ms(batch.window_end),
         "revision": batch.revision,
         "depth": batch.tree.depth,
-        "bucket_hashes": list(batch.tree.bucket_hashes),
-        "leaf_count": batch.tree.leaf_count,
         "root": batch.root,
         "anchor_sequence": anchor_sequence,
+    }
+
+
+def digest_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, Any]:
+    """The ``BatchDigest`` Avro fields of ``batch``."""
+    return {
+        **_header(batch, party, anchor_sequence),
+        "bucket_hashes": list(batch.tree.bucket_hashes),
+        "leaf_count": batch.tree.leaf_count,
     }
 
 
 def leaves_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, Any]:
     """The ``BatchLeaves`` Avro fields of ``batch``."""
     return {
-        "party": party,
-        "agreement_id": batch.agreement_id,
-        "window_start_ms": to_ms(batch.window_start),
-        "window_end_ms": to_ms(batch.window_end),
-        "revision": batch.revision,
-        "depth": batch.tree.depth,
-        "root": batch.root,
-        "anchor_sequence": anchor_sequence,
+        **_header(batch, party, anchor_sequence),
         "leaves": [
             {
                 "usage_key": leaf.usage_key,

@@ -22,7 +22,7 @@ from rich.table import Table
 from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
 from connectors.sonata.cli import sonata
 from streams.config import REPO
-from streams.ops.cli_common import friendly, party_options, settings_of
+from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
 from streams.ops.keys_cli import keys_group, sign_agreement_command, verify_agreement_command
 from streams.ops.ledger_cli import batcher_command, ledger_group, verify_command
 from streams.ops.stack_cli import down_command, status_command, up_command
@@ -136,13 +136,7 @@ def ingest(
 
 @main.command()
 @party_options
-@click.option(
-    "--agreement",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="BILAT_AGREEMENT",
-    default=None,
-    help="Agreement YAML [default: examples/agreement.yaml].",
-)
+@agreement_option
 @click.option(
     "--loglevel",
     type=click.Choice(["crit", "error", "warn", "info", "debug"]),
@@ -183,13 +177,7 @@ def worker(
     help="The run this one replaces: 'live' (the workers' rating) or an earlier run id.",
 )
 @click.option("--dry-run", is_flag=True, help="Show the run, publish nothing.")
-@click.option(
-    "--agreement",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="BILAT_AGREEMENT",
-    default=None,
-    help="Agreement YAML [default: examples/agreement.yaml].",
-)
+@agreement_option
 @friendly
 def rerate(
     window: str,
@@ -245,13 +233,7 @@ def rerate(
     default=None,
     help="Any time inside the billing period [default: now], ISO-8601 with offset.",
 )
-@click.option(
-    "--agreement",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="BILAT_AGREEMENT",
-    default=None,
-    help="Agreement YAML [default: examples/agreement.yaml].",
-)
+@agreement_option
 @friendly
 def charges(
     at: str | None, agreement: Path | None, party: str, kafka: str | None, topic_prefix: str

@@ -1,42 +1,23 @@
 """``bilat sonata``: the MEF LSO Sonata commands (the lead registers :data:`sonata` in ``bilat``).
 
-The options mirror ``bilat``'s own (``--party``, ``--kafka``, ``--topic-prefix`` and their
-``BILAT_*`` variables); they are declared here rather than imported from ``streams.cli`` so
-that ``streams.cli`` can import this module without an import cycle.
+The shared options (``--party``, ``--kafka``, ``--topic-prefix`` and their ``BILAT_*``
+variables) and the friendly errors come from :mod:`streams.ops.cli_common`, as for every
+``bilat`` command.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from connectors.sonata.listener import Parties
 from connectors.sonata.notifications import LISTENER_BASE_PATH
 from streams.config import Settings
-from streams.errors import BilatError
+from streams.ops.cli_common import friendly, party_options
 
 __all__ = ["sonata"]
-
-F = TypeVar("F")
-
-
-def _friendly(func: F) -> F:
-    """A :class:`BilatError` becomes ``error: <message>`` and exit code 2, not a traceback."""
-
-    @wraps(func)  # type: ignore[arg-type]
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)  # type: ignore[operator]
-        except BilatError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -45,25 +26,7 @@ def sonata() -> None:
 
 
 @sonata.command("listen")
-@click.option(
-    "--party",
-    envvar="BILAT_PARTY",
-    default="hgc",
-    show_default=True,
-    help="This deployment's party id (the Buyer; selects its local broker by default).",
-)
-@click.option(
-    "--kafka",
-    envvar="BILAT_KAFKA",
-    default=None,
-    help="Kafka bootstrap servers [default: the party's `bilat up` broker].",
-)
-@click.option(
-    "--topic-prefix",
-    envvar="BILAT_TOPIC_PREFIX",
-    default="",
-    help="Prefix of every topic name (isolates runs on a shared cluster).",
-)
+@party_options
 @click.option(
     "--seller-api",
     envvar="BILAT_SONATA_SELLER_API",
@@ -114,7 +77,7 @@ def sonata() -> None:
     default="info",
     show_default=True,
 )
-@_friendly
+@friendly
 def listen(
     party: str,
     kafka: str | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -18,7 +19,7 @@ from rich.markup import escape
 from streams.config import Settings
 from streams.errors import BilatError
 
-__all__ = ["friendly", "party_options", "settings_of"]
+__all__ = ["agreement_option", "friendly", "party_options", "settings_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # log-friendly: no hard wraps
@@ -64,6 +65,18 @@ def party_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def agreement_option(func: F) -> F:
+    """``--agreement FILE`` (env ``BILAT_AGREEMENT``), for commands that load the agreement."""
+    option = click.option(
+        "--agreement",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="BILAT_AGREEMENT",
+        default=None,
+        help="Agreement YAML [default: examples/agreement.yaml].",
+    )
+    return option(func)
 
 
 def settings_of(party: str, kafka: str | None, topic_prefix: str, **extra: Any) -> Settings:

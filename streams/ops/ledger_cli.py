@@ -22,20 +22,13 @@ from streams.errors import StackError
 from streams.keys import KeyPair
 from streams.ledger import LedgerEntry, check_ledger
 from streams.ops.batcher_loop import BatcherLoop, init_ledger
-from streams.ops.cli_common import friendly, party_options, settings_of
+from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
 from streams.ops.readback import read_topic
 
 __all__ = ["batcher_command", "ledger_group", "verify_command"]
 
 console = Console(highlight=False)
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-_AGREEMENT = click.option(
-    "--agreement",
-    type=_FILE,
-    envvar="BILAT_AGREEMENT",
-    default=None,
-    help="Agreement YAML [default: examples/agreement.yaml].",
-)
 _KEY = click.option(
     "--key",
     "key_file",
@@ -53,7 +46,7 @@ def ledger_group() -> None:
 
 @ledger_group.command(name="init")
 @party_options
-@_AGREEMENT
+@agreement_option
 @_KEY
 @click.option(
     "--signature",
@@ -143,7 +136,7 @@ def check_command(
 
 @click.command(name="batcher")
 @party_options
-@_AGREEMENT
+@agreement_option
 @_KEY
 @click.option("--once", is_flag=True, help="Stop when caught up and nothing is due.")
 @friendly
@@ -169,7 +162,7 @@ def batcher_command(
 
 @click.command(name="verify")
 @party_options
-@_AGREEMENT
+@agreement_option
 @click.argument("usage_key", required=False)
 @click.option(
     "--export",
