@@ -1,0 +1,112 @@
+"""Audit bundles built and checked in memory: the offline proof of one record."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from streams.agreement_loader import load_book
+from streams.anchoring import anchor_entry
+from streams.audit import build_bundle, verify_bundle
+from streams.batching import Batcher
+from streams.config import REPO
+from streams.keys import KeyPair
+from streams.ledger import ChainTip, book_hash, genesis_payload, sign_agreement
+from streams.records import RatedUsage
+
+BOOK = load_book(REPO / "examples" / "agreement.yaml")
+WINDOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def rated(n: int) -> RatedUsage:
+    return RatedUsage(
+        source="ix",
+        record_id=str(n),
+        agreement_id="hgc-dcc-2026",
+        agreement_version="1",
+        rate_id="voice-uk",
+        product="voice",
+        start=WINDOW + timedelta(seconds=n),
+        quantity=Decimal(61),
+        unit="second",
+        billed_quantity=Decimal(61),
+        billed_unit="second",
+        amount=Decimal("0.0142"),
+        currency="EUR",
+        direction="inbound",
+        window_start=WINDOW,
+        window_end=WINDOW + timedelta(hours=1),
+        rated_at=NOW,
+    )
+
+
+@pytest.fixture(scope="module")
+def bundle() -> dict[str, Any]:
+    keys = {party: KeyPair.generate() for party in ("hgc", "dcc")}
+    docs = [sign_agreement(BOOK, keys[p], p) for p in ("hgc", "dcc")]
+    tip = ChainTip("hgc", BOOK.id)
+    genesis = tip.append("genesis", genesis_payload(BOOK, docs), keys["hgc"], NOW)
+    batcher = Batcher(BOOK.id, 600, 4, book_hash(BOOK))
+    records = [rated(n) for n in range(25)]
+    for i, record in enumerate(records):
+        batcher.add(record, 0, i)
+    (batch,) = batcher.due(NOW)
+    anchor = anchor_entry(batch, tip, "hgc", keys["hgc"], NOW)
+    meta = {
+        "window_start_ms": anchor.payload_json()["window_start_ms"],
+        "window_end_ms": anchor.payload_json()["window_end_ms"],
+        "revision": 0,
+        "depth": 4,
+        "root": batch.root,
+        "leaf_count": 25,
+    }
+    return build_bundle(records[7], batch.tree.proof(records[7].key), meta, [genesis, anchor])
+
+
+def failed(document: dict[str, Any]) -> set[str]:
+    return {c.name for c in verify_bundle(document) if not c.ok}
+
+
+def test_a_sound_bundle_passes_every_check(bundle: dict[str, Any]) -> None:
+    checks = verify_bundle(json.loads(json.dumps(bundle)))  # survives a JSON round trip
+    assert [c.name for c in checks] == ["leaf", "inclusion", "chain", "anchor", "salt"]
+    assert all(c.ok for c in checks), checks
+
+
+@pytest.mark.parametrize(
+    ("mutate", "check"),
+    [
+        (lambda b: b["record"].update(amount="0.0143"), "leaf"),
+        (lambda b: b["record"].update(key="ix/8"), "leaf"),
+        (lambda b: b["proof"].update(index=(b["proof"]["index"] + 1) % 2), "inclusion"),
+        (lambda b: b["batch"].update(root="00" * 32), "inclusion"),
+        (lambda b: b["chain"][1].update(signature="00" * 64), "chain"),
+        (
+            lambda b: b["chain"][0].update(
+                payload=b["chain"][0]["payload"].replace("hgc", "hgd", 1)
+            ),
+            "chain",
+        ),
+        (lambda b: b["batch"].update(leaf_count=24), "anchor"),
+        (lambda b: b["batch"].update(revision=1), "anchor"),
+    ],
+)
+def test_each_forgery_is_caught_by_its_check(
+    bundle: dict[str, Any], mutate: Any, check: str
+) -> None:
+    forged = copy.deepcopy(bundle)
+    mutate(forged)
+    assert check in failed(forged)
+
+
+def test_an_unreadable_bundle_is_one_failed_format_check(bundle: dict[str, Any]) -> None:
+    assert failed({"bilat_bundle": 2}) == {"format"}
+    broken = copy.deepcopy(bundle)
+    del broken["proof"]
+    assert failed(broken) == {"format"}
