@@ -61,7 +61,8 @@ def test_demo_runs_end_to_end_and_counts_add_up(env: dict[str, str], tmp_path: P
     assert re.search(r"hgc\s*│\s*24\s*│\s*intact", done.stdout), done.stdout
     assert re.search(r"dcc\s*│\s*24\s*│\s*intact", done.stdout), done.stdout
     assert done.stdout.count(" ✓") == 2
-    assert (tmp_path / next(p.name for p in tmp_path.iterdir()) / "hgc-usage.csv").exists()
+    assert len(list(tmp_path.glob("demo-*/hgc-usage.csv"))) == 1
+    assert (tmp_path / "keys" / "hgc.key").stat().st_mode & 0o077 == 0  # private key is 0600
 
     # the stack stays up for a look around: status reports it, a second `up` is a no-op
     status = bilat("status", env=env)
