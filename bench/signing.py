@@ -21,17 +21,13 @@ from cryptography.hazmat.backends.openssl.backend import backend
 
 from bench.common import best_of, report
 from streams.agreement_loader import load_book
+from streams.agreement_signing import genesis_payload, sign_agreement
 from streams.canonical import leaf_hash
+from streams.chain import ChainTip
 from streams.config import REPO
 from streams.keys import KeyPair
-from streams.ledger import (
-    ChainTip,
-    anchor_payload,
-    check_ledger,
-    genesis_payload,
-    make_entry,
-    sign_agreement,
-)
+from streams.ledger import anchor_payload, make_entry
+from streams.ledger_check import check_ledger
 from streams.records import RatedUsage
 
 HOUR_MS = 3_600_000

@@ -20,9 +20,10 @@ from typing import Any
 
 from streams.batching import Batch, Leaf
 from streams.canonical import canonical_json, tagged
+from streams.chain import ChainTip
 from streams.clock import from_ms, to_ms
 from streams.keys import KeyPair
-from streams.ledger import ChainTip, LedgerEntry, anchor_payload
+from streams.ledger import LedgerEntry, anchor_payload
 
 __all__ = ["anchor_entry", "digest_hash", "digest_record", "leaves_from_record", "leaves_record"]
 

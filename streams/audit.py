@@ -29,7 +29,8 @@ from streams.batchtree import RecordProof, verify_record
 from streams.canonical import LEAF_DOMAIN, canonical_json, leaf_fields, tagged
 from streams.clock import from_ms, to_ms
 from streams.errors import BilatError
-from streams.ledger import LedgerEntry, check_ledger
+from streams.ledger import LedgerEntry
+from streams.ledger_check import check_ledger
 from streams.records import RatedUsage
 
 __all__ = [

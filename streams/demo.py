@@ -25,6 +25,7 @@ from rich.table import Table
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.agreement_loader import load_book
+from streams.agreement_signing import sign_agreement
 from streams.audit import verify_bundle
 from streams.charges import Charge, period_charges
 from streams.clock import Clock, SystemClock
@@ -32,7 +33,7 @@ from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import StackError
 from streams.keys import KeyPair
-from streams.ledger import check_ledger, sign_agreement
+from streams.ledger_check import check_ledger
 from streams.ops.batcher_loop import BatcherLoop, init_ledger, read_chain
 from streams.ops.offline import load_inventory, record_bundle
 from streams.ops.produce import publish

@@ -29,14 +29,16 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams.agreement_loader import load_book
+from streams.agreement_signing import book_hash, genesis_payload
 from streams.anchoring import anchor_entry, digest_record, leaves_from_record, leaves_record
 from streams.batching import Batch, Batcher
+from streams.chain import ChainTip
 from streams.clock import Clock, SystemClock
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import BilatError, CodecError, StackError
 from streams.keys import KeyPair
-from streams.ledger import ChainTip, LedgerEntry, book_hash, genesis_payload, make_entry
+from streams.ledger import LedgerEntry, make_entry
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
 from streams.records import RatedUsage

@@ -21,9 +21,10 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from streams.agreement_signing import book_hash, sign_agreement, verify_agreement_signature
 from streams.errors import BilatError
 from streams.keys import KeyFileError, KeyPair, PublicKey
-from streams.ledger import LedgerError, book_hash, sign_agreement, verify_agreement_signature
+from streams.ledger import LedgerError
 
 __all__ = ["keys_group", "sign_agreement_command", "verify_agreement_command"]
 

@@ -20,7 +20,8 @@ from streams.audit import verify_bundle
 from streams.codec import make_codec
 from streams.errors import StackError
 from streams.keys import KeyPair
-from streams.ledger import LedgerEntry, check_ledger
+from streams.ledger import LedgerEntry
+from streams.ledger_check import check_ledger
 from streams.ops.batcher_loop import BatcherLoop, init_ledger
 from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
 from streams.ops.readback import read_topic

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from streams.agreement_loader import load_book
+from streams.agreement_signing import book_hash
 from streams.anchoring import leaves_from_record
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import BilatError, CodecError, InvalidRecord
 from streams.inventory import Inventory, OrderEvent
-from streams.ledger import book_hash
 from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.records import RatedUsage, UsageRecord

@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 
 from streams.agreement_loader import load_book
+from streams.agreement_signing import sign_agreement
 from streams.codec import make_codec
 from streams.config import REPO, Settings
 from streams.keys import KeyPair
-from streams.ledger import LedgerEntry, check_ledger, sign_agreement
+from streams.ledger import LedgerEntry
+from streams.ledger_check import check_ledger
 from streams.ops.batcher_loop import FAULT_POINTS
 from streams.ops.produce import publish
 from streams.ops.readback import read_topic

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from streams.agreement_loader import load_book
+from streams.agreement_signing import book_hash, genesis_payload, sign_agreement
 from streams.anchoring import anchor_entry
 from streams.audit import build_bundle, verify_bundle
 from streams.batching import Batcher
+from streams.chain import ChainTip
 from streams.config import REPO
 from streams.keys import KeyPair
-from streams.ledger import ChainTip, book_hash, genesis_payload, sign_agreement
 from streams.records import RatedUsage
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")

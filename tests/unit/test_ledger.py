@@ -21,24 +21,19 @@ from hypothesis import strategies as st
 
 from streams.agreement import AgreementBook
 from streams.agreement_loader import load_book
-from streams.canonical import canonical_json
-from streams.codec import make_codec
-from streams.config import REPO
-from streams.keys import KeyPair, PublicKey
-from streams.ledger import (
-    ZERO_HASH,
-    ChainTip,
-    Finding,
-    LedgerEntry,
-    LedgerError,
-    anchor_payload,
+from streams.agreement_signing import (
     book_hash,
-    check_ledger,
     genesis_payload,
-    make_entry,
     sign_agreement,
     verify_agreement_signature,
 )
+from streams.canonical import canonical_json
+from streams.chain import ChainTip
+from streams.codec import make_codec
+from streams.config import REPO
+from streams.keys import KeyPair, PublicKey
+from streams.ledger import ZERO_HASH, LedgerEntry, LedgerError, anchor_payload, make_entry
+from streams.ledger_check import Finding, check_ledger
 from streams.ops.keys_cli import sign_agreement_command, verify_agreement_command
 
 EXAMPLE = REPO / "examples" / "agreement.yaml"

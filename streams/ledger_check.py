@@ -1,0 +1,371 @@
+"""Checking a party's chain as stored: every problem, as findings (errors as data). Pure.
+
+:func:`check_ledger` walks one party's mirrored chain and reports every bad signature, broken
+link, gap, equivocation, duplicate window and malformed payload; a clean chain gives ``[]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from streams.agreement_signing import book_hash_of, signature_problems
+from streams.canonical import canonical_json
+from streams.keys import KeyFileError, PublicKey
+from streams.ledger import (
+    ZERO_HASH,
+    LedgerEntry,
+    LedgerError,
+    WindowKey,
+    anchor_problems,
+    window_key,
+)
+
+__all__ = ["FINDING_KINDS", "Finding", "check_ledger", "genesis_keys"]
+
+FINDING_KINDS = (
+    "bad-signature",
+    "chain-break",
+    "gap",
+    "equivocation",
+    "duplicate-window",
+    "bad-payload",
+    "unknown-key",
+    "no-genesis",
+    "wrong-party",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem of a ledger chain, as data (it becomes a ``ReconAlert``)."""
+
+    kind: str
+    """One of :data:`FINDING_KINDS`."""
+    sequence: int | None
+    """The entry concerned; None when it concerns the chain as a whole."""
+    detail: str
+
+    def __str__(self) -> str:
+        where = "ledger" if self.sequence is None else f"sequence {self.sequence}"
+        return f"{self.kind} at {where}: {self.detail}"
+
+
+def _owner(entries: Sequence[LedgerEntry], party: str | None) -> tuple[str, str]:
+    """The chain's (party, agreement): ``party`` or the most common party; the agreement of its
+    genesis entry, else its most common agreement. Ties break by name, never by input order."""
+
+    def most_common(counts: Counter[str]) -> str:
+        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else ""
+
+    owner = party if party is not None else most_common(Counter(e.party for e in entries))
+    mine = [e for e in entries if e.party == owner]
+    geneses = [e for e in mine if e.sequence == 0 and e.kind == "genesis"]
+    if geneses:
+        return owner, min(geneses, key=lambda e: e.entry_hash()).agreement_id
+    return owner, most_common(Counter(e.agreement_id for e in mine))
+
+
+def genesis_keys(entry: LedgerEntry) -> tuple[dict[str, tuple[str, PublicKey]], list[str]]:
+    """Keys published by a genesis entry (key id → (party, key)), and its payload's problems.
+    A payload that does not match its hash publishes nothing (``bad-payload`` says why)."""
+    if hashlib.sha256(entry.payload).digest() != entry.payload_hash:
+        return {}, []
+    try:
+        payload = entry.payload_json()
+    except LedgerError as exc:
+        return {}, [str(exc)]
+    problems = []
+    parties = payload.get("parties")
+    keys: dict[str, tuple[str, PublicKey]] = {}
+    if not isinstance(parties, dict):
+        return {}, [f"parties: got {parties!r}, want an object"]
+    for party, info in parties.items():
+        try:
+            key = PublicKey.from_json(info if isinstance(info, dict) else {})
+        except KeyFileError as exc:
+            problems.append(f"parties.{party}: {exc}")
+            continue
+        keys[key.key_id] = (party, key)
+    if entry.party not in parties:
+        problems.append(f"parties: got {sorted(parties)}, want the chain's party {entry.party}")
+    if payload.get("agreement_id") != entry.agreement_id:
+        problems.append(
+            f"agreement_id: got {payload.get('agreement_id')!r}, want {entry.agreement_id!r}"
+        )
+    versions = payload.get("versions")
+    try:
+        expected = book_hash_of(entry.agreement_id, versions).hex()
+    except (TypeError, ValueError):
+        problems.append(f"versions: got {versions!r}, want a list of version objects")
+        expected = None
+    if expected is not None and payload.get("book_hash") != expected:
+        problems.append(f"book_hash: got {payload.get('book_hash')!r}, want {expected} (versions)")
+    signatures = payload.get("signatures")
+    signed: set[str] = set()
+    for index, doc in enumerate(signatures if isinstance(signatures, list) else []):
+        found = signature_problems(doc, entry.agreement_id, expected or "", parties)
+        published = keys.get(doc.get("key_id", "")) if not found else None
+        if not found and (published is None or published[0] != doc["party"]):
+            found = [f"key {doc['key_id']}: not the key parties.{doc['party']} publishes"]
+        problems += [f"signatures[{index}]: {p}" for p in found]
+        if not found:
+            signed.add(doc["party"])
+    for party in parties:
+        if party not in signed:
+            problems.append(f"signatures: missing a valid agreement signature by {party}")
+    return keys, problems
+
+
+def check_ledger(
+    entries: Iterable[LedgerEntry],
+    party: str | None = None,
+    trusted: Mapping[str, PublicKey] | None = None,
+) -> list[Finding]:
+    """Every problem of one party's chain as stored (any order, duplicates allowed).
+
+    The chain's owner is ``party`` (default: the party of the genesis entry), its agreement
+    that of the genesis entry; keys come from the genesis payload, and only the owner's key may
+    sign. ``trusted`` (party → key, known out of band, e.g. from the signature documents
+    exchanged before genesis) pins the owner's key: a genesis publishing another key is an
+    ``unknown-key`` finding and the trusted key is used instead. Reported, all at once, sorted
+    by sequence:
+
+    * ``wrong-party`` — an entry of another party or agreement (then ignored);
+    * ``no-genesis`` — no genesis entry at sequence 0 (signatures cannot be checked then);
+    * ``bad-payload`` — payload not matching ``payload_hash``, not canonical JSON, or not the
+      kind's shape (genesis: keys, book hash, both agreement signatures; anchor: window,
+      revision, root; a revision superseding a root its window was not anchored with);
+    * ``unknown-key`` — signed by a key other than the owner's published key;
+    * ``bad-signature`` — the signature does not verify;
+    * ``chain-break`` — ``prev_hash`` is not the hash of the entry before (or not zero for
+      genesis);
+    * ``gap`` — missing sequences below the highest one;
+    * ``equivocation`` — two entries with one sequence, both validly signed, signing different
+      content (identical copies are fine: Kafka delivers at least once; a corrupted copy is a
+      ``bad-signature`` or ``bad-payload``, never the party's equivocation);
+    * ``duplicate-window`` — a (window, revision) anchored again with a different root.
+
+    A clean chain gives ``[]``; an empty one a ``no-genesis`` finding.
+    """
+    items = list(entries)
+    findings: list[Finding] = []
+    owner, agreement = _owner(items, party)
+    by_sequence: dict[int, list[LedgerEntry]] = {}
+    for entry in items:
+        if (entry.party, entry.agreement_id) != (owner, agreement):
+            findings.append(
+                Finding(
+                    "wrong-party",
+                    entry.sequence,
+                    f"entry of {entry.party}/{entry.agreement_id}, want {owner}/{agreement}",
+                )
+            )
+            continue
+        variants = by_sequence.setdefault(entry.sequence, [])
+        if entry not in variants:
+            variants.append(entry)
+
+    keys: dict[str, tuple[str, PublicKey]] | None = None
+    geneses = [e for e in by_sequence.get(0, []) if e.kind == "genesis"]
+    if not geneses:
+        at_zero = by_sequence.get(0)
+        detail = (
+            f"sequence 0 is a {at_zero[0].kind} entry, want genesis"
+            if at_zero
+            else "no entry at sequence 0: keys unknown, signatures not checked"
+        )
+        findings.append(Finding("no-genesis", 0 if at_zero else None, detail))
+    genesis_problems: dict[int, list[str]] = {}
+    for genesis in sorted(geneses, key=lambda e: e.entry_hash()):
+        published, problems = genesis_keys(genesis)
+        genesis_problems[id(genesis)] = problems
+        if keys is None and any(p == owner for p, _ in published.values()):
+            keys = published
+    if geneses and keys is None:
+        findings.append(
+            Finding(
+                "no-genesis",
+                0,
+                f"no genesis entry publishes a usable key of {owner}: signatures not checked",
+            )
+        )
+    elif keys is not None and trusted is not None and owner in trusted:
+        published_ids = [k for k, (p, _) in keys.items() if p == owner]
+        if trusted[owner].key_id not in published_ids:
+            findings.append(
+                Finding(
+                    "unknown-key",
+                    0,
+                    f"genesis publishes {owner}'s key {', '.join(published_ids)}, want the "
+                    f"trusted key {trusted[owner].key_id}",
+                )
+            )
+            keys = {trusted[owner].key_id: (owner, trusted[owner])}
+
+    hashes: dict[int, set[bytes]] = {}
+    signed_ok: dict[int, list[LedgerEntry]] = {}
+    anchors: list[tuple[int, dict[str, Any]]] = []
+    for sequence in sorted(by_sequence):
+        for entry in by_sequence[sequence]:
+            hashes.setdefault(sequence, set()).add(entry.entry_hash())
+            payload, problems = _payload_problems(entry, agreement)
+            problems += genesis_problems.get(id(entry), [])
+            findings += [Finding("bad-payload", sequence, p) for p in problems]
+            signature_ok = _signature_finding(entry, keys, owner, findings)
+            if signature_ok:
+                signed_ok.setdefault(sequence, []).append(entry)
+                if entry.kind == "anchor" and payload is not None and not problems:
+                    anchors.append((sequence, payload))
+
+    for sequence in sorted(by_sequence):
+        for entry in by_sequence[sequence]:
+            link = _link_finding(entry, hashes)
+            if link is not None:
+                findings.append(link)
+        variants = signed_ok.get(sequence, [])
+        if len({e.signed_bytes() for e in variants}) > 1:
+            detail = ", ".join(f"{e.kind} payload {e.payload_hash.hex()[:16]}…" for e in variants)
+            findings.append(
+                Finding(
+                    "equivocation",
+                    sequence,
+                    f"{len(variants)} different validly signed entries: {detail}",
+                )
+            )
+    findings += _gaps(by_sequence)
+    findings += _window_findings(anchors)
+    return sorted(
+        findings, key=lambda f: (-1 if f.sequence is None else f.sequence, f.kind, f.detail)
+    )
+
+
+def _link_finding(entry: LedgerEntry, hashes: Mapping[int, set[bytes]]) -> Finding | None:
+    """``chain-break`` if ``prev_hash`` is not the hash of (a copy of) the entry before; None
+    also when that entry is missing (the gap is reported instead)."""
+    if entry.sequence == 0:
+        if entry.prev_hash == ZERO_HASH:
+            return None
+        want = "32 zero bytes (genesis)"
+    else:
+        before = hashes.get(entry.sequence - 1)
+        if before is None or entry.prev_hash in before:
+            return None
+        want = f"{' or '.join(sorted(h.hex() for h in before))} (sequence {entry.sequence - 1})"
+    return Finding(
+        "chain-break", entry.sequence, f"prev_hash: got {entry.prev_hash.hex()}, want {want}"
+    )
+
+
+def _payload_problems(
+    entry: LedgerEntry, agreement: str
+) -> tuple[dict[str, Any] | None, list[str]]:
+    digest = hashlib.sha256(entry.payload).digest()
+    if digest != entry.payload_hash:
+        return None, [
+            f"payload: SHA-256 got {digest.hex()}, want payload_hash {entry.payload_hash.hex()}"
+        ]
+    try:
+        payload = entry.payload_json()
+    except LedgerError as exc:
+        return None, [str(exc)]
+    try:
+        canonical = canonical_json(payload) == entry.payload
+    except (TypeError, ValueError):  # floats, huge integers: no canonical form
+        canonical = False
+    if not canonical:
+        return payload, ["payload: got non-canonical JSON, want canonical_json of the object"]
+    if entry.kind == "genesis" and entry.sequence != 0:
+        return payload, [f"kind genesis: got sequence {entry.sequence}, want only 0"]
+    if entry.kind == "anchor":
+        return payload, anchor_problems(payload, agreement)
+    return payload, []
+
+
+def _signature_finding(
+    entry: LedgerEntry,
+    keys: Mapping[str, tuple[str, PublicKey]] | None,
+    owner: str,
+    findings: list[Finding],
+) -> bool:
+    """Whether ``entry`` is validly signed by the owner; adds the finding if not. Without keys
+    (no genesis) nothing can be checked: True, the ``no-genesis`` finding says why."""
+    if keys is None:
+        return True
+    known = keys.get(entry.key_id)
+    if known is None or known[0] != owner:
+        whose = f"{known[0]}'s key, not {owner}'s" if known else "not published in the genesis"
+        owned = [k for k, (p, _) in keys.items() if p == owner]
+        findings.append(
+            Finding(
+                "unknown-key",
+                entry.sequence,
+                f"key_id: got {entry.key_id} ({whose}), want {' or '.join(owned) or '?'}",
+            )
+        )
+        return False
+    if not known[1].verify(entry.signed_bytes(), entry.signature):
+        findings.append(
+            Finding(
+                "bad-signature",
+                entry.sequence,
+                f"{entry.kind} signature does not verify with {entry.key_id}",
+            )
+        )
+        return False
+    return True
+
+
+def _gaps(by_sequence: Mapping[int, object]) -> list[Finding]:
+    """One ``gap`` finding per run of missing sequences in 1..max (0 is ``no-genesis``)."""
+    findings = []
+    present = sorted(by_sequence)
+    previous = 0
+    for sequence in present:
+        if sequence > previous + 1:
+            first, last = previous + 1, sequence - 1
+            span = f"sequence {first}" if first == last else f"sequences {first}..{last}"
+            findings.append(
+                Finding("gap", first, f"{span} missing (the chain resumes at {sequence})")
+            )
+        previous = max(previous, sequence)
+    return findings
+
+
+def _window_findings(anchors: Sequence[tuple[int, Mapping[str, Any]]]) -> list[Finding]:
+    """``duplicate-window`` for a (window, revision) anchored again with another root, and
+    ``bad-payload`` for a revision superseding a root its window was not anchored with."""
+    findings = []
+    first: dict[WindowKey, tuple[int, str]] = {}
+    for sequence, payload in sorted(anchors, key=lambda a: a[0]):
+        key = window_key(payload)
+        seen = first.setdefault(key, (sequence, payload["root"]))
+        if seen[0] != sequence and seen[1] != payload["root"]:
+            findings.append(
+                Finding(
+                    "duplicate-window",
+                    sequence,
+                    f"window [{key[0]}, {key[1]}) revision {key[2]}: root {payload['root']}, "
+                    f"but sequence {seen[0]} anchored root {seen[1]}",
+                )
+            )
+    for sequence, payload in anchors:
+        supersedes = payload.get("supersedes")
+        if supersedes is None:
+            continue
+        earlier = first.get(
+            (payload["window_start_ms"], payload["window_end_ms"], supersedes["revision"])
+        )
+        if earlier is not None and earlier[1] != supersedes["root"]:
+            findings.append(
+                Finding(
+                    "bad-payload",
+                    sequence,
+                    f"supersedes: got revision {supersedes['revision']} root "
+                    f"{supersedes['root']}, want {earlier[1]} (anchored at sequence {earlier[0]})",
+                )
+            )
+    return findings
