@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from streams.batchtree import BatchTree
 from streams.canonical import leaf_hash
-from streams.records import RatedUsage
+from streams.records import RatedUsage, totals_by_currency
 
 __all__ = ["Batch", "Batcher", "Leaf"]
 
@@ -70,10 +70,7 @@ class Batch:
     @property
     def totals(self) -> dict[str, Decimal]:
         """Sum of amounts per currency."""
-        out: dict[str, Decimal] = {}
-        for leaf in self.leaves:
-            out[leaf.currency] = out.get(leaf.currency, Decimal(0)) + leaf.amount
-        return out
+        return totals_by_currency((leaf.currency, leaf.amount) for leaf in self.leaves)
 
     @property
     def versions(self) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
 from connectors.sonata.cli import sonata
-from streams.config import REPO
+from streams.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, REPO
 from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
 from streams.ops.keys_cli import keys_group, sign_agreement_command, verify_agreement_command
 from streams.ops.ledger_cli import batcher_command, ledger_group, verify_command
@@ -310,7 +310,10 @@ def agreement_check(file: Path) -> None:
     help="Where generated files and worker logs go.",
 )
 @click.option(
-    "--base-port", default=9092, show_default=True, help="Kafka port of hgc; dcc gets +100."
+    "--base-port",
+    default=DEFAULT_BASE_PORT,
+    show_default=True,
+    help="Kafka port of hgc; dcc gets +100.",
 )
 @click.option("--redis-port", default=6390, show_default=True, help="Redis port.")
 @click.option(
@@ -337,10 +340,11 @@ def demo(
     started = time.monotonic()
     stack = LocalStack(run_dir=run_dir, progress=lambda m: err.print(m, style="dim", markup=False))
     brokers = {
-        spec.name: stack.kafka_up(spec).bootstrap for spec in party_specs(("hgc", "dcc"), base_port)
+        spec.name: stack.kafka_up(spec).bootstrap
+        for spec in party_specs(DEFAULT_PARTIES, base_port)
     }
-    stack.redis_up(RedisSpec(name="redis", port=redis_port))
-    results = run_demo(records, workdir, brokers, say=lambda m: err.print(m, markup=False))
+    redis = stack.redis_up(RedisSpec(name="redis", port=redis_port)).url
+    results = run_demo(records, workdir, brokers, redis, say=lambda m: err.print(m, markup=False))
     print_report(console, results, records)
     console.print(f"done in {time.monotonic() - started:.1f} s; stop the stack with `bilat down`")
     if not all(r.consistent for r in results):

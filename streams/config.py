@@ -16,8 +16,15 @@ __all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "REPO", "TOPICS", "Settings"]
 REPO = Path(__file__).resolve().parents[1]
 """The checkout this package runs from (holds ``schemas/``, ``deploy/``, ``examples/``)."""
 
-PARTY_PORTS: Mapping[str, int] = {"hgc": 9092, "dcc": 9192}
-"""Local broker ports of the two demo parties (as ``bilat up`` starts them)."""
+DEFAULT_PARTIES = ("hgc", "dcc")
+"""The two parties ``bilat up`` and the demo start by default: Seller, then Buyer."""
+DEFAULT_BASE_PORT = 9092
+PARTY_PORT_STEP = 100
+"""Party i's broker listens on base + 100·i, its controller on that + 1."""
+PARTY_PORTS: Mapping[str, int] = {
+    party: DEFAULT_BASE_PORT + PARTY_PORT_STEP * i for i, party in enumerate(DEFAULT_PARTIES)
+}
+"""Local broker ports of the default parties (as ``bilat up`` starts them)."""
 
 DEFAULT_REDIS = "redis://127.0.0.1:6390/0"
 DEFAULT_AGREEMENT = REPO / "examples" / "agreement.yaml"
@@ -56,7 +63,7 @@ class Settings:
         """Settings from ``env`` (default ``os.environ``), then non-None ``overrides``."""
         env = os.environ if env is None else env
         party = str(overrides.get("party") or env.get("BILAT_PARTY", "hgc"))
-        port = PARTY_PORTS.get(party, 9092)
+        port = PARTY_PORTS.get(party, DEFAULT_BASE_PORT)
         settings = cls(
             party=party,
             kafka=env.get("BILAT_KAFKA", f"127.0.0.1:{port}"),

@@ -40,7 +40,7 @@ from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import delete_topics, ensure_topics
 from streams.ops.workers import message_count, start_worker, stop_worker
-from streams.records import DeadLetter, RatedUsage
+from streams.records import DeadLetter, RatedUsage, totals_by_currency
 
 __all__ = ["PartyResult", "run_demo"]
 
@@ -134,18 +134,16 @@ def print_report(console: Console, results: list[PartyResult], records: int) -> 
 def summarise(settings: Settings, result: PartyResult) -> None:
     """Fill ``result`` from what is on the party's ``usage.rated`` and ``usage.dlq`` now."""
     codec = make_codec(settings.schema_registry)
-    keys: set[str] = set()
-    totals: dict[str, Decimal] = {}
+    first: dict[str, RatedUsage] = {}
     for _key, value in read_topic(settings.kafka, settings.topic("usage.rated")):
         rated = RatedUsage.from_avro(codec.decode("rated_usage", value))
-        if rated.key in keys:
+        if rated.key in first:
             result.duplicates += 1
-            continue
-        keys.add(rated.key)
-        totals[rated.currency] = totals.get(rated.currency, Decimal(0)) + rated.amount
-    result.rated = len(keys)
-    result.rated_keys = keys
-    result.totals = totals
+        else:
+            first[rated.key] = rated
+    result.rated = len(first)
+    result.rated_keys = set(first)
+    result.totals = totals_by_currency((r.currency, r.amount) for r in first.values())
     for _key, value in read_topic(settings.kafka, settings.topic("usage.dlq")):
         letter = DeadLetter.from_avro(codec.decode("dead_letter", value))
         result.dead[f"{letter.stage}:{letter.error_code}"] += 1
@@ -156,15 +154,17 @@ def run_demo(
     records: int,
     workdir: Path,
     brokers: Mapping[str, str],
+    redis: str,
     say: Callable[[str], object] = print,
     clock: Clock | None = None,
     timeout: float = 300.0,
 ) -> list[PartyResult]:
     """Run the demo for ``records`` calls per party; returns one result per party.
 
-    ``brokers`` maps the Seller then the Buyer to their Kafka bootstrap servers; the clusters
-    must be up (``bilat demo`` starts them). Raises :class:`StackError` if a worker
-    dies or the pipeline does not finish within ``timeout`` seconds.
+    ``brokers`` maps the Seller then the Buyer to their Kafka bootstrap servers, ``redis`` is
+    the dedup store's URL; they must be up (``bilat demo`` starts them). Raises
+    :class:`StackError` if a worker dies or the pipeline does not finish within ``timeout``
+    seconds.
     """
     clock = clock or SystemClock()
     parties = tuple(brokers)
@@ -183,6 +183,7 @@ def run_demo(
                 {},
                 party=party,
                 kafka=brokers[party],
+                redis=redis,
                 topic_prefix=f"{run}.",
                 run_dir=run_dir,
             )

@@ -8,7 +8,7 @@ timezone-aware UTC datetimes (epoch milliseconds on the wire).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +16,7 @@ from typing import Any
 
 from streams.clock import from_ms, to_ms
 
-__all__ = ["DeadLetter", "RatedUsage", "UsageRecord", "ms_of"]
+__all__ = ["DeadLetter", "RatedUsage", "UsageRecord", "ms_of", "totals_by_currency"]
 
 
 def ms_of(value: Any) -> int:
@@ -26,6 +26,14 @@ def ms_of(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise TypeError(f"got {value!r} ({type(value).__name__}), want epoch ms or aware datetime")
+
+
+def totals_by_currency(amounts: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """Sum of ``(currency, amount)`` pairs per currency (money is never summed across them)."""
+    totals: dict[str, Decimal] = {}
+    for currency, amount in amounts:
+        totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return totals
 
 
 def _check_decimal(name: str, value: Decimal) -> None:

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from streams.errors import RatingError
 from streams.rating import Rater, window_of
-from streams.records import RatedUsage, UsageRecord
+from streams.records import RatedUsage, UsageRecord, totals_by_currency
 
 __all__ = ["LIVE", "RatingRun", "rerate"]
 
@@ -49,10 +49,7 @@ class RatingRun:
     @property
     def totals(self) -> dict[str, Decimal]:
         """Sum of amounts per currency."""
-        out: dict[str, Decimal] = {}
-        for record in self.records:
-            out[record.currency] = out.get(record.currency, Decimal(0)) + record.amount
-        return out
+        return totals_by_currency((r.currency, r.amount) for r in self.records)
 
 
 def rerate(

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,9 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from streams.agreement_signing import book_hash, sign_agreement, verify_agreement_signature
-from streams.errors import BilatError
 from streams.keys import KeyFileError, KeyPair, PublicKey
 from streams.ledger import LedgerError
+from streams.ops.cli_common import friendly
 
 __all__ = ["keys_group", "sign_agreement_command", "verify_agreement_command"]
 
@@ -37,22 +35,6 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 def _out() -> Console:
     return Console(highlight=False, soft_wrap=True)
-
-
-def _friendly(func: F) -> F:
-    """A BilatError becomes one red message on stderr and exit code 2, not a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BilatError as exc:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[red]error:[/red] {escape(str(exc))}"
-            )
-            sys.exit(EXIT_ERROR)
-
-    return wrapper  # type: ignore[return-value]  # wraps keeps the signature
 
 
 @click.group(name="keys")
@@ -76,7 +58,7 @@ def keys_group() -> None:
     show_default=True,
     help="Folder for PARTY.key and PARTY.pub.json (created with mode 0700 when missing).",
 )
-@_friendly
+@friendly
 def new_command(party: str, folder: Path) -> None:
     """Generate a party's key: FOLDER/PARTY.key (private, mode 0600) and FOLDER/PARTY.pub.json.
 
@@ -101,7 +83,7 @@ def new_command(party: str, folder: Path) -> None:
 
 @keys_group.command(name="show", short_help="Print the key id and public key of a key file.")
 @click.argument("file", type=_FILE)
-@_friendly
+@friendly
 def show_command(file: Path) -> None:
     """Print the key id and public key of a private key FILE (.key) or public JSON (.pub.json).
 
@@ -139,7 +121,7 @@ def show_command(file: Path) -> None:
     default=None,
     help="Signature document to write [default: FILE.sig.PARTY.json].",
 )
-@_friendly
+@friendly
 def sign_agreement_command(file: Path, party: str, key_file: Path, out: Path | None) -> None:
     """Sign the agreement FILE (every version in it) as PARTY; write the signature document.
 
@@ -175,7 +157,7 @@ def sign_agreement_command(file: Path, party: str, key_file: Path, out: Path | N
     is_flag=True,
     help="Also require a valid signature by both the seller and the buyer.",
 )
-@_friendly
+@friendly
 def verify_agreement_command(file: Path, signatures: tuple[Path, ...], complete: bool) -> None:
     """Check signature documents SIGNATURES against the agreement FILE.
 

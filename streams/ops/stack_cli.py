@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from streams.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, PARTY_PORT_STEP
 from streams.errors import StackError
 from streams.ops.localstack import (
     DEFAULT_REDIS_PORT,
@@ -26,10 +27,6 @@ from streams.ops.localstack import (
 
 __all__ = ["down_command", "party_specs", "status_command", "status_table", "up_command"]
 
-DEFAULT_PARTIES = ("hgc", "dcc")
-DEFAULT_BASE_PORT = 9092
-PARTY_PORT_STEP = 100
-"""Party i listens on base + 100·i, its controller on base + 100·i + 1."""
 REDIS_NAME = "redis"
 EXIT_STACK_ERROR = 2
 EXIT_SOME_STOPPED = 3
