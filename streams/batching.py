@@ -137,8 +137,11 @@ class Batcher:
                 continue
             revision = 0 if window.anchored is None else window.anchored[0] + 1
             leaves = tuple(window.leaves[k] for k in sorted(window.leaves))
-            tree = BatchTree.build(
-                ((leaf.usage_key, leaf.leaf_hash) for leaf in leaves), self.depth, self.salt
+            tree = BatchTree.from_columns(
+                [leaf.usage_key for leaf in leaves],
+                [leaf.leaf_hash for leaf in leaves],
+                self.depth,
+                self.salt,
             )
             batches.append(
                 Batch(

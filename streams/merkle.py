@@ -34,6 +34,11 @@ from collections.abc import Sequence
 
 from streams.errors import BilatError
 
+try:  # C leaf hashing (streams/_batchhash.c), where it could be compiled
+    from streams import _batchhash as _native
+except ImportError:  # pragma: no cover - depends on the machine; the Python path is the same
+    _native = None  # type: ignore[assignment]  # the optional-import idiom
+
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
@@ -43,6 +48,7 @@ __all__ = [
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "path_from_levels",
     "root_from_hashes",
@@ -98,6 +104,19 @@ class RootMismatchError(MerkleError):
 def leaf_hash(data: bytes) -> bytes:
     """SHA-256(0x00 || data): the hash of one leaf's canonical bytes."""
     return _sha256(_LEAF_PREFIX + data).digest()
+
+
+def leaf_hashes(datas: Sequence[bytes]) -> list[bytes]:
+    """``[leaf_hash(d) for d in datas]``, in one C call where the C module is compiled.
+
+    ``TypeError`` for an item that is not ``bytes``.
+    """
+    if _native is not None:
+        return _native.leaf_hashes(datas if isinstance(datas, list) else list(datas))
+    for i, data in enumerate(datas):
+        if not isinstance(data, bytes):
+            raise TypeError(f"leaf data {i}: got {type(data).__name__}, want bytes")
+    return [leaf_hash(data) for data in datas]
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.audit import verify_bundle
+from streams.batchtree import NATIVE
 from streams.codec import make_codec
 from streams.errors import StackError
 from streams.keys import KeyPair
@@ -156,6 +157,11 @@ def batcher_command(
     input offsets. Run one per party: a second one fences the first.
     """
     settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
+    if not NATIVE:
+        console.print(
+            "[yellow]note: Merkle batches are built in pure Python, about 6x slower: the C module "
+            "was not compiled (apt-get install gcc libssl-dev python3-dev, then reinstall)[/yellow]"
+        )
     loop = BatcherLoop(settings, KeyPair.load(key_file), say=lambda m: console.print(m))
     count = loop.run(once=once)
     console.print(f"{count} batches anchored")

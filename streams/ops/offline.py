@@ -87,9 +87,8 @@ def record_bundle(settings: Settings, usage_key: str) -> dict[str, Any]:
         raise BilatError(f"{usage_key}: rated but in no anchored batch yet; run `bilat batcher`")
     _start, _end, _revision, _root, leaves = leaves_from_record(batch)
     salt = book_hash(load_book(settings.agreement))
-    tree = BatchTree.build(
-        ((leaf.usage_key, leaf.leaf_hash) for leaf in leaves), batch["depth"], salt
-    )
+    keys = [leaf.usage_key for leaf in leaves]
+    tree = BatchTree.from_columns(keys, [leaf.leaf_hash for leaf in leaves], batch["depth"], salt)
     chain = sorted(read_chain(settings, codec, settings.party), key=lambda e: e.sequence)
     chain = [e for e in chain if e.sequence <= batch["anchor_sequence"]]
     return build_bundle(record, tree.proof(usage_key), {**batch, "leaf_count": len(leaves)}, chain)

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import streams.batchtree
 from streams.batchtree import (
+    NATIVE,
     BatchTree,
     RecordProof,
     batch_root,
@@ -41,6 +43,15 @@ def record(key: str, amount: str = "1.00") -> bytes:
 
 def leaves(n: int, amount: str = "1.00", prefix: str = "cdr") -> list[tuple[str, bytes]]:
     return [(f"{prefix}-{i:04d}", leaf_hash(record(f"{prefix}-{i:04d}", amount))) for i in range(n)]
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def build_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both builds of a batch: the C one and the pure-Python one."""
+    if request.param == "native" and not NATIVE:
+        pytest.skip("the C module streams._batchhash is not compiled here")
+    monkeypatch.setattr(streams.batchtree, "NATIVE", request.param == "native")
+    return str(request.param)
 
 
 def flip(node: bytes) -> bytes:
