@@ -13,21 +13,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer
 
 from streams.agreement_loader import load_book
-from streams.agreement_signing import sign_agreement
+from streams.agreement_signing import book_hash, sign_agreement
+from streams.batching import Batcher
+from streams.clock import ManualClock
 from streams.codec import make_codec
 from streams.config import REPO, Settings
 from streams.keys import KeyPair
 from streams.ledger import LedgerEntry
 from streams.ledger_check import check_ledger
-from streams.ops.batcher_loop import FAULT_POINTS
+from streams.ops.batcher_loop import FAULT_POINTS, BatcherLoop
 from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
@@ -38,8 +42,8 @@ BOOK = load_book(REPO / "examples" / "agreement.yaml")
 DAY = datetime(2026, 11, 20, tzinfo=UTC)  # version 1 in force; windows long closed
 
 
-def rated(n: int, hour: int, amount: str = "0.0150") -> RatedUsage:
-    window = DAY + timedelta(hours=hour)
+def rated(n: int, hour: int, amount: str = "0.0150", day: datetime = DAY) -> RatedUsage:
+    window = day + timedelta(hours=hour)
     return RatedUsage(
         source="ix-fra-01",
         record_id=f"{hour:02d}-{n:04d}",
@@ -77,9 +81,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-def bilat(
-    settings: Settings, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def cli_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `bilat` process of party hgc on ``settings``' topics."""
     environment = dict(
         os.environ,
         BILAT_KAFKA=settings.kafka,
@@ -88,16 +91,41 @@ def bilat(
         COLUMNS="200",
     )
     environment.pop("BILAT_FAULT", None)
-    environment.update(env or {})
+    environment.update(extra or {})
+    return environment
+
+
+def bilat(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
         capture_output=True,
         text=True,
-        env=environment,
+        env=cli_env(settings, env),
         cwd=REPO,
         timeout=180,
         check=False,
     )
+
+
+def start_batcher(
+    settings: Settings, keys: dict[str, Path], fault: str | None = None
+) -> subprocess.Popen[str]:
+    """`bilat batcher` running in the background (stdout and stderr in one pipe)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "batcher", "--key", str(keys["hgc"])],
+        env=cli_env(settings, {"BILAT_FAULT": fault} if fault else None),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def beside(settings: Settings, suffix: str, run_dir: Path) -> Settings:
+    """Settings of a second, independent ledger on the same broker (topic prefix + suffix)."""
+    return replace(settings, topic_prefix=settings.topic_prefix + suffix, run_dir=run_dir)
 
 
 def prepared(
@@ -205,26 +233,15 @@ def test_windows_are_anchored_once_with_a_clean_chain(
     assert checked.returncode == 0 and "intact" in checked.stdout and "3 anchors" in checked.stdout
 
 
-@pytest.mark.parametrize("fault", FAULT_POINTS)
+@pytest.mark.parametrize("fault", [f for f in FAULT_POINTS if f != "during-rebalance"])
 def test_a_crash_at_any_point_leaves_the_same_ledger(
     baseline: tuple[Settings, list[tuple[Any, ...]]],
     keys: dict[str, Path],
-    topic_prefix: str,
     fault: str,
-    kafka_bootstrap: str,
-    redis_url: str,
     tmp_path: Path,
 ) -> None:
     _, expected = baseline
-    other = Settings.from_env(
-        {},
-        party="hgc",
-        kafka=kafka_bootstrap,
-        topic_prefix=f"{topic_prefix}crash.",
-        redis=redis_url,
-        run_dir=tmp_path,
-    )
-    ready = prepared(other, keys)
+    ready = prepared(beside(baseline[0], "crash.", tmp_path), keys)
     crashed = run_batcher(ready, keys, fault)
     assert crashed.returncode == 70, crashed.stdout + crashed.stderr
     recovered = run_batcher(ready, keys)
@@ -262,21 +279,7 @@ def test_a_second_batcher_fences_the_first(
     baseline: tuple[Settings, list[tuple[Any, ...]]], keys: dict[str, Path]
 ) -> None:
     settings, _ = baseline
-    env = dict(
-        os.environ,
-        BILAT_KAFKA=settings.kafka,
-        BILAT_TOPIC_PREFIX=settings.topic_prefix,
-        BILAT_PARTY="hgc",
-    )
-    env.pop("BILAT_FAULT", None)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "batcher", "--key", str(keys["hgc"])],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    first = start_batcher(settings, keys)
     try:
         time.sleep(6)  # let it join the group and go idle
         second = run_batcher(settings, keys)  # fences the first on start
@@ -332,3 +335,58 @@ def test_verify_a_record_online_and_offline(
     assert forged.returncode == 1 and "✗ leaf" in forged.stdout
     missing = bilat(settings, "verify", "ix-fra-01/never-rated")
     assert missing.returncode == 2 and "is it rated?" in missing.stderr
+
+
+def test_a_crash_during_a_rebalance_loses_nothing_and_doubles_nothing(
+    baseline: tuple[Settings, list[tuple[Any, ...]]],
+    keys: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """The batcher holds records of a window not due yet (read, not anchored, offsets not
+    committed) when a rebalance starts; it dies in the middle of it. The restarted batcher
+    anchors that window with every one of its records, and nothing twice."""
+    _, expected = baseline
+    future = datetime(2027, 6, 1, tzinfo=UTC)  # open for months: held, not anchored
+    pending = [rated(n, 8, day=future) for n in range(25)]
+    ready = prepared(beside(baseline[0], "rebalance.", tmp_path), keys, RECORDS + pending)
+    batcher = start_batcher(ready, keys, fault="during-rebalance")
+    intruder = None
+    output = ""
+    try:
+        deadline = time.monotonic() + 90
+        while len(anchors(ready)) < len(expected):  # every record read, the past anchored
+            assert batcher.poll() is None, batcher.communicate()[0]
+            assert time.monotonic() < deadline, "the batcher anchored nothing in 90 s"
+            time.sleep(0.5)
+        # Another member joins the batcher's consumer group: a rebalance revokes its partitions.
+        intruder = Consumer(
+            {"bootstrap.servers": ready.kafka, "group.id": f"{ready.app_id}-batcher"}
+        )
+        intruder.subscribe([ready.topic("usage.rated")])
+        deadline = time.monotonic() + 60
+        while batcher.poll() is None and time.monotonic() < deadline:
+            intruder.poll(0.5)
+        output, _ = batcher.communicate(timeout=10)
+    finally:
+        if intruder is not None:
+            intruder.close()  # leaves the group, so the restarted batcher gets every partition
+        if batcher.poll() is None:
+            batcher.kill()
+    assert batcher.returncode == 70, output
+    assert "BILAT_FAULT=during-rebalance" in output
+
+    # Restarted, months later: the held window is due and must hold all 25 records.
+    clock = ManualClock(future + timedelta(days=1))
+    restarted = BatcherLoop(ready, KeyPair.load(keys["hgc"]), clock=clock, say=lambda _m: None)
+    assert restarted.run(once=True) == 1
+    offline = Batcher("hgc-dcc-2026", 600, BOOK.latest.digest_depth, book_hash(BOOK))
+    for offset, record in enumerate(pending):
+        offline.add(record, 0, offset)
+    (want,) = offline.due(clock.now())
+    window_ms = int((future + timedelta(hours=8)).timestamp() * 1000)
+    ledger = anchors(ready)
+    assert ledger[: len(expected)] == expected  # the past windows once each, unchanged
+    assert ledger[len(expected) :] == [(window_ms, 0, want.root.hex(), 25, '{"EUR": "0.375"}')]
+    assert check_ledger(chain(ready)) == []  # no gap, no duplicate, every signature good
+    again = run_batcher(ready, keys)  # and everything is recognised after that
+    assert again.returncode == 0 and "0 batches anchored" in again.stdout, again.stdout
