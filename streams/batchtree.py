@@ -40,6 +40,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NoReturn
 
 from streams.merkle import (
@@ -372,6 +373,14 @@ class BatchTree:
         keys, hashes = self._keys, self._hashes
         return sorted(self._members[bucket], key=lambda i: (hashes[i], keys[i]))
 
+    def _columns(self, bucket: int) -> tuple[list[str], list[bytes]]:
+        """The keys and leaf hashes of one bucket, in bucket order (gathered at C speed)."""
+        members = self._bucket(bucket)
+        if len(members) < 2:  # itemgetter of one index returns the item, not a tuple
+            return [self._keys[i] for i in members], [self._hashes[i] for i in members]
+        pick = itemgetter(*members)
+        return list(pick(self._keys)), list(pick(self._hashes))
+
     def proof(self, usage_key: str) -> RecordProof:
         """The inclusion proof of the record with this usage key; ``KeyError`` if absent.
 
@@ -390,15 +399,19 @@ class BatchTree:
             by_bucket.setdefault(bucket_of(key, self._depth, self._salt), []).append(i)
         found: dict[int, RecordProof] = {}
         for bucket, positions in by_bucket.items():
-            members = self._bucket(bucket)
-            ordered = [self._hashes[i] for i in members]
-            index_of = {self._keys[i]: at for at, i in enumerate(members)}
+            in_bucket, ordered = self._columns(bucket)
+            index_of = (
+                in_bucket.index
+                if len(positions) < 8
+                else {key: at for at, key in enumerate(in_bucket)}.__getitem__
+            )
             levels = tree_levels(ordered) if ordered else []
             top_path = tuple(path_from_levels(self._top, bucket))
             for i in positions:
-                index = index_of.get(wanted[i])
-                if index is None:
-                    raise KeyError(wanted[i])
+                try:
+                    index = index_of(wanted[i])
+                except (KeyError, ValueError):
+                    raise KeyError(wanted[i]) from None
                 found[i] = RecordProof(
                     usage_key=wanted[i],
                     leaf_hash=ordered[index],
@@ -417,7 +430,7 @@ class BatchTree:
         """
         if not 0 <= bucket < 1 << self._depth:
             raise ValueError(f"bucket: got {bucket}, want 0 <= bucket < {1 << self._depth}")
-        return [(self._keys[i], self._hashes[i]) for i in self._bucket(bucket)]
+        return list(zip(*self._columns(bucket), strict=True))
 
     def leaves(self) -> list[tuple[str, bytes]]:
         """Every ``(usage_key, leaf_hash)``, bucket by bucket, each in bucket order."""
