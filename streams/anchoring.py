@@ -13,7 +13,7 @@ canonical encoding without ``anchor_sequence`` (which the digest names only afte
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,22 +25,57 @@ from streams.clock import from_ms, to_ms
 from streams.keys import KeyPair
 from streams.ledger import LedgerEntry, anchor_payload
 
-__all__ = ["anchor_entry", "digest_hash", "digest_record", "leaves_from_record", "leaves_record"]
+__all__ = [
+    "anchor_entry",
+    "digest_hash",
+    "digest_hash_of",
+    "digest_record",
+    "leaves_from_record",
+    "leaves_record",
+]
 
 
 def digest_hash(batch: Batch, party: str) -> bytes:
     """SHA-256 of the digest's canonical encoding (what the anchor commits to)."""
+    return digest_hash_of(
+        party,
+        batch.agreement_id,
+        to_ms(batch.window_start),
+        to_ms(batch.window_end),
+        batch.revision,
+        batch.tree.depth,
+        batch.tree.bucket_hashes,
+        batch.tree.leaf_count,
+        batch.root,
+    )
+
+
+def digest_hash_of(
+    party: str,
+    agreement_id: str,
+    window_start_ms: int,
+    window_end_ms: int,
+    revision: int,
+    depth: int,
+    bucket_hashes: Sequence[bytes],
+    leaf_count: int,
+    root: bytes,
+) -> bytes:
+    """:func:`digest_hash` from a digest's fields (a stored or mirrored ``BatchDigest``).
+
+    ``TypeError`` or ``ValueError`` for fields of the wrong type (``bytes.hex`` on a str...).
+    """
     body = canonical_json(
         {
             "party": party,
-            "agreement_id": batch.agreement_id,
-            "window_start_ms": to_ms(batch.window_start),
-            "window_end_ms": to_ms(batch.window_end),
-            "revision": batch.revision,
-            "depth": batch.tree.depth,
-            "bucket_hashes": [h.hex() for h in batch.tree.bucket_hashes],
-            "leaf_count": batch.tree.leaf_count,
-            "root": batch.root.hex(),
+            "agreement_id": agreement_id,
+            "window_start_ms": window_start_ms,
+            "window_end_ms": window_end_ms,
+            "revision": revision,
+            "depth": depth,
+            "bucket_hashes": [bytes.hex(h) for h in bucket_hashes],
+            "leaf_count": leaf_count,
+            "root": bytes.hex(root),
         }
     )
     return hashlib.sha256(tagged("batch-digest.v1", body)).digest()

@@ -17,12 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.audit import verify_bundle
+from streams.batch_check import check_batches
 from streams.batchtree import NATIVE
-from streams.codec import make_codec
+from streams.codec import Codec, make_codec
+from streams.config import Settings
 from streams.errors import StackError
 from streams.keys import KeyPair
-from streams.ledger import LedgerEntry
-from streams.ledger_check import check_ledger
+from streams.ledger import LedgerEntry, LedgerError
+from streams.ledger_check import Finding, check_ledger
 from streams.ops.batcher_loop import BatcherLoop, init_ledger
 from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
 from streams.ops.readback import read_topic
@@ -99,13 +101,31 @@ def init_command(
     help="Full topic name to read, e.g. a mirrored partner ledger 'dcc.ledger.anchors' "
     "[default: this party's <prefix>ledger.anchors].",
 )
+@click.option(
+    "--batches/--no-batches",
+    default=True,
+    show_default=True,
+    help="Also hold every anchor's digest (the topic beside the anchors, '…ledger.digests') "
+    "and, on one's own ledger, its stored leaves ('ledger.batches') against what it signs.",
+)
 @friendly
 def check_command(
-    party: str, kafka: str | None, topic_prefix: str, owner: str | None, topic: str | None
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    owner: str | None,
+    topic: str | None,
+    batches: bool,
 ) -> None:
-    """Walk a ledger and report every bad signature, broken link, gap or equivocation.
+    """Walk a ledger and report every bad signature, broken link, gap or equivocation, and
+    every digest or leaf batch that does not match the anchor signing it.
 
     Exit 0 when the chain is intact, 1 when anything is wrong.
+
+    \b
+    Examples:
+      bilat ledger check
+      bilat ledger check --owner dcc --topic dcc.ledger.anchors
     """
     settings = settings_of(party, kafka, topic_prefix)
     name = topic or settings.topic("ledger.anchors")
@@ -118,12 +138,17 @@ def check_command(
     if not mine:
         raise StackError(f"{name}: no entries of {who}")
     findings = check_ledger(mine, who)
+    stored = ""
+    if batches:
+        own = topic is None and who == settings.party
+        found, stored = _check_stored(settings, codec, name, mine, own)
+        findings += found
     tip = max(mine, key=lambda e: e.sequence)
     if not findings:
         anchors = sum(1 for e in mine if e.kind == "anchor")
         console.print(
             f"[green]intact[/green]: {len(mine)} entries of {who} on {name} "
-            f"({anchors} anchors), tip {tip.sequence} {tip.entry_hash().hex()[:16]}…"
+            f"({anchors} anchors{stored}), tip {tip.sequence} {tip.entry_hash().hex()[:16]}…"
         )
         return
     table = Table(title=f"{len(findings)} problems in the ledger of {who} on {name}")
@@ -134,6 +159,34 @@ def check_command(
         table.add_row(seq, finding.kind, finding.detail)
     console.print(table)
     sys.exit(1)
+
+
+def _check_stored(
+    settings: Settings, codec: Codec, anchors_topic: str, mine: list[LedgerEntry], own: bool
+) -> tuple[list[Finding], str]:
+    """Findings about the digests (and, if ``own``, the leaf batches) beside ``anchors_topic``,
+    and what was checked, for the summary line."""
+    genesis = [e for e in mine if e.kind == "genesis" and e.sequence == 0]
+    suffix = "ledger.anchors"
+    if not genesis or not anchors_topic.endswith(suffix):
+        return [], ", digests not checked"  # no salt (check_ledger says why), or no topic name
+    try:
+        salt = bytes.fromhex(genesis[0].payload_json()["book_hash"])
+    except (LedgerError, KeyError, TypeError, ValueError):
+        return [], ", digests not checked"  # a bad genesis payload: check_ledger reports it
+    base = anchors_topic[: -len(suffix)]
+    digests = [
+        codec.decode("batch_digest", value)
+        for _key, value in read_topic(settings.kafka, base + "ledger.digests")
+    ]
+    leaf_sets = None
+    if own:
+        leaf_sets = [
+            codec.decode("batch_leaves", value)
+            for _key, value in read_topic(settings.kafka, base + "ledger.batches")
+        ]
+    checked = ", digests and leaf batches match" if own else ", digests match"
+    return check_batches(mine, digests, leaf_sets, salt), checked
 
 
 @click.command(name="batcher")

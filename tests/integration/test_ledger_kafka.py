@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
 from streams.records import RatedUsage
+from tests.fakes.rated import rated_call
 
 CODEC = make_codec()
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
@@ -43,26 +43,7 @@ DAY = datetime(2026, 11, 20, tzinfo=UTC)  # version 1 in force; windows long clo
 
 
 def rated(n: int, hour: int, amount: str = "0.0150", day: datetime = DAY) -> RatedUsage:
-    window = day + timedelta(hours=hour)
-    return RatedUsage(
-        source="ix-fra-01",
-        record_id=f"{hour:02d}-{n:04d}",
-        agreement_id="hgc-dcc-2026",
-        agreement_version="1",
-        rate_id="voice-de-mobile@peak",
-        product="voice",
-        start=window + timedelta(seconds=n * 7),
-        quantity=Decimal(60),
-        unit="second",
-        billed_quantity=Decimal(60),
-        billed_unit="second",
-        amount=Decimal(amount),
-        currency="EUR",
-        direction="inbound",
-        window_start=window,
-        window_end=window + timedelta(hours=1),
-        rated_at=DAY + timedelta(days=2),
-    )
+    return rated_call(f"{hour:02d}-{n:04d}", day + timedelta(hours=hour), n * 7, amount)
 
 
 RECORDS = [rated(n, hour) for hour in (9, 10, 11) for n in range(40)]
@@ -230,7 +211,8 @@ def test_windows_are_anchored_once_with_a_clean_chain(
     assert again.returncode == 0 and "0 batches anchored" in again.stdout
     assert anchors(settings) == expected
     checked = bilat(settings, "ledger", "check")
-    assert checked.returncode == 0 and "intact" in checked.stdout and "3 anchors" in checked.stdout
+    assert checked.returncode == 0 and "intact" in checked.stdout, checked.stdout + checked.stderr
+    assert "3 anchors, digests and leaf batches match" in checked.stdout
 
 
 @pytest.mark.parametrize("fault", [f for f in FAULT_POINTS if f != "during-rebalance"])
@@ -315,6 +297,17 @@ def test_a_changed_byte_is_reported_by_ledger_check(
     checked = bilat(settings, "ledger", "check", "--topic", settings.topic("ledger.tampered"))
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "bad-payload" in checked.stdout and " 2 " in checked.stdout
+
+    # A digest beside the real ledger that does not hash to the root its anchor signs.
+    (digest, *_) = [
+        CODEC.decode("batch_digest", v)
+        for _k, v in read_topic(settings.kafka, settings.topic("ledger.digests"))
+    ]
+    digest["bucket_hashes"][0] = bytes(32)
+    publish(settings, "ledger.digests", "batch_digest", [digest], lambda r: "hgc")
+    checked = bilat(settings, "ledger", "check")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "bad-digest" in checked.stdout and "bucket hashes hash to" in checked.stdout
 
 
 def test_verify_a_record_online_and_offline(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from streams.chain import ChainTip
 from streams.config import REPO
 from streams.keys import KeyPair
 from streams.records import RatedUsage
+from tests.fakes.rated import rated_call
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 WINDOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -26,25 +26,7 @@ NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def rated(n: int) -> RatedUsage:
-    return RatedUsage(
-        source="ix",
-        record_id=str(n),
-        agreement_id="hgc-dcc-2026",
-        agreement_version="1",
-        rate_id="voice-uk",
-        product="voice",
-        start=WINDOW + timedelta(seconds=n),
-        quantity=Decimal(61),
-        unit="second",
-        billed_quantity=Decimal(61),
-        billed_unit="second",
-        amount=Decimal("0.0142"),
-        currency="EUR",
-        direction="inbound",
-        window_start=WINDOW,
-        window_end=WINDOW + timedelta(hours=1),
-        rated_at=NOW,
-    )
+    return rated_call(str(n), WINDOW, n, "0.0142", source="ix", seconds=61)
 
 
 @pytest.fixture(scope="module")
