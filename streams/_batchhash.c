@@ -390,6 +390,7 @@ static void sort_bucket(const leaves *L, entry *e, size_t m, entry *spare, uint3
 /* ---- Python API ------------------------------------------------------------------------- */
 
 static PyObject *py_leaf_hashes(PyObject *self, PyObject *arg) {
+    (void)self;
     PyObject *seq = PySequence_Fast(arg, "leaf_hashes: want a list of bytes");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -492,6 +493,7 @@ static int check_unique(scratch *s, PyObject **keys, const entry *e, size_t n) {
 }
 
 static PyObject *py_build(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *key_list, *hash_list;
     int depth;
     const char *salt;
@@ -607,8 +609,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "streams._batchhash",
-    "Native build of the bucketed Merkle batch (see streams/batchtree.py).", -1, methods,
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "streams._batchhash",
+    .m_doc = "Native build of the bucketed Merkle batch (see streams/batchtree.py).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__batchhash(void) { return PyModule_Create(&module); }
