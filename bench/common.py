@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -11,6 +12,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def arguments(doc: str | None, repeat: int) -> argparse.ArgumentParser:
+    """A benchmark's command line: its docstring as ``--help``, and ``--repeat`` (best of N)."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=repeat,
+        help=f"timed runs per case, best kept (default {repeat})",
+    )
+    return parser
 
 
 @dataclass

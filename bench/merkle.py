@@ -23,11 +23,10 @@ is compiled (on the Python build otherwise).
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Callable
 
-from bench.common import Row, best_of, report
+from bench.common import Row, arguments, best_of, report
 from streams.batchtree import NATIVE, BatchTree, verify_record
 from streams.canonical import LEAF_DOMAIN, canonical_json, tagged
 from streams.merkle import leaf_hash, leaf_hashes, root_from_hashes
@@ -76,14 +75,9 @@ def python_leaf_hashes(datas: list[bytes]) -> list[bytes]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__, repeat=3)
     parser.add_argument(
         "--leaves", type=int, default=1_000_000, help="leaves per batch (default 1,000,000)"
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="timed runs per case, best kept (default 3)"
     )
     parser.add_argument("--depth", type=int, default=10, help="bucket depth (default 10)")
     args = parser.parse_args()

@@ -8,11 +8,10 @@ consumer of ``usage.cdr`` must pay). Target (issue 3): rating >= 100,000 CDRs/s 
 
 from __future__ import annotations
 
-import argparse
 import io
 from datetime import UTC, datetime
 
-from bench.common import best_of, report
+from bench.common import arguments, best_of, report
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.synth import synth_order, synth_pair
 from streams.agreement_loader import load_book
@@ -29,14 +28,9 @@ TARGET = 100_000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__, repeat=5)
     parser.add_argument(
         "--records", type=int, default=50_000, help="CDRs per case (default 50,000)"
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=5, help="timed runs per case, best kept (default 5)"
     )
     args = parser.parse_args()
 

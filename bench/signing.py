@@ -11,7 +11,6 @@ batch, off the hot path).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +18,7 @@ from decimal import Decimal
 import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend
 
-from bench.common import best_of, report
+from bench.common import arguments, best_of, report
 from streams.agreement_loader import load_book
 from streams.agreement_signing import genesis_payload, sign_agreement
 from streams.canonical import leaf_hash
@@ -73,12 +72,9 @@ def record(index: int, now: datetime) -> RatedUsage:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__, repeat=5)
     parser.add_argument("--entries", type=int, default=2_000, help="anchors per case (2,000)")
     parser.add_argument("--records", type=int, default=50_000, help="leaves hashed (50,000)")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs, best kept (5)")
     args = parser.parse_args()
 
     now = datetime(2026, 3, 2, 9, tzinfo=UTC)

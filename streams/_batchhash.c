@@ -253,6 +253,11 @@ static void bucket_all(const bucketer *b, const char **key, const Py_ssize_t *ke
     for (; i < n; i++) digest[i] = bucketer_hash(b, (const uint8_t *)key[i], (size_t)keylen[i]);
 }
 
+/* The bucket of a key: the digest's leading `depth` bits (a shift by 64 is undefined in C). */
+static inline size_t bucket_index(uint64_t digest, int depth) {
+    return depth ? (size_t)(digest >> (64 - depth)) : 0;
+}
+
 /* ---- RFC 9162 hashing ------------------------------------------------------------------- */
 
 static void leaf_hash(const uint8_t *data, size_t len, uint8_t out[HASH]) {
@@ -466,7 +471,7 @@ static int read_leaves(scratch *s, PyObject **keys, PyObject **hashes, size_t n,
         s->L.hash[i] = (const uint8_t *)PyBytes_AS_STRING(hashes[i]);
     }
     bucket_all(bk, s->L.key, s->L.keylen, s->digest, n);
-    for (size_t i = 0; i < n; i++) s->offsets[depth ? s->digest[i] >> (64 - depth) : 0]++;
+    for (size_t i = 0; i < n; i++) s->offsets[bucket_index(s->digest[i], depth)]++;
     return 0;
 }
 
@@ -552,7 +557,7 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         }
         memcpy(next, s.offsets, buckets * sizeof *next);
         for (size_t i = 0; i < n; i++) {
-            size_t b = depth ? s.digest[i] >> (64 - depth) : 0;
+            size_t b = bucket_index(s.digest[i], depth);
             const uint8_t *h = s.L.hash[i];
             uint64_t prefix = 0;
             for (int j = 0; j < 8; j++) prefix = (prefix << 8) | h[j];

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from streams.audit import verify_bundle
 from streams.batch_check import check_batches
-from streams.batchtree import NATIVE
+from streams.batchtree import NATIVE, NATIVE_HINT
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import StackError
@@ -213,7 +213,7 @@ def batcher_command(
     if not NATIVE:
         console.print(
             "[yellow]note: Merkle batches are built in pure Python, about 6x slower: the C module "
-            "was not compiled (apt-get install gcc libssl-dev python3-dev, then reinstall)[/yellow]"
+            f"was not compiled; {NATIVE_HINT}[/yellow]"
         )
     loop = BatcherLoop(settings, KeyPair.load(key_file), say=lambda m: console.print(m))
     count = loop.run(once=once)
