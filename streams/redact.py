@@ -1,0 +1,52 @@
+"""Credentials never leave the process in what Bilat prints or logs.
+
+Every URL or connection string Bilat shows a person (an error, a status table, a log line)
+goes through :func:`redact_url` first: a password in ``redis://user:secret@host`` or a token
+in ``?token=...`` would otherwise land in terminals, CI logs and support tickets.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = ["REDACTED", "redact_text", "redact_url"]
+
+REDACTED = "***"
+
+_SECRET_PARAMS = re.compile(r"(pass|secret|token|key|auth|credential|sig)", re.IGNORECASE)
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password and secret-looking query values replaced by ``***``.
+
+    The user name stays (it says *who* connects, which an operator needs), the password goes.
+    Strings that are not URLs come back unchanged; a URL that cannot be parsed comes back
+    with everything between ``://`` and the last ``@`` replaced, so nothing leaks either way.
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, host = netloc.rpartition("@")
+            user, has_password, _ = userinfo.partition(":")
+            # A user info without ':' may be a bare password (``redis://secret@host``): hide it.
+            netloc = f"{user}:{REDACTED}@{host}" if has_password else f"{REDACTED}@{host}"
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode(
+                [(k, REDACTED if _SECRET_PARAMS.search(k) else v) for k, v in pairs], safe="*"
+            )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        head, sep, tail = url.partition("://")
+        if sep and "@" in tail:
+            return f"{head}://{REDACTED}@{tail.rpartition('@')[2]}"
+        return url
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL inside it redacted (for exception messages from libraries)."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
