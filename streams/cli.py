@@ -143,22 +143,42 @@ def ingest(
     default="warn",
     show_default=True,
 )
+@click.option(
+    "--until-caught-up",
+    is_flag=True,
+    help="Stop (exit 0) once every message on usage.cdr at start is rated or dead-lettered "
+    "and committed: run the worker as a batch job.",
+)
 @friendly
 def worker(
-    party: str, kafka: str | None, topic_prefix: str, agreement: Path | None, loglevel: str
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    agreement: Path | None,
+    loglevel: str,
+    until_caught_up: bool,
 ) -> None:
     """Run the rating worker (Faust) in the foreground until Ctrl-C / SIGTERM.
 
     Reads usage.cdr, writes usage.rated and usage.dlq. Run one per party; run more to scale
     (each takes a share of the partitions).
+
+    \b
+    Exit codes:
+      0   stopped by a signal, or caught up (--until-caught-up)
+      2   cannot start (no broker, no Redis, bad agreement): the message says what to do
+      70  the loop failed (a send, Redis): nothing past the failed batch was committed;
+          fix the cause named in the log and start it again
     """
     from streams.worker import run_worker
 
     settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
     err.print(
         f"rating worker for {settings.party}: {settings.topic('usage.cdr')} on {settings.kafka}"
+        + (" (until caught up)" if until_caught_up else ""),
+        markup=False,
     )
-    run_worker(settings, loglevel)
+    run_worker(settings, loglevel, until_caught_up=until_caught_up)
 
 
 @main.command()

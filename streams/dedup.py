@@ -11,17 +11,34 @@ batch against the claims gives, per rated record:
 * ``duplicate``: claimed by another origin (mediation sent the same record twice): not
   revenue twice, but counted and reported as a dead letter (stage ``dedup``).
 
-A crash after publishing but before claiming re-publishes an identical record on restart
-(same key, same amount): the one case in which ``usage.rated`` holds a key twice, and the
-Merkle batching downstream keeps one record per key.
+Dead letters are claimed the same way, by their origin (one message is dead-lettered once):
+a batch replayed after a crash publishes no dead letter a second time, whether the message
+failed validation or was a mediation duplicate. :func:`plan_batch` is the whole decision for
+one batch, pure, so the worker only reads the claims, publishes and writes the claims back.
+
+A crash after publishing but before claiming re-publishes the same record on restart (same
+key, same amount; a dead letter with the same origin): the one case in which ``usage.rated``
+holds a key twice or ``usage.dlq`` an origin twice. The Merkle batching downstream keeps one
+record per key, and readers count dead letters by origin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Verdict", "claim_key", "judge", "origin_id"]
+__all__ = [
+    "BatchItem",
+    "BatchPlan",
+    "Decision",
+    "Verdict",
+    "claim_key",
+    "dead_letter_claim_key",
+    "lookups",
+    "origin_id",
+    "plan_batch",
+]
 
 Verdict = Literal["fresh", "replay", "duplicate"]
 
@@ -35,28 +52,89 @@ def claim_key(deployment: str, agreement_id: str, usage_key: str) -> str:
     return f"bilat:{deployment}:dedup:{agreement_id}:{usage_key}"
 
 
+def dead_letter_claim_key(deployment: str, origin: str) -> str:
+    """The claim store key saying the message read at ``origin`` was dead-lettered already."""
+    return f"bilat:{deployment}:dlq:{origin}"
+
+
 def origin_id(topic: str, partition: int, offset: int) -> str:
     return f"{topic}/{partition}/{offset}"
 
 
-def judge(
-    keys: Sequence[str], origins: Sequence[str], claims: Sequence[str | None]
-) -> list[Verdict]:
-    """The verdict of each record of a batch (see the module docstring).
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One message of a batch as dedup sees it: where it was read and what it became."""
 
-    ``keys[i]`` was read at ``origins[i]``; ``claims[i]`` is the origin already claiming it,
-    or ``None``. A key repeated inside the batch is a duplicate after its first occurrence.
+    origin: str
+    """``topic/partition/offset`` (:func:`origin_id`)."""
+    claim: str | None
+    """The usage key's claim key (:func:`claim_key`) if it was rated, ``None`` if refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one item: publish it (``fresh``), skip it (``replay``), or publish a
+    ``dedup:duplicate`` dead letter instead (``duplicate``, rated first at ``first``)."""
+
+    verdict: Verdict
+    first: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """A batch's decisions, and the claims to write once every publication is durable."""
+
+    decisions: tuple[Decision, ...]
+    claims: tuple[tuple[str, str], ...]
+    """``(claim key, value)`` pairs for ``SET NX``: the origin claiming a usage key, or ``1``
+    for a dead-lettered origin."""
+
+
+def lookups(deployment: str, items: Sequence[BatchItem]) -> list[str]:
+    """Every claim key :func:`plan_batch` needs read, each once, in a stable order."""
+    keys: dict[str, None] = {}
+    for item in items:
+        if item.claim is not None:
+            keys[item.claim] = None
+        keys[dead_letter_claim_key(deployment, item.origin)] = None
+    return list(keys)
+
+
+def plan_batch(
+    deployment: str, items: Sequence[BatchItem], found: Mapping[str, str | None]
+) -> BatchPlan:
+    """Decide a batch against the claims ``found`` (claim key → value, from :func:`lookups`).
+
+    * a rated item: ``replay`` if its usage key is claimed by this very origin; ``duplicate``
+      if claimed by another origin or by an earlier item of this batch (it then becomes a dead
+      letter, and is judged as one); else ``fresh``;
+    * a dead letter: ``replay`` if its origin is claimed as dead-lettered, else ``fresh``.
+
+    Claims follow the decisions: a fresh rated item claims its usage key with its origin, every
+    dead letter published claims its origin. Nothing here does I/O.
     """
-    if not len(keys) == len(origins) == len(claims):
-        raise ValueError(f"got {len(keys)} keys, {len(origins)} origins, {len(claims)} claims")
-    seen: set[str] = set()
-    verdicts: list[Verdict] = []
-    for key, origin, claim in zip(keys, origins, claims, strict=True):
-        if claim == origin:
-            verdicts.append("replay")
-        elif claim is not None or key in seen:
-            verdicts.append("duplicate")
+    decisions: list[Decision] = []
+    claims: list[tuple[str, str]] = []
+    rated_by: dict[str, str] = {}
+    for item in items:
+        lettered = dead_letter_claim_key(deployment, item.origin)
+        if item.claim is not None:
+            claim = found.get(item.claim)
+            if claim == item.origin:
+                decisions.append(Decision("replay"))
+                continue
+            first = claim or rated_by.get(item.claim)
+            if first is None:
+                decisions.append(Decision("fresh"))
+                claims.append((item.claim, item.origin))
+                rated_by[item.claim] = item.origin
+                continue
+            decision = Decision("duplicate", first)
         else:
-            verdicts.append("fresh")
-        seen.add(key)
-    return verdicts
+            decision = Decision("fresh")
+        if found.get(lettered) is not None:
+            decisions.append(Decision("replay"))
+        else:
+            decisions.append(decision)
+            claims.append((lettered, "1"))
+    return BatchPlan(tuple(decisions), tuple(claims))

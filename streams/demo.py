@@ -144,10 +144,25 @@ def summarise(settings: Settings, result: PartyResult) -> None:
     result.rated = len(first)
     result.rated_keys = set(first)
     result.totals = totals_by_currency((r.currency, r.amount) for r in first.values())
+    origins: set[tuple[str, int, int]] = set()
     for _key, value in read_topic(settings.kafka, settings.topic("usage.dlq")):
         letter = DeadLetter.from_avro(codec.decode("dead_letter", value))
+        origin = (letter.source_topic, letter.source_partition, letter.source_offset)
+        if origin in origins:  # re-published after a crash before its claim (streams.dedup)
+            result.duplicates += 1
+            continue
+        origins.add(origin)
         result.dead[f"{letter.stage}:{letter.error_code}"] += 1
         result.examples.setdefault(letter.stage, letter.error_message)
+
+
+def _last_line(log: Path) -> str:
+    """The last non-empty line of a worker's log: why it stopped."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    return next((line.strip() for line in reversed(lines) if line.strip()), "empty log")
 
 
 def run_demo(
@@ -217,8 +232,10 @@ def run_demo(
                 - message_count(settings, "usage.rated", "usage.dlq")
             ) > 0:
                 if proc.poll() is not None:
+                    log = run_dir / f"{settings.party}-worker.log"
                     raise StackError(
-                        f"{settings.party} worker exited ({proc.returncode}); see its log"
+                        f"{settings.party} worker exited with code {proc.returncode}: "
+                        f"{_last_line(log)} (log: {log})"
                     )
                 if time.monotonic() > deadline:
                     raise StackError(

@@ -8,6 +8,7 @@ timezone-aware UTC datetimes (epoch milliseconds on the wire).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,17 @@ from typing import Any
 
 from streams.clock import from_ms, to_ms
 
-__all__ = ["DeadLetter", "RatedUsage", "UsageRecord", "ms_of", "totals_by_currency"]
+__all__ = [
+    "MAX_ERRORS",
+    "MAX_ERROR_CHARS",
+    "MAX_KEY_BYTES",
+    "MAX_ORIGINAL_BYTES",
+    "DeadLetter",
+    "RatedUsage",
+    "UsageRecord",
+    "ms_of",
+    "totals_by_currency",
+]
 
 
 def ms_of(value: Any) -> int:
@@ -204,11 +215,40 @@ class RatedUsage:
         )
 
 
+MAX_ORIGINAL_BYTES = 65_536
+"""Of an original value longer than this, a dead letter keeps this prefix, the size and SHA-256."""
+MAX_KEY_BYTES = 1_024
+"""Of a longer message key, a dead letter keeps this prefix (the key is also the DLQ's key)."""
+MAX_ERRORS = 100
+"""A dead letter lists at most this many problems (the rest are counted in the last entry)."""
+MAX_ERROR_CHARS = 1_000
+"""Each listed problem is cut to this many characters, so hostile values cannot bloat it."""
+
+
+def _cut(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters and made valid UTF-8 (Avro strings must be).
+
+    Lone surrogates (undecodable bytes read with ``surrogateescape``) become ``\\udcxx``.
+    """
+    if len(text) > limit:
+        text = f"{text[: limit - 40]}… ({len(text) - limit + 40:,} more characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A message that could not be processed, kept byte for byte with every reason."""
+    """A message that could not be processed, kept with every reason, bounded in size.
 
-    original: bytes
+    Whatever came in, a dead letter stays far below Kafka's message size limit, so writing it
+    can never fail for its size: a value over :data:`MAX_ORIGINAL_BYTES` is kept as its prefix
+    with ``original_size`` and ``original_sha256`` describing the whole; a key over
+    :data:`MAX_KEY_BYTES` is cut; at most :data:`MAX_ERRORS` problems of at most
+    :data:`MAX_ERROR_CHARS` characters are kept. The bounds are applied on construction, so
+    every producer of dead letters (the worker, ingest) gets them. ``original`` is ``None``
+    for a message without a value (a tombstone).
+    """
+
+    original: bytes | None
     source_topic: str
     """Topic it was read from, or the file it was read from for ingest-time failures."""
     source_partition: int
@@ -216,16 +256,43 @@ class DeadLetter:
     source_offset: int
     """Offset, or the 1-based line number in a file."""
     stage: str
-    """``parse`` | ``decode`` | ``validate`` | ``rate`` | ``dedup``."""
+    """``parse`` | ``decode`` | ``validate`` | ``rate`` | ``dedup`` | ``encode`` | ``internal``."""
     error_code: str
     error_message: str
     errors: tuple[str, ...]
     failed_at: datetime
     key: bytes | None = None
+    original_size: int = -1
+    """Length of the whole original; -1 when unknown (written before v2) or no value."""
+    original_sha256: bytes | None = None
+    """SHA-256 of the whole original; ``None`` when there is no value or it is unknown."""
+
+    def __post_init__(self) -> None:
+        original = self.original
+        if original is not None and self.original_size < 0:
+            object.__setattr__(self, "original_size", len(original))
+            object.__setattr__(self, "original_sha256", hashlib.sha256(original).digest())
+        if original is not None and len(original) > MAX_ORIGINAL_BYTES:
+            object.__setattr__(self, "original", bytes(original[:MAX_ORIGINAL_BYTES]))
+        if self.key is not None and len(self.key) > MAX_KEY_BYTES:
+            object.__setattr__(self, "key", bytes(self.key[:MAX_KEY_BYTES]))
+        errors = tuple(_cut(e) for e in self.errors[:MAX_ERRORS])
+        if len(self.errors) > MAX_ERRORS:
+            errors = (*errors[:-1], f"… and {len(self.errors) - MAX_ERRORS + 1:,} more problems")
+        object.__setattr__(self, "errors", errors)
+        object.__setattr__(self, "error_message", _cut(self.error_message))
+        object.__setattr__(self, "source_topic", _cut(self.source_topic))
+
+    @property
+    def truncated(self) -> bool:
+        """Whether ``original`` is only a prefix of what was received."""
+        return self.original is not None and self.original_size > len(self.original)
 
     def to_avro(self) -> dict[str, Any]:
         return {
             "original": self.original,
+            "original_size": self.original_size,
+            "original_sha256": self.original_sha256,
             "key": self.key,
             "source_topic": self.source_topic,
             "source_partition": self.source_partition,
@@ -241,6 +308,8 @@ class DeadLetter:
     def from_avro(cls, data: Mapping[str, Any]) -> DeadLetter:
         return cls(
             original=data["original"],
+            original_size=data.get("original_size", -1),
+            original_sha256=data.get("original_sha256"),
             key=data.get("key"),
             source_topic=data["source_topic"],
             source_partition=data["source_partition"],

@@ -9,7 +9,15 @@ Delivery contract (nothing lost, nothing counted twice):
   fresh keys, and only then lets Faust acknowledge (and later commit) the batch's offsets;
 * a crash anywhere re-delivers the unacknowledged batch: claimed records are recognised as
   replays, unclaimed ones are published again with identical content (see
-  :mod:`streams.dedup` for the one window in which a key can appear twice on the topic).
+  :mod:`streams.dedup` for the one window in which a key can appear twice on the topic);
+  dead letters are claimed by origin the same way, so a replay never doubles them.
+
+Every message gets an outcome (:meth:`UsagePipeline.handle` never raises). Anything else that
+fails inside the loop (a send, Redis, the broker) stops the process at once with exit code
+:data:`EXIT_LOOP_FAILED`, *before* the batch is acknowledged: Faust's ``take_events`` would
+acknowledge a batch whose body raised (its ``finally``), and its offsets would be committed
+with the records neither rated nor dead-lettered. So the loop never lets an exception reach
+Faust; after a restart the batch is read again.
 
 Agent concurrency stays 1 (STACK.md: faust can commit past in-flight messages otherwise);
 workers scale by partitions. Usage that names a product is rated against the product
@@ -20,6 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -31,14 +42,15 @@ from streams.agreement_loader import load_book
 from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
-from streams.dedup import claim_key, judge, origin_id
+from streams.dedup import BatchItem, claim_key, lookups, origin_id, plan_batch
 from streams.errors import StackError
 from streams.ops.inventory_feed import InventoryFeed, LockedInventory
-from streams.pipeline import Origin, Outcome, UsagePipeline
+from streams.pipeline import Origin, Output, UsagePipeline
 from streams.rating import ProductLookup, Rater
 from streams.records import RatedUsage
+from streams.redact import redact_text, redact_url
 
-__all__ = ["DEDUP_TTL", "build_pipeline", "create_app", "run_worker"]
+__all__ = ["DEDUP_TTL", "EXIT_LOOP_FAILED", "build_pipeline", "create_app", "run_worker"]
 
 log = logging.getLogger("bilat.worker")
 
@@ -46,6 +58,15 @@ BATCH_SIZE = 500
 BATCH_WITHIN = 0.2  # seconds to wait for a batch to fill before processing what arrived
 DEDUP_TTL = timedelta(days=400)
 """How long a usage key stays claimed: longer than any billing period plus dispute window."""
+EXIT_LOOP_FAILED = 70
+"""Exit code when the loop itself failed (sysexits' EX_SOFTWARE): nothing past the failed batch
+was committed; fix the cause (see the log's last line) and start the worker again."""
+CAUGHT_UP_POLL = 1.0
+"""Seconds between checks of ``--until-caught-up``."""
+FAULT_POINTS = ("after-claims",)
+"""Crash points for tests (``BILAT_FAULT=worker-<point>``): the process exits abruptly
+(``os._exit(137)``, as a SIGKILL would) right after the first batch's claims are written,
+before Faust acknowledges the batch, so the batch is replayed on restart."""
 
 
 def build_pipeline(
@@ -60,8 +81,50 @@ def _origin(origin: Origin) -> str:
     return origin_id(origin.topic, origin.partition, origin.offset)
 
 
-def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> faust.App:
-    """A Faust app rating ``<prefix>usage.cdr`` into ``usage.rated`` and ``usage.dlq``."""
+def _die(events: list[Any], exc: BaseException) -> None:
+    """Stop the process now, before Faust acknowledges ``events`` (see the module docstring).
+
+    ``os._exit`` skips every ``finally`` and atexit hook on purpose: running them is what would
+    acknowledge the batch. The reason is logged (credentials redacted) and flushed first.
+    """
+    where = ", ".join(
+        f"{e.message.topic}[{e.message.partition}]@{e.message.offset}" for e in events[:1]
+    )
+    if isinstance(exc, asyncio.CancelledError):
+        log.warning(
+            "stopped in the middle of a batch of %d from %s: it is read again on restart",
+            len(events),
+            where,
+        )
+        code = 0
+    else:
+        log.critical(
+            "worker stopped: %s: %s; batch of %d from %s not acknowledged, nothing past it "
+            "committed: fix the cause and start the worker again (the batch is read again)",
+            type(exc).__name__,
+            redact_text(str(exc)),
+            len(events),
+            where,
+        )
+        code = EXIT_LOOP_FAILED
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def create_app(
+    settings: Settings,
+    pipeline: UsagePipeline | None = None,
+    *,
+    until_caught_up: bool = False,
+    fault: str | None = None,
+) -> faust.App:
+    """A Faust app rating ``<prefix>usage.cdr`` into ``usage.rated`` and ``usage.dlq``.
+
+    With ``until_caught_up`` the worker stops (exit 0) once its consumer group has committed
+    every message that was on ``usage.cdr`` when it started: a batch job.
+    """
     pipeline = pipeline or build_pipeline(settings)
     datadir = settings.run_dir / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
@@ -85,48 +148,71 @@ def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> fau
     claims = aioredis.Redis.from_url(settings.redis, decode_responses=True)
     ttl = int(DEDUP_TTL.total_seconds())
     counts: Counter[str] = Counter()
+    deployment = settings.app_id
 
     async def process(events: list[Any]) -> None:
-        outcomes: list[tuple[bytes, Origin, Outcome]] = []
-        for event in events:
-            msg = event.message
-            origin = Origin(msg.topic, msg.partition, msg.offset, msg.key)
-            outcomes.append((msg.value, origin, pipeline.process(msg.value, origin)))
-        rated = {i: o for i, (_, _, o) in enumerate(outcomes) if isinstance(o, RatedUsage)}
-        position = {i: p for p, i in enumerate(rated)}
-        keys = [claim_key(settings.app_id, o.agreement_id, o.key) for o in rated.values()]
-        origins = [_origin(outcomes[i][1]) for i in rated]
-        found = await claims.mget(keys) if keys else []
-        verdicts = judge(keys, origins, found)
-        pending, fresh = [], []
-        for i, (value, origin, outcome) in enumerate(outcomes):
-            verdict = verdicts[position[i]] if i in position else None
-            if verdict == "replay":
+        origins = [
+            Origin(e.message.topic, e.message.partition, e.message.offset, e.message.key)
+            for e in events
+        ]
+        outputs = [
+            pipeline.handle(e.message.value, o) for e, o in zip(events, origins, strict=True)
+        ]
+        items = [
+            BatchItem(
+                _origin(origin),
+                claim_key(deployment, out.outcome.agreement_id, out.outcome.key)
+                if isinstance(out.outcome, RatedUsage)
+                else None,
+            )
+            for origin, out in zip(origins, outputs, strict=True)
+        ]
+        keys = lookups(deployment, items)
+        found = dict(zip(keys, await claims.mget(keys), strict=True)) if keys else {}
+        plan = plan_batch(deployment, items, found)
+        pending = []
+        for event, origin, output, decision in zip(
+            events, origins, outputs, plan.decisions, strict=True
+        ):
+            if decision.verdict == "replay":
                 counts["replayed"] += 1
                 continue
-            if verdict == "duplicate":
-                first = found[position[i]] or "earlier in the same batch"
-                outcome = pipeline.dead_letter(
-                    value, origin, "dedup", "duplicate", [f"usage key already rated from {first}"]
+            if decision.verdict == "duplicate":
+                output = pipeline.encode(
+                    pipeline.dead_letter(
+                        event.message.value,
+                        origin,
+                        "dedup",
+                        "duplicate",
+                        [f"usage key already rated from {decision.first}"],
+                    )
                 )
-            elif verdict == "fresh":
-                fresh.append(position[i])
-            name, key, encoded = pipeline.encode(outcome)
-            pending.append(await sinks[name].send(key=key, value=encoded))
-            counts[name] += 1
-        # Durable before claimed, claimed before acknowledged: a failed delivery raises here,
-        # the agent crashes, the worker stops and the batch is consumed again after restart.
+            pending.append(await _send(output))
+            counts[output.topic] += 1
+        # Durable before claimed, claimed before acknowledged: a failed delivery raises here and
+        # the process stops (_die) before the batch is acknowledged; it is read again.
         await asyncio.gather(*pending)
-        if fresh:
+        if plan.claims:
             async with claims.pipeline(transaction=False) as batch:
-                for p in fresh:
-                    batch.set(keys[p], origins[p], nx=True, ex=ttl)
+                for key, value in plan.claims:
+                    batch.set(key, value, nx=True, ex=ttl)
                 await batch.execute()
+        if fault == "after-claims":
+            log.error("BILAT_FAULT=worker-%s: exiting abruptly", fault)
+            logging.shutdown()
+            os._exit(137)
+
+    async def _send(output: Output) -> Any:
+        return await sinks[output.topic].send(key=output.key, value=output.value)
 
     @app.agent(source, name="rate-usage", concurrency=1)
     async def rate_usage(stream: Any) -> None:  # faust.Stream: its stub lacks take_events
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            await process(list(events))
+            batch = list(events)
+            try:
+                await process(batch)
+            except BaseException as exc:  # whatever it is, stop before the batch is acknowledged
+                _die(batch, exc)
 
     @app.timer(10.0)  # type: ignore[untyped-decorator]
     async def report() -> None:
@@ -137,6 +223,26 @@ def create_app(settings: Settings, pipeline: UsagePipeline | None = None) -> fau
                 counts["usage.dlq"],
                 counts["replayed"],
             )
+
+    if until_caught_up:
+        from streams.ops.progress import committed_up_to, end_offsets
+
+        topic = settings.topic("usage.cdr")
+        targets = end_offsets(settings.kafka, topic)
+
+        @app.timer(CAUGHT_UP_POLL)  # type: ignore[untyped-decorator]
+        async def stop_when_caught_up() -> None:
+            done = await asyncio.to_thread(
+                committed_up_to, settings.kafka, settings.app_id, topic, targets
+            )
+            if done:
+                log.warning(
+                    "caught up: every message that was on %s at start is rated or "
+                    "dead-lettered and committed (%d); stopping",
+                    topic,
+                    sum(targets.values()),
+                )
+                os.kill(os.getpid(), signal.SIGTERM)  # Faust's own clean shutdown
 
     return app
 
@@ -149,12 +255,28 @@ def _check_redis(url: str) -> None:
         redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
     except redis.RedisError as exc:
         raise StackError(
-            f"Redis at {url} did not answer ({exc}): start it with `bilat up` or set BILAT_REDIS"
+            f"Redis at {redact_url(url)} did not answer ({redact_text(str(exc))}): start it "
+            "with `bilat up` or set BILAT_REDIS"
         ) from exc
 
 
-def run_worker(settings: Settings, loglevel: str = "warn") -> None:
-    """Run the worker in the foreground until SIGTERM/SIGINT (blocks)."""
+def _fault_from_env() -> str | None:
+    value = os.environ.get("BILAT_FAULT", "")
+    if not value.startswith("worker-"):
+        return None
+    point = value.removeprefix("worker-")
+    if point not in FAULT_POINTS:
+        raise StackError(f"BILAT_FAULT: got {value!r}, want worker-<one of {list(FAULT_POINTS)}>")
+    return point
+
+
+def run_worker(
+    settings: Settings, loglevel: str = "warn", *, until_caught_up: bool = False
+) -> None:
+    """Run the worker in the foreground until SIGTERM/SIGINT, or until caught up (blocks).
+
+    Exits with :data:`EXIT_LOOP_FAILED` when the loop cannot go on (see the module docstring).
+    """
     from streams.ops.topics import ensure_topics
 
     ensure_topics(settings)
@@ -164,7 +286,15 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     feed = InventoryFeed(settings, codec, inventory)
     feed.start()
     try:
-        app = create_app(settings, build_pipeline(settings, inventory=inventory))
-        faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        app = create_app(
+            settings,
+            build_pipeline(settings, inventory=inventory),
+            until_caught_up=until_caught_up,
+            fault=_fault_from_env(),
+        )
+        runner = faust.Worker(app, loglevel=loglevel, quiet=True)
+        # Faust's start-up spinner writes cursor escape codes even into a log file.
+        runner.spinner = None
+        runner.execute_from_commandline()
     finally:
         feed.stop()

@@ -8,16 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
-
 from streams.config import Settings
+from streams.ops.progress import end_offsets
 
 __all__ = ["message_count", "start_worker", "stop_worker"]
 
 
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``bilat worker`` for ``settings`` in its own session, logging to ``log_path``."""
+def start_worker(
+    settings: Settings,
+    log_path: Path,
+    *args: str,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``bilat worker [args]`` for ``settings`` in its own session, logging to
+    ``log_path`` (``extra_env`` on top, e.g. ``BILAT_FAULT`` in tests)."""
     env = dict(
         os.environ,
         BILAT_KAFKA=settings.kafka,
@@ -30,10 +34,11 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     )
     if settings.schema_registry:
         env["BILAT_SCHEMA_REGISTRY"] = settings.schema_registry
+    env.update(extra_env or {})
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams.cli", "worker", *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -60,15 +65,4 @@ def stop_worker(
 
 def message_count(settings: Settings, *logical: str) -> int:
     """Messages now in the named topics (sum of high watermarks; topics start at offset 0)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka})
-    consumer = Consumer({"bootstrap.servers": settings.kafka, "group.id": "bilat-watermarks"})
-    total = 0
-    try:
-        for name in logical:
-            topic = settings.topic(name)
-            meta = admin.list_topics(topic, timeout=10).topics[topic]
-            for partition in meta.partitions:
-                total += consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)[1]
-    finally:
-        consumer.close()
-    return total
+    return sum(sum(end_offsets(settings.kafka, settings.topic(n)).values()) for n in logical)

@@ -175,6 +175,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "dead_letter": {
         "original": b"\xc3\x01garbage",
+        "original_size": 9,
+        "original_sha256": bytes(range(32)),
         "key": None,
         "source_topic": "hgc.usage.cdr",
         "source_partition": 3,

@@ -49,6 +49,11 @@ V1_FINGERPRINTS = {
     "sonata_order_event": "e2a6a33800c1391a",
     "usage_record": "ae607d961e9022b3",
 }
+LATER_FINGERPRINTS = {
+    ("rated_usage", 2): "ecb7c360ef2adfb4",
+    ("dead_letter", 2): "94fe17f54596a141",
+}
+"""Every version after v1, pinned as they are published (fastavro's values)."""
 MONEY_AND_QUANTITIES = {
     "amount",
     "quantity",
@@ -121,6 +126,13 @@ def test_v1_fingerprint_is_pinned(subject: str) -> None:
     schema = STORE.get(subject, 1)
     assert schema.fingerprint.hex() == V1_FINGERPRINTS[subject]
     assert STORE.by_fingerprint(schema.fingerprint) is schema
+
+
+def test_every_later_version_is_pinned() -> None:
+    later = {(s, v) for s in STORE.subjects() for v in STORE.versions(s) if v > 1}
+    assert later == set(LATER_FINGERPRINTS), "pin a new version's fingerprint here"
+    for (subject, version), fingerprint in LATER_FINGERPRINTS.items():
+        assert STORE.get(subject, version).fingerprint.hex() == fingerprint
 
 
 def test_canonical_form_drops_docs_and_logical_types() -> None:
