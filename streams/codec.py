@@ -31,6 +31,7 @@ import fastavro.schema
 from fastavro.validation import validate
 
 from streams.errors import CorruptMessageError, EncodeError, SchemaError, UnknownSchemaError
+from streams.redact import redact_text, redact_url
 from streams.schemas import Schema, SchemaStore
 
 __all__ = [
@@ -179,7 +180,7 @@ class ConfluentCodec(_AvroCodec):
     def __init__(self, store: SchemaStore, client: RegistryClient, url: str = "") -> None:
         super().__init__(store)
         self.client = client
-        self.url = url
+        self.url = redact_url(url)  # only ever shown in messages: no credentials there
         self._single = SingleObjectCodec(store)
         self._by_id: dict[int, Schema] = {}
         self._plans: dict[tuple[str, int], _Plan] = {}
@@ -207,7 +208,8 @@ class ConfluentCodec(_AvroCodec):
             )
         except SchemaRegistryError as exc:
             raise SchemaError(
-                f"registry {self.url} refused {name} ({schema.subject} v{schema.version}): {exc}"
+                f"registry {self.url} refused {name} ({schema.subject} v{schema.version}): "
+                f"{redact_text(str(exc))}"
             ) from exc
         self._by_id[schema_id] = schema
         return CONFLUENT_MAGIC + schema_id.to_bytes(4, "big")
