@@ -13,13 +13,13 @@ Delivery contract (nothing lost, nothing counted twice):
   dead letters are claimed by origin the same way, so a replay never doubles them.
 
 Every message gets an outcome (:meth:`UsagePipeline.handle` never raises). Anything else that
-fails inside the loop (a send, Redis, the broker) stops the process at once with exit code
-:data:`EXIT_LOOP_FAILED`, *before* the batch is acknowledged: Faust's ``take_events`` would
-acknowledge a batch whose body raised (its ``finally``), and its offsets would be committed
-with the records neither rated nor dead-lettered. So the loop never lets an exception reach
-Faust; after a restart the batch is read again.
+fails inside the loop (a send, Redis, the broker) stops the process at once with exit code 70
+(:data:`~streams.ops.halt.EXIT_LOOP_FAILED`), *before* the batch is acknowledged: Faust's
+``take_events`` would acknowledge a batch whose body raised (its ``finally``), and its
+offsets would be committed with the records neither rated nor dead-lettered. So the loop
+never lets an exception reach Faust; after a restart the batch is read again.
 
-Agent concurrency stays 1 (STACK.md: faust can commit past in-flight messages otherwise);
+Agent concurrency stays 1 (faust can commit past in-flight messages otherwise);
 workers scale by partitions. Usage that names a product is rated against the product
 inventory, which a feed thread keeps current from ``sonata.orders`` (loaded before rating).
 """
@@ -30,10 +30,9 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import redis.asyncio as aioredis
@@ -44,13 +43,14 @@ from streams.codec import make_codec
 from streams.config import Settings
 from streams.dedup import BatchItem, claim_key, lookups, origin_id, plan_batch
 from streams.errors import StackError
+from streams.ops.halt import EXIT_LOOP_FAILED, halt
 from streams.ops.inventory_feed import InventoryFeed, LockedInventory
 from streams.pipeline import Origin, Output, UsagePipeline
 from streams.rating import ProductLookup, Rater
 from streams.records import RatedUsage
 from streams.redact import redact_text, redact_url
 
-__all__ = ["DEDUP_TTL", "EXIT_LOOP_FAILED", "build_pipeline", "create_app", "run_worker"]
+__all__ = ["DEDUP_TTL", "build_pipeline", "create_app", "run_worker"]
 
 log = logging.getLogger("bilat.worker")
 
@@ -58,9 +58,6 @@ BATCH_SIZE = 500
 BATCH_WITHIN = 0.2  # seconds to wait for a batch to fill before processing what arrived
 DEDUP_TTL = timedelta(days=400)
 """How long a usage key stays claimed: longer than any billing period plus dispute window."""
-EXIT_LOOP_FAILED = 70
-"""Exit code when the loop itself failed (sysexits' EX_SOFTWARE): nothing past the failed batch
-was committed; fix the cause (see the log's last line) and start the worker again."""
 CAUGHT_UP_POLL = 1.0
 """Seconds between checks of ``--until-caught-up``."""
 FAULT_POINTS = ("after-claims",)
@@ -81,36 +78,31 @@ def _origin(origin: Origin) -> str:
     return origin_id(origin.topic, origin.partition, origin.offset)
 
 
-def _die(events: list[Any], exc: BaseException) -> None:
-    """Stop the process now, before Faust acknowledges ``events`` (see the module docstring).
-
-    ``os._exit`` skips every ``finally`` and atexit hook on purpose: running them is what would
-    acknowledge the batch. The reason is logged (credentials redacted) and flushed first.
-    """
+def _die(events: list[Any], exc: BaseException) -> NoReturn:
+    """Stop the process now, before Faust acknowledges ``events`` (see the module docstring)."""
     where = ", ".join(
         f"{e.message.topic}[{e.message.partition}]@{e.message.offset}" for e in events[:1]
     )
     if isinstance(exc, asyncio.CancelledError):
-        log.warning(
+        halt(
+            0,
+            log,
+            logging.WARNING,
             "stopped in the middle of a batch of %d from %s: it is read again on restart",
             len(events),
             where,
         )
-        code = 0
-    else:
-        log.critical(
-            "worker stopped: %s: %s; batch of %d from %s not acknowledged, nothing past it "
-            "committed: fix the cause and start the worker again (the batch is read again)",
-            type(exc).__name__,
-            redact_text(str(exc)),
-            len(events),
-            where,
-        )
-        code = EXIT_LOOP_FAILED
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    halt(
+        EXIT_LOOP_FAILED,
+        log,
+        logging.CRITICAL,
+        "worker stopped: %s: %s; batch of %d from %s not acknowledged, nothing past it "
+        "committed: fix the cause and start the worker again (the batch is read again)",
+        type(exc).__name__,
+        redact_text(str(exc)),
+        len(events),
+        where,
+    )
 
 
 def create_app(
@@ -198,9 +190,7 @@ def create_app(
                     batch.set(key, value, nx=True, ex=ttl)
                 await batch.execute()
         if fault == "after-claims":
-            log.error("BILAT_FAULT=worker-%s: exiting abruptly", fault)
-            logging.shutdown()
-            os._exit(137)
+            halt(137, log, logging.ERROR, "BILAT_FAULT=worker-%s: exiting abruptly", fault)
 
     async def _send(output: Output) -> Any:
         return await sinks[output.topic].send(key=output.key, value=output.value)

@@ -6,6 +6,10 @@ beginning, without committing anything, and keeps following. The worker starts r
 after the feed has caught up with the topic's end as it was at start-up, so a restart never
 rates usage against a partial inventory. Re-reading is harmless: the inventory ignores events
 it has already applied.
+
+An event that cannot be applied is logged and skipped; a feed that stops for any other reason
+halts the whole worker (:func:`~streams.ops.halt.halt`), since rating on against an inventory
+that no longer follows the orders would dead-letter billable usage.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streams.codec import Codec
 from streams.config import Settings
-from streams.errors import CodecError, StackError
+from streams.errors import StackError
 from streams.inventory import Inventory, OrderEvent
+from streams.ops.halt import EXIT_LOOP_FAILED, halt
+from streams.redact import redact_text
 
 __all__ = ["InventoryFeed", "LockedInventory"]
 
@@ -109,13 +115,23 @@ class InventoryFeed:
                             self.codec.decode("sonata_order_event", msg.value() or b"")
                         )
                     )
-                except (CodecError, KeyError, ValueError) as exc:
-                    # The listener validates what it publishes; a bad event is logged, not fatal.
+                except Exception as exc:  # one bad event is logged and skipped, never fatal
+                    # The listener validates what it publishes; this is someone else's record.
                     self.rejected += 1
                     log.error(
                         "inventory feed: skipping %s/%s: %s", msg.partition(), msg.offset(), exc
                     )
                 finally:
                     self._position[msg.partition() or 0] = (msg.offset() or 0) + 1
+        except BaseException as exc:  # the feed is gone: the worker must not rate on without it
+            halt(
+                EXIT_LOOP_FAILED,
+                log,
+                logging.CRITICAL,
+                "inventory feed from %s stopped: %s: %s; stopping the worker",
+                self.topic,
+                type(exc).__name__,
+                redact_text(str(exc)),
+            )
         finally:
             self._consumer.close()

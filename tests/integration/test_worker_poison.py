@@ -23,12 +23,12 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from streams.codec import make_codec
 from streams.config import Settings
+from streams.ops.halt import EXIT_LOOP_FAILED
 from streams.ops.progress import end_offsets
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
 from streams.ops.workers import start_worker, stop_worker
 from streams.records import MAX_ORIGINAL_BYTES, DeadLetter, RatedUsage
-from streams.worker import EXIT_LOOP_FAILED
 from tests.fakes.usage import usage as encoded_usage
 
 CODEC = make_codec()
