@@ -15,18 +15,47 @@ Contract of :func:`period_charges`:
   charges the Buyer accepted during the order); declined, withdrawn or unanswered ones never
   appear here (the inventory drops them);
 * every amount is rounded to the agreement's scale with its rounding mode.
+
+What cannot be billed as the agreement says is never dropped silently: :func:`period_statement`
+returns it as :class:`Finding` values beside the lines (errors as data, for the CLI to show):
+
+* ``unpriced-offering``: a product active in the period whose order item names an offering the
+  agreement version does not price (not listed, or listed without a price), or no offering at
+  all. It is billed only through its accepted Sonata charge items, which is seldom what the
+  Seller meant: the agreement needs the offering, or the order the right offering id;
+* ``foreign-currency``: an accepted Sonata charge item priced in a currency other than the
+  agreement's. Its line is computed (so the reader sees the amount) but *excluded*: it is not
+  in :attr:`PeriodStatement.charges` nor in any total, because the agreement names no exchange
+  rate and one total never mixes currencies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
+from typing import Any
 
 from streams.agreement import Agreement
 from streams.inventory import ChargeItem, Inventory, Product
 
-__all__ = ["Charge", "billing_period", "period_charges"]
+__all__ = [
+    "FOREIGN_CURRENCY",
+    "UNPRICED_OFFERING",
+    "Charge",
+    "Finding",
+    "PeriodStatement",
+    "billing_period",
+    "period_charges",
+    "period_statement",
+    "unpriced_offering",
+]
+
+UNPRICED_OFFERING = "unpriced-offering"
+"""Finding code: an active product's offering has no price in the agreement version."""
+FOREIGN_CURRENCY = "foreign-currency"
+"""Finding code: a charge item in a currency other than the agreement's (excluded)."""
 
 _FIXED_UNITS = {"hour": 3_600, "day": 86_400, "week": 604_800}
 
@@ -46,6 +75,118 @@ class Charge:
     currency: str
     detail: str
     """How the amount was computed, for the people who check statements."""
+
+    def to_json(self) -> dict[str, str]:
+        """JSON-ready, the amount as an exact decimal string (never a float)."""
+        return {
+            "product_id": self.product_id,
+            "kind": self.kind,
+            "source": self.source,
+            "amount": str(self.amount),
+            "currency": self.currency,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something in the period that is not billed as the agreement says, for a person to act on."""
+
+    code: str
+    """:data:`UNPRICED_OFFERING` or :data:`FOREIGN_CURRENCY`."""
+    product_id: str
+    source: str
+    """``offering:<id>`` (``offering:`` when the item names none) or the excluded line's
+    ``sonata:<charge id>/<charge item id>``."""
+    message: str
+    """One sentence: what is wrong, its effect on the bill, what to do."""
+    amount: Decimal | None = None
+    """The excluded amount (``foreign-currency``); ``None`` otherwise."""
+    currency: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "code": self.code,
+            "product_id": self.product_id,
+            "source": self.source,
+            "message": self.message,
+            "amount": None if self.amount is None else str(self.amount),
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodStatement:
+    """The charges of one billing period under one agreement version, with its findings."""
+
+    agreement: Agreement
+    """The version the period is priced under."""
+    period_start: datetime
+    period_end: datetime
+    """Exclusive, as UTC instants (:func:`billing_period`)."""
+    charges: tuple[Charge, ...]
+    """Billed lines, all in the agreement's currency."""
+    excluded: tuple[Charge, ...]
+    """Lines computed but not billed (``foreign-currency`` findings), never in a total."""
+    findings: tuple[Finding, ...]
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        """Billed amount per currency: only the agreement's (zero when nothing is billed)."""
+        zero = Decimal(0).quantize(self.agreement.rounding.quantum())
+        return _totals(self.charges, (self.agreement.currency, zero))
+
+    @property
+    def excluded_totals(self) -> dict[str, Decimal]:
+        """Excluded amount per currency, each currency on its own."""
+        return _totals(self.excluded)
+
+    def to_json(self) -> dict[str, Any]:
+        """The statement as JSON-ready values: ISO times with the zone's offset, decimal
+        strings for money, totals per currency (``bilat charges --json``)."""
+        zone = self.agreement.timezone
+        return {
+            "agreement": self.agreement.id,
+            "version": self.agreement.version,
+            "currency": self.agreement.currency,
+            "time_zone": zone.key,
+            "period_start": self.period_start.astimezone(zone).isoformat(),
+            "period_end": self.period_end.astimezone(zone).isoformat(),
+            "charges": [c.to_json() for c in self.charges],
+            "excluded": [c.to_json() for c in self.excluded],
+            "findings": [f.to_json() for f in self.findings],
+            "totals": _text(self.totals),
+            "excluded_totals": _text(self.excluded_totals),
+        }
+
+
+def _totals(
+    lines: tuple[Charge, ...], start: tuple[str, Decimal] | None = None
+) -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = dict([start]) if start else {}
+    for line in lines:
+        sums[line.currency] = sums.get(line.currency, Decimal(0)) + line.amount
+    return dict(sorted(sums.items()))
+
+
+def _text(amounts: Mapping[str, Decimal]) -> dict[str, str]:
+    return {currency: str(amount) for currency, amount in amounts.items()}
+
+
+def unpriced_offering(agreement: Agreement, offering_id: str | None) -> str | None:
+    """Why ``agreement`` does not price an order item for ``offering_id``; ``None`` if it does.
+
+    Priced means the offering is listed with a recurring or a one-off price.
+    """
+    where = f"agreement {agreement.id} v{agreement.version}"
+    if not offering_id:
+        return f"its order item names no product offering, so {where} prices nothing for it"
+    offering = agreement.offering(offering_id)
+    if offering is None:
+        return f"offering {offering_id!r} is not in {where}"
+    if offering.recurring_price is None and offering.non_recurring_price is None:
+        return f"offering {offering_id!r} has neither a recurring nor a one-off price in {where}"
+    return None
 
 
 def billing_period(agreement: Agreement, at: datetime) -> tuple[datetime, datetime]:
@@ -91,20 +232,31 @@ def _overlap(product: Product, start: datetime, end: datetime) -> int:
 
 
 def period_charges(inventory: Inventory, agreement: Agreement, at: datetime) -> list[Charge]:
-    """Every recurring and non-recurring charge of the billing period containing ``at``.
+    """The billed lines of :func:`period_statement` (findings and excluded lines left out)."""
+    return list(period_statement(inventory, agreement, at).charges)
 
-    Deterministic: products in id order, lines in a fixed order per product.
+
+def period_statement(inventory: Inventory, agreement: Agreement, at: datetime) -> PeriodStatement:
+    """Every recurring and non-recurring charge of the billing period containing ``at``, and
+    every finding (see the module docstring).
+
+    Deterministic: products in id order, lines and findings in a fixed order per product.
     """
     start, end = billing_period(agreement, at)
     rounding = agreement.rounding
     lines: list[Charge] = []
+    excluded: list[Charge] = []
+    findings: list[Finding] = []
     for product_id in inventory.product_ids():
         product = inventory.product(product_id)
         if product is None or product.active_from is None:
             continue
         seconds = _overlap(product, start, end)
-        offering = agreement.offering(product.offering_at(max(start, product.active_from)) or "")
         activated_here = start <= product.active_from < end
+        if seconds == 0 and not activated_here:
+            continue  # not active in this period: nothing to bill, nothing to report
+        offering_id = product.offering_at(max(start, product.active_from))
+        offering = agreement.offering(offering_id or "")
         prices: list[tuple[str, str, Decimal, str | None, str]] = []
         if offering is not None and offering.recurring_price is not None:
             prices.append(("recurring", f"agreement:{offering.id}", offering.recurring_price,
@@ -113,6 +265,7 @@ def period_charges(inventory: Inventory, agreement: Agreement, at: datetime) -> 
             prices.append(("nonRecurring", f"agreement:{offering.id}",
                            offering.non_recurring_price, None, agreement.currency))  # fmt: skip
         prices.extend(_sonata(item) for item in product.charges if item.price_type != "usageBased")
+        product_lines: list[Charge] = []
         for kind, source, price, unit, currency in prices:
             with localcontext() as ctx:
                 ctx.prec = 34
@@ -127,8 +280,39 @@ def period_charges(inventory: Inventory, agreement: Agreement, at: datetime) -> 
                     amount = price * seconds / unit_seconds
                     detail = f"{price} {currency}/{unit} x {seconds} s / {unit_seconds} s"
                 amount = amount.quantize(rounding.quantum(), rounding=rounding.decimal_mode)
-            lines.append(Charge(product_id, kind, source, start, end, amount, currency, detail))
-    return lines
+            line = Charge(product_id, kind, source, start, end, amount, currency, detail)
+            if currency == agreement.currency:
+                product_lines.append(line)
+                continue
+            excluded.append(line)
+            findings.append(
+                Finding(
+                    FOREIGN_CURRENCY,
+                    product_id,
+                    source,
+                    f"product {product_id}: {source} is priced in {currency}, the agreement in "
+                    f"{agreement.currency}: {amount} {currency} not billed and in no total "
+                    "(the agreement names no exchange rate); have the Seller re-issue the charge "
+                    f"in {agreement.currency}",
+                    amount,
+                    currency,
+                )
+            )
+        why = unpriced_offering(agreement, offering_id)
+        if why is not None:
+            sonata = len(product_lines)
+            findings.append(
+                Finding(
+                    UNPRICED_OFFERING,
+                    product_id,
+                    f"offering:{offering_id or ''}",
+                    f"product {product_id}: {why}; billed only through its accepted Sonata "
+                    f"charge items ({sonata} line{'s' if sonata != 1 else ''} here); add the "
+                    "offering to the agreement or correct the order",
+                )
+            )
+        lines.extend(product_lines)
+    return PeriodStatement(agreement, start, end, tuple(lines), tuple(excluded), tuple(findings))
 
 
 def _sonata(item: ChargeItem) -> tuple[str, str, Decimal, str | None, str]:

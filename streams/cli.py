@@ -253,20 +253,38 @@ def rerate(
     default=None,
     help="Any time inside the billing period [default: now], ISO-8601 with offset.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: period, time zone, version, charges (amounts as decimal strings), "
+    "excluded lines, findings, totals per currency.",
+)
 @agreement_option
 @friendly
 def charges(
-    at: str | None, agreement: Path | None, party: str, kafka: str | None, topic_prefix: str
+    at: str | None,
+    as_json: bool,
+    agreement: Path | None,
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
 ) -> None:
     """Recurring and non-recurring charges of the product inventory for one billing period.
 
     Folds every Sonata order event on sonata.orders into the product inventory and prices
     each product under the agreement version in force at the period's start: recurring
     prices prorated by active time, one-off prices in the month of activation, and the
-    charge items the Buyer accepted.
+    charge items the Buyer accepted. Findings follow the table: products whose offering the
+    agreement does not price (billed only through their charge items), and charge items in
+    another currency than the agreement's (shown, never billed nor totalled).
     """
+    import json
+
+    from rich.markup import escape
+
     from streams.agreement_loader import load_book
-    from streams.charges import billing_period, period_charges
+    from streams.charges import billing_period, period_statement
     from streams.clock import SystemClock
     from streams.ops.offline import load_inventory
 
@@ -275,17 +293,28 @@ def charges(
     book = load_book(settings.agreement)
     start, _end = billing_period(book.latest, moment)
     version = book.in_force(start)
-    lines = period_charges(load_inventory(settings), version, moment)
+    statement = period_statement(load_inventory(settings), version, moment)
+    if as_json:
+        click.echo(json.dumps(statement.to_json(), indent=2))
+        return
+    zone = version.timezone
     table = Table(
-        title=f"charges of {start.astimezone(version.timezone):%Y-%m-%d}, v{version.version}"
+        title=f"charges of {statement.period_start.astimezone(zone):%Y-%m-%d} to "
+        f"{statement.period_end.astimezone(zone):%Y-%m-%d} ({zone.key}), "
+        f"agreement v{version.version}"
     )
     for column in ("product", "kind", "source", "amount", "how"):
-        table.add_column(column, justify="right" if column == "amount" else "left")
-    for line in lines:
+        table.add_column(column, justify="right" if column == "amount" else "left", overflow="fold")
+    for line in statement.charges:
         amount = f"{line.amount} {line.currency}"
-        table.add_row(line.product_id, line.kind, line.source, amount, line.detail)
-    console.print(table)
-    console.print(f"{len(lines)} charges")
+        table.add_row(*map(escape, (line.product_id, line.kind, line.source, amount, line.detail)))
+    # Piped or redirected: as wide as the rows need, so nothing is cut or wrapped.
+    out = console if console.is_terminal else Console(highlight=False, width=1_000_000)
+    out.print(table, crop=False)
+    totals = ", ".join(f"{amount} {currency}" for currency, amount in statement.totals.items())
+    out.print(f"{len(statement.charges)} charges, total {totals}", markup=False, soft_wrap=True)
+    for finding in statement.findings:
+        out.print(f"finding {finding.code}: {finding.message}", markup=False, soft_wrap=True)
 
 
 def _parse_time(text: str, option: str) -> datetime:

@@ -8,7 +8,10 @@ variables) and the friendly errors come from :mod:`streams.ops.cli_common`, as f
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,8 +19,15 @@ from connectors.sonata.listener import Parties
 from connectors.sonata.notifications import LISTENER_BASE_PATH
 from streams.config import Settings
 from streams.ops.cli_common import friendly, party_options
+from streams.redact import redact_text, redact_url
 
-__all__ = ["sonata"]
+if TYPE_CHECKING:
+    from streams.agreement import AgreementBook
+
+__all__ = ["TOKEN_ENV", "sonata"]
+
+TOKEN_ENV = "BILAT_SONATA_SELLER_TOKEN"
+"""The environment variable holding the Seller API bearer token."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -37,11 +47,20 @@ def sonata() -> None:
     "[env BILAT_SONATA_SELLER_API].",
 )
 @click.option(
-    "--seller-api-token",
-    envvar="BILAT_SONATA_SELLER_TOKEN",
+    "--seller-api-token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    metavar="TOKEN",
-    help="Bearer token for the Seller API, if it wants one [env BILAT_SONATA_SELLER_TOKEN].",
+    metavar="PATH",
+    help="File holding the Seller API's bearer token, if it wants one (one line; keep it 0600) "
+    f"[default: env {TOKEN_ENV}]. Never on the command line: every user can read that.",
+)
+@click.option(
+    "--seller-api-token",
+    "token_on_command_line",
+    default=None,
+    hidden=True,
+    expose_value=True,
+    help="Refused: a token on the command line is visible to every user in the process list.",
 )
 @click.option(
     "--buyer-id",
@@ -83,7 +102,8 @@ def listen(
     kafka: str | None,
     topic_prefix: str,
     seller_api: str,
-    seller_api_token: str | None,
+    seller_api_token_file: Path | None,
+    token_on_command_line: str | None,
     buyer_id: str | None,
     seller_id: str | None,
     agreement: Path | None,
@@ -97,6 +117,9 @@ def listen(
     are fetched from the Seller API, one SonataOrderEvent per order item goes to sonata.orders,
     and only then does the Seller get its 204 (503 asks it to retry later).
 
+    The Seller API's bearer token, if it wants one, comes from the environment variable
+    BILAT_SONATA_SELLER_TOKEN or from --seller-api-token-file, never from the command line.
+
     \b
     Example:
       bilat sonata listen --party dcc \\
@@ -108,6 +131,13 @@ def listen(
     """
     from connectors.sonata.listener import run_listener
 
+    if token_on_command_line is not None:
+        raise click.UsageError(
+            "--seller-api-token is refused: a token on the command line is visible to every "
+            f"user in the process list. Set {TOKEN_ENV} in the environment, or pass "
+            "--seller-api-token-file PATH (a file only you can read)."
+        )
+    token = _token(seller_api_token_file)
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings.from_env(party=party, kafka=kafka, topic_prefix=topic_prefix)
     try:
@@ -116,22 +146,66 @@ def listen(
         SellerApiClient(seller_api)  # checks the URL's shape before anything starts
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--seller-api") from exc
-    parties = _parties(buyer_id, seller_id, agreement or settings.agreement)
-    headers = {"Authorization": f"Bearer {seller_api_token}"} if seller_api_token else None
+    book = _book(agreement or settings.agreement, required=not (buyer_id and seller_id))
+    parties = _parties(buyer_id, seller_id, book)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     click.echo(
         f"sonata listener for {parties.buyer_id} (seller {parties.seller_id}): "
-        f"http://{host}:{port}{LISTENER_BASE_PATH}/listener/<eventType> → "
-        f"{settings.topic('sonata.orders')} on {settings.kafka}; Seller API {seller_api}",
+        f"{redact_url(f'http://{host}:{port}{LISTENER_BASE_PATH}')}/listener/<eventType> → "
+        f"{settings.topic('sonata.orders')} on {redact_text(settings.kafka)}; "
+        f"Seller API {redact_url(seller_api)}"
+        f"{' (bearer token set)' if token else ''}",
         err=True,
     )
-    run_listener(settings, seller_api, parties, host=host, port=port, headers=headers)
+    if book is None:
+        click.echo("no agreement: order items' offerings are not checked for prices", err=True)
+    run_listener(settings, seller_api, parties, host=host, port=port, headers=headers, book=book)
 
 
-def _parties(buyer_id: str | None, seller_id: str | None, agreement: Path) -> Parties:
+def _token(path: Path | None) -> str | None:
+    """The bearer token: the file's one line when ``path`` is given, else the environment."""
+    if path is None:
+        return os.environ.get(TOKEN_ENV) or None
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc}", param_hint="--seller-api-token-file"
+        ) from exc
+    token = text.strip()
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
+        raise click.BadParameter(
+            f"{path}: got {'nothing' if not token else 'more than one word or line'}, want the "
+            "token alone on one line",
+            param_hint="--seller-api-token-file",
+        )
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        click.echo(
+            f"warning: {path} is readable by others (mode {stat.S_IMODE(mode):o}); "
+            f"chmod 600 {path}",
+            err=True,
+        )
+    return token
+
+
+def _book(agreement: Path, *, required: bool) -> AgreementBook | None:
+    """The agreement, or ``None`` when it is not needed for the parties and absent."""
+    if not required and not agreement.is_file():
+        return None
+    from streams.agreement_loader import load_book
+
+    return load_book(agreement)
+
+
+def _parties(
+    buyer_id: str | None, seller_id: str | None, agreement: Path | AgreementBook | None
+) -> Parties:
     """The options, with the agreement's buyer and seller for those not given."""
     if buyer_id and seller_id:
         return Parties(buyer_id=buyer_id, seller_id=seller_id)
-    from streams.agreement_loader import load_agreement
-
-    loaded = load_agreement(agreement)
-    return Parties(buyer_id=buyer_id or loaded.buyer.id, seller_id=seller_id or loaded.seller.id)
+    if isinstance(agreement, Path):
+        agreement = _book(agreement, required=True)
+    assert agreement is not None
+    latest = agreement.latest
+    return Parties(buyer_id=buyer_id or latest.buyer.id, seller_id=seller_id or latest.seller.id)

@@ -14,7 +14,18 @@ Answers (the MEF listener responses, plus 503):
   the notification again later. MEF lists no 503 for listeners; it is the standard HTTP
   answer for "try again later" and any HTTP client treats it as a failure;
 - **500** ``Error500`` (``code: internalError``) when the Seller's own data is unusable (a 404
-  for the notified order, a ProductOrder that does not parse...): not acknowledged either.
+  for the notified order, a ProductOrder that does not parse...): not acknowledged either;
+- **404**, **405**, **413** (body over :data:`~connectors.sonata.answers.MAX_BODY_BYTES`),
+  **415** (an unsupported ``Content-Encoding``) and any other failure: a MEF Error JSON body
+  too (:mod:`connectors.sonata.answers`), never aiohttp's plain text.
+
+No answer carries the Buyer's internals (the Seller API's URL, exception text, a stack): the
+listener logs them, redacted (:mod:`streams.redact`), under a ``reference`` that the 5xx body
+quotes. The 500 for unusable Seller data lists the problems found in the Seller's own JSON,
+which the Seller needs to fix it.
+
+An order item for an offering the agreement does not price is published (the product exists
+and its usage is billable) and logged as a warning: see :func:`offering_check`.
 
 Only Product Order events (:data:`~connectors.sonata.notifications.PRODUCT_ORDER_EVENT_TYPES`)
 become records. Charge, Cancel Product Order and Modify Requested Delivery Date events are
@@ -27,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +51,16 @@ from connectors.sonata import (
     SellerDataError,
     SellerUnavailableError,
 )
+from connectors.sonata.answers import (
+    HANDLER_ARGS,
+    MAX_BODY_BYTES,
+    error_body,
+    internal_error,
+    json_response,
+    logged,
+    mef_errors,
+    read_body,
+)
 from connectors.sonata.notifications import (
     EVENT_TYPES,
     LISTENER_BASE_PATH,
@@ -49,19 +69,25 @@ from connectors.sonata.notifications import (
     parse_notification,
 )
 from connectors.sonata.orders import charge_ids, order_events
+from streams.charges import unpriced_offering
+from streams.clock import from_ms
 from streams.config import Settings
-from streams.errors import EncodeError, PortInUseError
+from streams.errors import EncodeError, PortInUseError, RatingError
+from streams.redact import redact_text
 
 if TYPE_CHECKING:
     from connectors.sonata.seller_api import RetryPolicy
+    from streams.agreement import AgreementBook
 
 __all__ = [
     "NotificationHandler",
+    "OfferingCheck",
     "Parties",
     "Publisher",
     "SellerApi",
     "build_app",
     "make_app",
+    "offering_check",
     "run_listener",
 ]
 
@@ -95,11 +121,44 @@ class Publisher(Protocol):
     async def publish(self, records: Sequence[Mapping[str, Any]]) -> None: ...
 
 
+OfferingCheck = Callable[[Mapping[str, Any]], str | None]
+"""A published record → why the agreement does not price its offering, or ``None``."""
+
+
+def offering_check(book: AgreementBook) -> OfferingCheck:
+    """The check of ``add`` records, and ``modify`` records naming an offering, against the
+    version of ``book`` in force at the item's completion (else the notification's time; the
+    first version before it).
+
+    Why a warning and not a dead letter or an alert record: the order event is valid and must
+    reach the inventory (its product is active and its usage billable), so refusing it would
+    lose a fact; and whether the offering is priced depends on the agreement version, which an
+    amendment can change after the order. ``bilat charges`` recomputes the finding from the
+    inventory and the agreement every time, so it is never stale; this warning is the early
+    signal, at order time, in the listener's log.
+    """
+
+    def check(record: Mapping[str, Any]) -> str | None:
+        action, offering = record.get("action"), record.get("product_offering_id")
+        if action != "add" and not (action == "modify" and offering):
+            return None  # a delete, or a modify that keeps the offering: nothing new to price
+        at = from_ms(record.get("completion_date_ms") or record["event_time_ms"])
+        try:
+            version = book.in_force(at)
+        except RatingError:
+            version = book.versions[0]
+        return unpriced_offering(version, offering)
+
+    return check
+
+
 class NotificationHandler:
     """One valid notification → records published (fetch, map, publish).
 
     ``fetch_budget`` bounds the seconds spent fetching the order and its Charges together
     (each call also has its own retry deadline); past it, :class:`SellerUnavailableError`.
+    ``offerings`` (see :func:`offering_check`) is asked about every published record; what it
+    reports is logged as a warning.
     """
 
     def __init__(
@@ -109,11 +168,13 @@ class NotificationHandler:
         parties: Parties,
         *,
         fetch_budget: float = 12.0,
+        offerings: OfferingCheck | None = None,
     ) -> None:
         self.seller = seller
         self.publisher = publisher
         self.parties = parties
         self.fetch_budget = fetch_budget
+        self.offerings = offerings
 
     async def handle(self, notification: Notification) -> list[dict[str, Any]]:
         """Publish the records of ``notification``; returns them once Kafka holds them all.
@@ -144,6 +205,18 @@ class NotificationHandler:
             seller_id=self.parties.seller_id,
         )
         await self.publisher.publish(records)
+        if self.offerings is not None:
+            for record in records:
+                if (why := self.offerings(record)) is not None:
+                    log.warning(
+                        "order %r item %r (product %r): %s; it is billed only through its "
+                        "accepted Sonata charge items until the agreement prices the offering "
+                        "(bilat charges lists it as an unpriced-offering finding)",
+                        record["order_id"],
+                        record["order_item_id"],
+                        record.get("product_id"),
+                        why,
+                    )
         return records
 
     async def _fetch(self, notification: Notification) -> tuple[Any, dict[str, Any]]:
@@ -164,16 +237,20 @@ def make_app(
     *,
     base_path: str = LISTENER_BASE_PATH,
     retry_after: int = 30,
+    max_body: int = MAX_BODY_BYTES,
 ) -> web.Application:
     """The listener app: ``POST {base_path}/listener/<type>`` for every MEF 123 event type.
 
-    ``retry_after`` is the ``Retry-After`` (seconds) sent with every 503.
+    ``retry_after`` is the ``Retry-After`` (seconds) sent with every 503; ``max_body`` the
+    longest body read (longer: 413). Every error answer is a MEF Error JSON body.
     """
-    app = web.Application(middlewares=[_unexpected_as_500])
+    app = web.Application(
+        middlewares=[mef_errors(max_body)], client_max_size=max_body, handler_args=HANDLER_ARGS
+    )
     for event_type in EVENT_TYPES:
         app.router.add_post(
             f"{base_path.rstrip('/')}/listener/{event_type}",
-            _endpoint(handler, event_type, retry_after),
+            _endpoint(handler, event_type, retry_after, max_body),
             name=event_type,
         )
     return app
@@ -186,17 +263,20 @@ def build_app(
     *,
     headers: Mapping[str, str] | None = None,
     policy: RetryPolicy | None = None,
+    book: AgreementBook | None = None,
 ) -> web.Application:
     """:func:`make_app` wired to the real Seller API client and Kafka publisher.
 
-    Both are closed (the producer flushed) when the app shuts down.
+    Both are closed (the producer flushed) when the app shuts down. With ``book``, order items
+    for offerings it does not price are logged (:func:`offering_check`).
     """
     from connectors.sonata.publisher import KafkaOrderPublisher
     from connectors.sonata.seller_api import SellerApiClient
 
     client = SellerApiClient(seller_api_url, policy=policy, headers=headers)
     publisher = KafkaOrderPublisher(settings)
-    app = make_app(NotificationHandler(client, publisher, parties))
+    offerings = offering_check(book) if book is not None else None
+    app = make_app(NotificationHandler(client, publisher, parties, offerings=offerings))
 
     async def close(_app: web.Application) -> None:
         await client.close()
@@ -214,19 +294,22 @@ def run_listener(
     host: str = "127.0.0.1",
     port: int = 8440,
     headers: Mapping[str, str] | None = None,
+    book: AgreementBook | None = None,
     print_: Callable[[str], None] | None = print,
 ) -> None:
     """Create ``sonata.orders`` if needed and serve the listener until SIGINT/SIGTERM.
 
-    Raises :class:`~streams.errors.PortInUseError` when ``host:port`` is taken.
+    Raises :class:`~streams.errors.PortInUseError` when ``host:port`` is taken. What aiohttp
+    prints at start-up goes through :func:`~streams.redact.redact_text`.
     """
     from connectors.sonata.publisher import TOPIC
     from streams.ops.topics import ensure_topics
 
     ensure_topics(settings, [TOPIC])
-    app = build_app(settings, seller_api_url, parties, headers=headers)
+    app = build_app(settings, seller_api_url, parties, headers=headers, book=book)
+    shown = None if print_ is None else (lambda text: print_(redact_text(text)))
     try:
-        web.run_app(app, host=host, port=port, print=print_, access_log=log)
+        web.run_app(app, host=host, port=port, print=shown, access_log=log)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(
@@ -239,51 +322,54 @@ def run_listener(
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _endpoint(handler: NotificationHandler, event_type: str, retry_after: int) -> Handler:
+def _endpoint(
+    handler: NotificationHandler, event_type: str, retry_after: int, max_body: int
+) -> Handler:
     async def receive(request: web.Request) -> web.StreamResponse:
-        parsed = parse_notification(await request.read(), event_type)
+        raw = await read_body(request, max_body)
+        if isinstance(raw, web.Response):
+            return raw
+        parsed = parse_notification(raw, event_type)
         if isinstance(parsed, list):
             log.info("%s rejected: %s", event_type, "; ".join(map(str, parsed)))
-            return _json(400, invalid_body_error(parsed, event_type))
+            return json_response(400, invalid_body_error(parsed, event_type))
         label = f"{event_type} {parsed.event_id!r} (order {parsed.subject_id!r})"
         try:
             records = await handler.handle(parsed)
         except (SellerUnavailableError, PublishError) as exc:
-            log.warning("%s not acknowledged, Seller to retry: %s", label, exc)
-            body = _error500("Temporarily unavailable: send this notification again later", exc)
-            return _json(503, body, {"Retry-After": str(retry_after)})
-        except (SellerApiError, SellerDataError, EncodeError) as exc:
-            log.error("%s not acknowledged: %s", label, exc)
-            return _json(500, _error500("Cannot process the notified Product Order", exc))
+            ref = logged(logging.WARNING, f"{label} not acknowledged, Seller to retry", exc)
+            side = (
+                "the Seller API did not answer usably in time"
+                if isinstance(exc, SellerUnavailableError)
+                else "the Buyer could not store the order events"
+            )
+            body = error_body(
+                503,
+                "Temporarily unavailable: send this notification again later",
+                f"Not acknowledged: {side}. Send the notification again after {retry_after} s "
+                f"(reference {ref}).",
+            )
+            return json_response(503, body, {"Retry-After": str(retry_after)})
+        except SellerDataError as exc:
+            ref = logged(logging.ERROR, f"{label} not acknowledged", exc)
+            problems = "\n".join(exc.problems)  # from the Seller's own JSON: its to fix
+            message = f"The Seller's data cannot be used (reference {ref}):\n{problems}"
+            reason = "Cannot process the notified Product Order: the Seller's data is unusable"
+            return json_response(500, error_body(500, reason, message))
+        except SellerApiError as exc:
+            ref = logged(logging.ERROR, f"{label} not acknowledged", exc)
+            status = "no usable answer" if exc.status is None else f"HTTP {exc.status}"
+            message = (
+                f"Fetching the notified Product Order {parsed.subject_id!r} or its Charges from "
+                f"the Seller API gave {status}, which retrying would not change "
+                f"(reference {ref})."
+            )
+            reason = "Cannot process the notified Product Order"
+            return json_response(500, error_body(500, reason, message))
+        except EncodeError as exc:
+            ref = logged(logging.ERROR, f"{label} not acknowledged", exc, stack=True)
+            return internal_error(ref)
         log.info("%s acknowledged: %d record(s) published", label, len(records))
         return web.Response(status=204)
 
     return receive
-
-
-@web.middleware
-async def _unexpected_as_500(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Any unexpected failure → an ``Error500`` body (logged with its traceback), never HTML."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception as exc:  # a bug: keep serving, report it, do not acknowledge
-        log.exception("%s %s failed", request.method, request.path)
-        return _json(500, _error500("Internal error in the Buyer's listener", exc))
-
-
-def _error500(reason: str, exc: BaseException) -> dict[str, str]:
-    return {"code": "internalError", "reason": reason[:255], "message": str(exc)}
-
-
-def _json(
-    status: int, body: Mapping[str, str], headers: Mapping[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(body),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )

@@ -10,7 +10,8 @@ plus what Bilat relies on:
 - ``eventId`` (non-empty string), ``eventTime`` (RFC 3339 date-time with an offset),
   ``eventType`` (the MEF enum of the endpoint's schema, and equal to the endpoint's type),
   ``event`` (object) with ``event.id`` (non-empty string); ``href``, ``buyerId``, ``sellerId``,
-  ``orderItemId``, ``milestoneName`` strings when present;
+  ``orderItemId``, ``milestoneName`` strings when present; every string Unicode text (no
+  lone surrogate, which JSON's ``\\uXXXX`` escapes can produce);
 - ``event.orderItemId`` for the order item events and ``event.milestoneName`` for the
   milestone event ("Mandatory for ..." in the MEF descriptions, not in the schema's
   ``required``).
@@ -39,9 +40,11 @@ __all__ = [
     "Problem",
     "describe",
     "invalid_body_error",
+    "is_unicode",
     "loads_exact",
     "parse_notification",
     "rfc3339_ms",
+    "unicode_problem",
     "validate_notification",
 ]
 
@@ -320,4 +323,19 @@ def _string(
         want = "a non-empty string" if required else "a string"
         problems.append(Problem(path, f"got {describe(value)}, want {want}"))
         return None
+    if not is_unicode(value):
+        problems.append(Problem(path, f"got {unicode_problem(value)}, want Unicode text"))
+        return None
     return value
+
+
+def is_unicode(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate (JSON ``"\\ud800"`` parses to one): such a
+    string cannot be UTF-8 encoded, so it could be neither a URL path nor an Avro string."""
+    return text.isascii() or not any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def unicode_problem(text: str) -> str:
+    """``a string with a lone surrogate at index N`` for a ``text`` :func:`is_unicode` refuses."""
+    index = next(i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff")
+    return f"a string with a lone surrogate at index {index}"

@@ -26,7 +26,13 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.sonata import SellerDataError
-from connectors.sonata.notifications import Notification, describe, rfc3339_ms
+from connectors.sonata.notifications import (
+    Notification,
+    describe,
+    is_unicode,
+    rfc3339_ms,
+    unicode_problem,
+)
 
 __all__ = [
     "ACTIONS",
@@ -344,7 +350,10 @@ def _text(
     if value is None and not required:
         return None
     if isinstance(value, str) and value:
-        return value
+        if is_unicode(value):
+            return value
+        problems.append(f"{path}.{name}: got {unicode_problem(value)}, want Unicode text")
+        return None
     got = "nothing" if name not in obj else describe(value)
     problems.append(f"{path}.{name}: got {got}, want a non-empty string")
     return None

@@ -40,6 +40,7 @@ from yarl import URL
 
 from connectors.sonata import SellerApiError, SellerUnavailableError
 from connectors.sonata.notifications import loads_exact
+from streams.redact import redact_text, redact_url
 
 __all__ = ["MANAGEMENT_BASE_PATH", "RetryPolicy", "SellerApiClient", "parse_retry_after"]
 
@@ -207,7 +208,13 @@ class SellerApiClient:
                     status=outcome.status,
                     attempts=attempt,
                 )
-            log.warning("GET %s: %s; retry %d in %.2f s", url, outcome.failure, attempt, delay)
+            log.warning(
+                "GET %s: %s; retry %d in %.2f s",
+                redact_url(str(url)),
+                redact_text(outcome.failure),
+                attempt,
+                delay,
+            )
             await self._sleep(delay)
 
     async def _try(self, url: URL, deadline: float, attempt: int) -> _Outcome:

@@ -8,12 +8,14 @@ are POSTed to it over HTTP. What reaches ``<prefix>sonata.orders`` is read back 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -129,7 +131,9 @@ def test_seller_down_answers_503_and_publishes_nothing(settings: Settings) -> No
     assert published(settings) == []
 
 
-def test_kafka_unreachable_answers_503(settings: Settings) -> None:
+def test_kafka_unreachable_answers_503(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     """The publisher's failure path for real: no broker acknowledges, so no 204."""
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -147,6 +151,11 @@ def test_kafka_unreachable_answers_503(settings: Settings) -> None:
         publisher.close(timeout=0)
         return result
 
-    status, error = asyncio.run(main())
+    with caplog.at_level(logging.WARNING, "bilat.sonata"):
+        status, error = asyncio.run(main())
     assert status == 503
-    assert "Kafka did not acknowledge 'EVT-20261124-0001/1'" in error["message"]
+    assert "the Buyer could not store the order events" in error["message"]
+    assert "Kafka" not in error["message"] and nowhere.kafka not in error["message"]
+    ref = error["message"].rsplit("(reference ", 1)[1].rstrip(").")
+    (logged,) = [r.getMessage() for r in caplog.records if ref in r.getMessage()]
+    assert "Kafka did not acknowledge 'EVT-20261124-0001/1'" in logged  # server-side only

@@ -249,3 +249,17 @@ def test_rfc3339_truncates_below_the_millisecond() -> None:
 def test_mef_dir_points_at_the_specs() -> None:
     assert (mef_dir() / "productOrderNotification.api.yaml").is_file()
     assert json.loads(dumps({"a": [1, None, True]})) == {"a": [1, None, True]}
+
+
+def test_strings_must_be_unicode_text() -> None:
+    body = notification()
+    body["eventId"] = "E-\ud800"
+    body["event"]["buyerId"] = "\udfff"
+    raw = json.dumps(body).encode()  # ASCII, with \\ud800 escapes: valid JSON, not valid text
+    problems = parse_notification(raw, body["eventType"])
+    assert [str(p) for p in problems] == [  # type: ignore[union-attr]
+        "$.eventId: got a string with a lone surrogate at index 2, want Unicode text",
+        "$.event.buyerId: got a string with a lone surrogate at index 0, want Unicode text",
+    ]
+    body["eventId"], body["event"]["buyerId"] = "E-\U0001f600", "dcc"  # a real pair: fine
+    assert not isinstance(parse_notification(json.dumps(body).encode(), body["eventType"]), list)

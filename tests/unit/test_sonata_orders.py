@@ -294,3 +294,20 @@ def test_missing_optional_fields_become_nulls() -> None:
 def test_non_order_events_are_a_caller_bug() -> None:
     with pytest.raises(ValueError, match="want a ProductOrderEvent type"):
         events(note("chargeStateChangeEvent", subject_id="C1", item_id=None), product_order())
+
+
+def test_a_lone_surrogate_in_the_sellers_ids_is_a_data_problem_not_a_crash() -> None:
+    """JSON's \\udc00 escape parses to a str UTF-8 cannot encode: as a Charge id it would break
+    the Charge's URL, as a product id the Avro record; it is reported like any bad value."""
+    order = product_order(items=[order_item(product_id="PRD-\udc00", charges=("C-\ud800",))])
+    with pytest.raises(SellerDataError) as info:
+        charge_ids(note(), seller_json(order))
+    assert info.value.problems == (
+        "ProductOrder $.productOrderItem[0].charge[0].id: got a string with a lone surrogate "
+        "at index 2, want Unicode text",
+    )
+    order = product_order(items=[order_item(product_id="PRD-\udc00")])
+    assert problems(note(), order) == [
+        "ProductOrder $.productOrderItem[0].product.id: got a string with a lone surrogate at "
+        "index 4, want Unicode text"
+    ]

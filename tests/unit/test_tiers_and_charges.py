@@ -13,7 +13,13 @@ from decimal import Decimal
 import pytest
 
 from streams.agreement_loader import load_book
-from streams.charges import billing_period, period_charges
+from streams.charges import (
+    FOREIGN_CURRENCY,
+    UNPRICED_OFFERING,
+    billing_period,
+    period_charges,
+    period_statement,
+)
 from streams.config import REPO
 from streams.inventory import ChargeItem, Inventory, OrderEvent
 from streams.tiers import tier_adjustment, tiered_amount
@@ -125,3 +131,92 @@ def test_accepted_sonata_charges_add_declined_never() -> None:
         ("sonata:ch/1", "nonRecurring", Decimal("99.9000")),
         ("sonata:ch/3", "recurring", Decimal("30.0000")),  # 15 days x 2.00
     ]
+
+
+def product_event(
+    product: str, offering: str | None, charges: tuple[ChargeItem, ...] = ()
+) -> OrderEvent:
+    return OrderEvent(
+        f"e-{product}",
+        "productOrderItemStateChangeEvent",
+        at("2026-11-15T23:00:00"),
+        f"po-{product}",
+        "1",
+        "completed",
+        "add",
+        product,
+        offering,
+        at("2026-11-15T23:00:00"),
+        "dcc",
+        "hgc",
+        charges,
+    )
+
+
+ACCEPTED_NRC = ChargeItem(
+    "ch", "1", "acceptedByBuyer", "nonRecurring", None, "other", Decimal("250"), "EUR"
+)
+
+
+@pytest.mark.parametrize("offering", ["evc-not-in-agreement", None])
+def test_an_offering_the_agreement_does_not_price_is_a_finding(offering: str | None) -> None:
+    inventory = Inventory([product_event("evc-9", offering, (ACCEPTED_NRC,))])
+    statement = period_statement(inventory, V1, at("2026-11-20T00:00:00"))
+    assert [(c.source, c.amount) for c in statement.charges] == [("sonata:ch/1", Decimal("250"))]
+    (finding,) = statement.findings
+    assert (finding.code, finding.product_id) == (UNPRICED_OFFERING, "evc-9")
+    assert finding.source == f"offering:{offering or ''}"
+    assert "billed only through its accepted Sonata charge items (1 line here)" in finding.message
+    want = f"offering {offering!r} is not in" if offering else "names no product offering"
+    assert want in finding.message and "hgc-dcc-2026 v1" in finding.message
+    # the next period: the product is still active, the finding stays
+    december = period_statement(inventory, V1, at("2026-12-20T00:00:00"))
+    assert [f.code for f in december.findings] == [UNPRICED_OFFERING]
+
+
+def test_a_priced_offering_or_an_inactive_product_has_no_finding() -> None:
+    inventory = Inventory([product_event("evc-1", "evc-eline-1g")])
+    assert period_statement(inventory, V1, at("2026-11-20T00:00:00")).findings == ()
+    unpriced = Inventory([product_event("evc-9", "evc-not-in-agreement")])
+    assert period_statement(unpriced, V1, at("2026-10-20T00:00:00")).findings == ()  # before
+
+
+def test_charges_in_another_currency_are_flagged_and_never_totalled() -> None:
+    usd = ChargeItem(
+        "ch", "2", "acceptedByBuyer", "recurring", "month", "other", Decimal("1250.0000"), "USD"
+    )
+    inventory = Inventory([product_event("evc-1", "evc-eline-1g", (ACCEPTED_NRC, usd))])
+    statement = period_statement(inventory, V1, at("2026-11-20T00:00:00"))
+    assert {c.currency for c in statement.charges} == {"EUR"}
+    assert [(c.source, c.amount, c.currency) for c in statement.excluded] == [
+        ("sonata:ch/2", Decimal("625.0000"), "USD")  # 15 of 30 days, computed but not billed
+    ]
+    assert statement.totals == {"EUR": Decimal("600.0000") + Decimal("500.0000") + 250}
+    assert statement.excluded_totals == {"USD": Decimal("625.0000")}
+    (finding,) = statement.findings
+    assert (finding.code, finding.source) == (FOREIGN_CURRENCY, "sonata:ch/2")
+    assert (finding.amount, finding.currency) == (Decimal("625.0000"), "USD")
+    assert "priced in USD, the agreement in EUR" in finding.message
+    assert period_charges(inventory, V1, at("2026-11-20T00:00:00")) == list(statement.charges)
+
+
+def test_statement_json_is_exact_and_per_currency() -> None:
+    usd = ChargeItem(
+        "ch", "2", "acceptedByBuyer", "nonRecurring", None, "other", Decimal("10.5"), "USD"
+    )
+    inventory = Inventory([product_event("evc-9", "nope", (usd,))])
+    doc = period_statement(inventory, V1, at("2026-11-20T00:00:00")).to_json()
+    assert {k: doc[k] for k in ("agreement", "version", "currency", "time_zone")} == {
+        "agreement": "hgc-dcc-2026",
+        "version": "1",
+        "currency": "EUR",
+        "time_zone": "Europe/Berlin",
+    }
+    assert (doc["period_start"], doc["period_end"]) == (
+        "2026-11-01T00:00:00+01:00",
+        "2026-12-01T00:00:00+01:00",
+    )
+    assert doc["charges"] == [] and doc["totals"] == {"EUR": "0.0000"}
+    assert doc["excluded"][0]["amount"] == "10.5000"
+    assert doc["excluded_totals"] == {"USD": "10.5000"}
+    assert [f["code"] for f in doc["findings"]] == [FOREIGN_CURRENCY, UNPRICED_OFFERING]
