@@ -15,7 +15,8 @@ __all__ = ["REDACTED", "redact_text", "redact_url"]
 REDACTED = "***"
 
 _SECRET_PARAMS = re.compile(r"(pass|secret|token|key|auth|credential|sig)", re.IGNORECASE)
-_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+._-]*")
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+._-]*://[^\s'\"<>]+")
 
 
 def redact_url(url: str) -> str:
@@ -25,6 +26,9 @@ def redact_url(url: str) -> str:
     Strings that are not URLs come back unchanged; a URL that cannot be parsed comes back
     with everything between ``://`` and the last ``@`` replaced, so nothing leaks either way.
     """
+    head, sep, rest = url.partition("://")
+    if sep and "_" in head and _SCHEME.fullmatch(head):  # SASL_SSL://...: a scheme urlsplit does not take; parse it as x://
+        return head + redact_url(f"x://{rest}").removeprefix("x")
     try:
         parts = urlsplit(url)
         netloc = parts.netloc

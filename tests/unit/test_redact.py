@@ -27,6 +27,8 @@ def test_urls_inside_text_are_redacted() -> None:
     text = "Error 111 connecting to redis://u:s3cret@10.0.0.1:6379/0. Connection refused."
     assert "s3cret" not in redact_text(text)
     assert "redis://u:***@10.0.0.1:6379/0" in redact_text(text)
+    sasl = "cannot reach SASL_SSL://bilat:s3cret@kafka:9093 (timeout)"
+    assert redact_text(sasl) == "cannot reach SASL_SSL://bilat:***@kafka:9093 (timeout)"
 
 
 def test_the_worker_never_prints_the_redis_password() -> None:
