@@ -25,6 +25,7 @@ from streams.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, REPO
 from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
 from streams.ops.keys_cli import keys_group, sign_agreement_command, verify_agreement_command
 from streams.ops.ledger_cli import batcher_command, ledger_group, verify_command
+from streams.ops.read_cli import read_command
 from streams.ops.stack_cli import down_command, status_command, up_command
 
 __all__ = ["main"]
@@ -93,7 +94,7 @@ def ingest(
     """Send mediation FILES to usage.cdr; malformed lines go to usage.dlq with their reason.
 
     Switch CDRs (asterisk, freeswitch) do not name the agreement, partner or direction: give
-    them as options.
+    them as options. Their calls never answered are counted as not billable and not sent.
 
     \b
     Examples:
@@ -127,10 +128,13 @@ def ingest(
             files, settings, fmt, on_progress=lambda n: progress.advance(task, n), options=options
         )
     rate = report.lines / report.seconds if report.seconds else 0.0
+    unanswered = (
+        f", {report.not_billable} unanswered calls not billable" if report.not_billable else ""
+    )
     console.print(
         f"{report.files} file(s), {report.lines} lines in {report.seconds:.1f} s ({rate:,.0f}/s): "
         f"{report.produced} usage records to {settings.topic('usage.cdr')}, "
-        f"{report.dead_lettered} malformed lines to {settings.topic('usage.dlq')}"
+        f"{report.dead_lettered} malformed lines to {settings.topic('usage.dlq')}{unanswered}"
     )
 
 
@@ -404,6 +408,7 @@ for _command in (
     up_command,
     down_command,
     status_command,
+    read_command,
     sonata,
     keys_group,
     ledger_group,

@@ -1,46 +1,57 @@
-"""What the mediation formats share: line iteration, local switch time, numbers, switch CDRs.
+"""What the mediation formats share: bounded line reading, echoes, local switch time, numbers.
 
-Nothing here knows a particular file layout. :class:`SwitchCsv` is the base of the headerless
-switch CDR formats (Asterisk, FreeSWITCH): a subclass only says which columns hold the call's
-id, numbers, times and billable seconds (a :class:`Call`); turning that into UsageRecord fields,
-with the operator's :class:`~connectors.mediation.options.FormatOptions`, happens once, here.
+Nothing here knows a particular file layout. Everything a hostile file can do to a reader that
+is not about one format is handled here once: lines of any length (read in bounded chunks, never
+whole), NUL bytes, bytes that are not UTF-8, a byte order mark, values too long to echo in a
+message, times outside the calendar.
 """
 
 from __future__ import annotations
 
-import abc
-import csv
 import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from connectors.mediation.base import Line
 from streams.clock import to_ms
 from streams.errors import BilatError, InvalidRecord
-from streams.validation import PRODUCT_UNITS
-
-if TYPE_CHECKING:
-    from connectors.mediation.options import FormatOptions
 
 __all__ = [
-    "Call",
+    "ECHO_CHARS",
+    "MAX_LINE_CHARS",
+    "TIME_EXAMPLE",
     "FormatOptionsError",
-    "SwitchCsv",
+    "RawLine",
     "called_number",
     "calling_number",
     "digest",
     "is_digits",
     "local_ms",
+    "local_times",
     "malformed",
     "numbered",
+    "shown",
+    "unencodable",
 ]
 
-_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+MAX_LINE_CHARS = 65_536
+"""Longest line a format reads. Asterisk's ``cdr_csv`` writes at most 1,024 bytes a line; a
+longer line is not a usage record, and bounding it keeps every message ingest produces far
+below Kafka's message size limit (even at 4 UTF-8 bytes a character)."""
+ECHO_CHARS = 60
+"""How much of a value an error message repeats (see :func:`shown`)."""
+TIME_EXAMPLE = "2026-11-24 10:00:00"
+"""How a switch writes a time, for messages."""
+
+_LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _SEPARATORS = str.maketrans("", "", "+ -().")
 _BOM = "\ufeff"
+_BLANK = " \t"
+_ESCAPED = range(0xDC80, 0xDD00)
+"""Where ``surrogateescape`` puts the bytes of a file that are not UTF-8."""
 
 
 class FormatOptionsError(BilatError, ValueError):
@@ -49,18 +60,64 @@ class FormatOptionsError(BilatError, ValueError):
     so one typo is one message, not a dead letter per line."""
 
 
-def numbered(stream: TextIO) -> Iterator[tuple[int, str, str]]:
-    """``(number, raw, text)`` of each non-blank line of ``stream``.
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One non-blank line of a file, before any format reads it."""
 
-    ``number`` is 1-based and counts blank lines too; ``raw`` is the line as read without its
-    line break (what a dead letter keeps); ``text`` is ``raw`` without a UTF-8 byte order mark
-    before line 1 (written by some Windows tools), i.e. what to parse.
+    number: int
+    """1-based, counting blank lines too."""
+    raw: str
+    """The line as read, without its line break: what a dead letter keeps. At most
+    :data:`MAX_LINE_CHARS` characters (the start of a longer line)."""
+    text: str
+    """``raw`` without a UTF-8 byte order mark before line 1 (written by some Windows tools):
+    what to parse."""
+    problem: str | None
+    """Why no format can read this line (too long, NUL bytes), else ``None``."""
+
+
+def numbered(stream: TextIO) -> Iterator[RawLine]:
+    """Every non-blank line of ``stream``, holding at most :data:`MAX_LINE_CHARS` of each.
+
+    ``stream`` should translate line ends (``newline=None``, the default of ``open``; ingest
+    opens files so), so that ``\\r\\n``, ``\\n`` and a lone ``\\r`` (old Mac files) all end
+    a line, also where a read boundary falls between ``\\r`` and ``\\n``. A line is blank when
+    it holds only spaces and tabs (a byte order mark on line 1 aside); other whitespace and
+    control characters make a line that formats must read, and so account for. A line longer
+    than the bound is read to its end in bounded chunks and yielded with
+    :attr:`RawLine.problem` set; so is a line with a NUL byte, which no text CDR holds (it is
+    what a crash leaves in a file being written).
     """
-    for number, read in enumerate(stream, start=1):
-        raw = read.rstrip("\r\n")
+    number = 0
+    while True:
+        chunk = stream.readline(MAX_LINE_CHARS + 1)
+        if not chunk:
+            return
+        number += 1
+        length = len(chunk.rstrip("\r\n"))
+        if length > MAX_LINE_CHARS:
+            length += _rest_of_line(stream)
+        raw = chunk.rstrip("\r\n")[:MAX_LINE_CHARS]
         text = raw.removeprefix(_BOM) if number == 1 else raw
-        if text.strip():
-            yield number, raw, text
+        if not text.strip(_BLANK):
+            continue
+        problem = None
+        if length > MAX_LINE_CHARS:
+            problem = f"got a line of {length:,} characters, want at most {MAX_LINE_CHARS:,}"
+        elif (nul := text.find("\0")) >= 0:
+            problem = f"got a NUL byte at character {nul + 1}, want text (NULs mark a damaged file)"
+        yield RawLine(number, raw, text, problem)
+
+
+def _rest_of_line(stream: TextIO) -> int:
+    """Reads ``stream`` to the end of the current line in bounded chunks; its length."""
+    length = 0
+    while chunk := stream.readline(MAX_LINE_CHARS):
+        line = chunk.rstrip("\r\n")
+        length += len(line)
+        if len(line) < len(chunk):
+            break
+    return length
 
 
 def malformed(number: int, raw: str, problems: Sequence[str]) -> Line:
@@ -68,20 +125,73 @@ def malformed(number: int, raw: str, problems: Sequence[str]) -> Line:
     return Line(number, raw, None, InvalidRecord("malformed-line", problems))
 
 
-def local_ms(text: str, zone: tzinfo) -> int:
-    """Epoch ms of a switch's ``YYYY-MM-DD HH:MM:SS`` wall-clock time in ``zone``.
+def shown(value: str, limit: int = ECHO_CHARS) -> str:
+    """``repr(value)``, cut after ``limit`` characters: what a message may echo of a value.
 
-    A time that occurs twice (the hour repeated when DST ends) is read with ``fold=0``: the
-    *first* occurrence, still on summer time. A time that never occurs (the hour skipped when DST
-    starts) cannot come from a correct switch clock: ``ValueError``, as for any other shape.
+    A hostile file's value can be 64 K characters; a message says what it got without
+    repeating all of it: ``'xxxx…'… (65,536 characters)``. The repr escapes control characters
+    and the bytes that are not UTF-8, so a message is always printable UTF-8.
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
+
+
+def unencodable(fields: Mapping[str, Any]) -> list[str]:
+    """A problem for each text field that is not valid Unicode, by field name.
+
+    Files are read with ``surrogateescape``, so a byte that is not UTF-8 arrives as a lone
+    surrogate (U+DC80..U+DCFF), as does a lone ``\\udXXX`` escape in JSON. Only the fields a
+    format reads are checked: bytes in a column it ignores (a caller name written in Latin-1)
+    do not lose a call.
+    """
+    problems = []
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            char = ord(value[exc.start])
+            what = f"byte 0x{char - 0xDC00:02x}" if char in _ESCAPED else f"U+{char:04X}"
+            problems.append(
+                f"field {name!r}: got {shown(value)}, want UTF-8 text "
+                f"({what} at character {exc.start + 1} is not)"
+            )
+    return problems
+
+
+def local_times(text: str, zone: tzinfo) -> tuple[int, ...]:
+    """Epoch ms of every instant a switch's ``YYYY-MM-DD HH:MM:SS`` wall-clock time can be.
+
+    One instant, or two for a time in the hour repeated when DST ends (e.g. 02:30 on 25 October
+    2026 in Europe/Berlin): the first occurrence (``fold=0``, still summer time) first. A time
+    that never occurs (the hour skipped when DST starts) cannot come from a correct switch clock;
+    it, any other shape, and a time outside the calendar in UTC raise ``ValueError`` whose
+    message says what is wanted.
     """
     if not _LOCAL_TIME.fullmatch(text):
-        raise ValueError("want YYYY-MM-DD HH:MM:SS (switch local time)")
-    naive = datetime.fromisoformat(text)  # range errors (month 13) raise ValueError
-    moment = naive.replace(tzinfo=zone)  # fold=0
-    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
-        raise ValueError(f"this local time does not exist in {zone} (skipped by a DST change)")
-    return to_ms(moment.astimezone(UTC))
+        raise ValueError(f"want a time like {TIME_EXAMPLE}")
+    try:
+        naive = datetime.fromisoformat(text)  # month 13, 30 February: ValueError
+        instants = []
+        for fold in (0, 1):
+            moment = naive.replace(tzinfo=zone, fold=fold)
+            in_utc = moment.astimezone(UTC)  # year 1 east of UTC: OverflowError
+            if in_utc.astimezone(zone).replace(tzinfo=None) == naive:
+                instants.append(to_ms(in_utc))
+    except (ValueError, OverflowError):
+        raise ValueError(f"want a time like {TIME_EXAMPLE}") from None
+    if not instants:
+        raise ValueError(
+            f"want a time that exists in {zone}: this one does not (skipped by a DST change)"
+        )
+    return tuple(sorted(set(instants)))
+
+
+def local_ms(text: str, zone: tzinfo) -> int:
+    """Epoch ms of a switch's local time in ``zone``: the first instant of :func:`local_times`."""
+    return local_times(text, zone)[0]
 
 
 def called_number(text: str) -> str | None:
@@ -113,106 +223,3 @@ def digest(raw: str, length: int) -> str:
     """The first ``length`` hex digits of the SHA-256 of ``raw`` (as UTF-8): a deterministic id."""
     data = raw.encode("utf-8", "surrogateescape")
     return hashlib.sha256(data).hexdigest()[:length]
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """What one switch CDR line says about a call, still as the switch wrote it."""
-
-    record_id: str
-    account: str
-    """The CDR's own account code: the source when the operator gave none."""
-    a_number: str
-    b_number: str
-    start_column: str
-    """Which column ``start`` came from, for messages (e.g. ``answer``)."""
-    start: str
-    """Local time ``YYYY-MM-DD HH:MM:SS`` the call is billed from."""
-    billsec: str
-
-
-class SwitchCsv(abc.ABC):
-    """A switch's CSV CDR file: no header, one call per line, local times, billable seconds.
-
-    Subclasses set ``name`` and ``strict_quoting`` (whether the switch escapes ``"`` inside
-    fields, so that a quoting fault means a corrupt line) and implement :meth:`call`.
-    """
-
-    name: str
-    strict_quoting: bool
-
-    def __init__(self, options: FormatOptions) -> None:
-        self.options = options
-        self._fixed = _fixed_fields(options, self.name)
-
-    def lines(self, stream: TextIO, origin: str) -> Iterator[Line]:
-        for number, raw, text in numbered(stream):
-            yield self._line(number, raw, text, origin)
-
-    @abc.abstractmethod
-    def call(self, row: list[str], raw: str) -> Call | list[str]:
-        """The call of a line split into ``row``, or every problem that prevents reading it."""
-
-    def _line(self, number: int, raw: str, text: str, origin: str) -> Line:
-        try:
-            row = next(csv.reader([text], strict=self.strict_quoting, skipinitialspace=True))
-        except csv.Error as exc:
-            return malformed(number, raw, [f"CSV quoting: {exc}"])
-        call = self.call(row, raw)
-        if isinstance(call, list):
-            return malformed(number, raw, call)
-        problems: list[str] = []
-        fields = self._fields(call, problems)
-        if problems:
-            return malformed(number, raw, problems)
-        fields["raw_ref"] = f"{origin}:{number}"
-        return Line(number, raw, fields)
-
-    def _fields(self, call: Call, problems: list[str]) -> dict[str, Any]:
-        source = self.options.source or call.account.strip()
-        if not source:
-            problems.append(
-                f"no source: the {self.name} CDR's account code is empty "
-                "and no source option was given"
-            )
-        if not call.record_id:
-            problems.append(f"no record id: the {self.name} CDR's call id is empty")
-        start_ms = 0
-        try:
-            start_ms = local_ms(call.start.strip(), self.options.timezone)
-        except ValueError as exc:
-            problems.append(f"column {call.start_column!r}: got {call.start!r}, {exc}")
-        billsec = call.billsec.strip()
-        if not is_digits(billsec):
-            problems.append(f"column 'billsec': got {call.billsec!r}, want whole seconds")
-        return {
-            "source": source,
-            "record_id": call.record_id,
-            **self._fixed,
-            "product_id": None,
-            "a_number": calling_number(call.a_number),
-            "b_number": called_number(call.b_number),
-            "start_ms": start_ms,
-            "quantity": str(int(billsec)) if is_digits(billsec) else billsec,
-        }
-
-
-def _fixed_fields(options: FormatOptions, fmt: str) -> Mapping[str, str]:
-    """The fields a switch CDR does not carry, from the options; raises if one is missing."""
-    given = {
-        "agreement_id": options.agreement_id,
-        "partner": options.partner,
-        "direction": options.direction,
-    }
-    missing = [name for name, value in given.items() if not value]
-    if missing:
-        raise FormatOptionsError(
-            f"format {fmt!r}: a switch CDR does not say {', '.join(missing)}; give them as options"
-        )
-    if "second" not in PRODUCT_UNITS.get(options.product, frozenset()):
-        raise FormatOptionsError(
-            f"format {fmt!r}: got product {options.product!r}, want one measured in seconds "
-            f"(switch CDRs report call seconds): {sorted(PRODUCT_UNITS)}"
-        )
-    fixed = {name: value for name, value in given.items() if value}
-    return {**fixed, "product": options.product, "unit": "second"}

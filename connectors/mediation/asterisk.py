@@ -13,10 +13,21 @@ The bracketed columns are off by default and switched on in ``cdr.conf`` ``[csv]
 columns. With exactly one of uniqueid/userfield, column 17 is taken as the uniqueid when it
 looks like one (``[systemname-]epoch.counter``), else as the userfield. Times are
 ``YYYY-MM-DD HH:MM:SS`` in the switch's local time (in UTC with ``usegmtime=yes``, which is
-recommended: no DST ambiguity); disposition is one of ``ANSWERED``, ``NO ANSWER``, ``BUSY``,
-``FAILED``, ``CONGESTION``, ``CANCEL``, ``UNKNOWN``.
+recommended: no DST ambiguity). ``disposition`` is what ``ast_cdr_disp2str()`` writes:
+``ANSWERED``, ``NO ANSWER`` (also a cancelled dial), ``BUSY``, ``FAILED``, ``CONGESTION``, or
+``UNKNOWN``.
 
-Mapping to UsageRecord fields:
+Every time is parsed and held against the others and the seconds (see
+:mod:`connectors.mediation.switch`): ``start <= answer <= end``; ``duration`` is ``end - start``
+and ``billsec`` is ``end - answer`` (``0`` with no answer time), each within a second
+(``cdr.c`` truncates milliseconds, or rounds billsec with ``initiatedseconds``).
+
+**Billable** is a call whose disposition is ``ANSWERED``: the dialled party answered. Any other
+disposition is a call **not billable**, counted by ingest and never produced, even when it has
+an answer time and billsec (Asterisk sets them when it answered the caller itself, e.g. an IVR,
+before a ``Dial()`` that then failed).
+
+Mapping of a billable call to UsageRecord fields:
 
 ============  ==================================================================================
 source        ``options.source``, else ``accountcode``; else the line is malformed
@@ -25,10 +36,8 @@ record_id     ``uniqueid:<16 hex>`` when the uniqueid is logged, else ``<32 hex>
               party, per bridge change) that share the uniqueid, so the uniqueid alone would
               make the dedup key drop real calls; the line digest keeps ids unique and equal
               for the same line read twice (``Master.csv`` and the account file)
-start_ms      ``answer`` when disposition is ``ANSWERED`` (billing starts at answer), else
-              ``start``; local time in ``options.timezone``
-quantity      ``billsec`` (``0`` for calls not answered: they are emitted, rated at 0, and the
-              line counts of the switch and the pipeline agree)
+start_ms      ``answer`` (billing starts at answer); local time in ``options.timezone``
+quantity      ``billsec``
 unit          ``second``
 a_number      ``src`` without ``+``/separators; null when not digits (withheld caller id)
 b_number      ``dst`` without ``+``/separators; letters (``s``, ``h``) kept: validation rejects
@@ -40,9 +49,10 @@ from __future__ import annotations
 
 import re
 
-from connectors.mediation._common import Call, SwitchCsv, digest
+from connectors.mediation._common import digest, shown
+from connectors.mediation.switch import Call, Columns, SwitchCsv
 
-__all__ = ["BASE_COLUMNS", "NEW_COLUMNS", "Asterisk"]
+__all__ = ["BASE_COLUMNS", "DISPOSITIONS", "NEW_COLUMNS", "Asterisk"]
 
 BASE_COLUMNS = (
     "accountcode",
@@ -65,6 +75,8 @@ BASE_COLUMNS = (
 """The 16 columns every ``cdr_csv`` line has, in order."""
 NEW_COLUMNS = ("peeraccount", "linkedid", "sequence")
 """Appended last with ``newcdrcolumns=yes``."""
+DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "UNKNOWN")
+"""Every disposition ``ast_cdr_disp2str()`` writes; only ``ANSWERED`` is billable."""
 
 _UNIQUEID = re.compile(r"(?:[^\s,]+-)?[0-9]+\.[0-9]+")
 
@@ -89,6 +101,7 @@ class Asterisk(SwitchCsv):
     """Reads Asterisk ``cdr_csv`` lines as described in this module's docstring."""
 
     name = "asterisk"
+    columns = Columns(start="start", answer="answer", end="end")
     strict_quoting = True
 
     def call(self, row: list[str], raw: str) -> Call | list[str]:
@@ -100,14 +113,24 @@ class Asterisk(SwitchCsv):
             ]
         cells = dict(zip(names, row, strict=True))
         uniqueid = cells.get("uniqueid", "").strip()
-        answered = cells["disposition"].strip() == "ANSWERED"
-        start_column = "answer" if answered else "start"
+        disposition = cells["disposition"].strip()
+        problems = []
+        if disposition not in DISPOSITIONS:
+            problems.append(
+                f"field 'disposition': got {shown(cells['disposition'])}, "
+                f"want one of {', '.join(DISPOSITIONS)}"
+            )
         return Call(
             record_id=f"{uniqueid}:{digest(raw, 16)}" if uniqueid else digest(raw, 32),
             account=cells["accountcode"],
             a_number=cells["src"],
             b_number=cells["dst"],
-            start_column=start_column,
-            start=cells[start_column],
+            start=cells["start"],
+            answer=cells["answer"],
+            end=cells["end"],
+            duration=cells["duration"],
             billsec=cells["billsec"],
+            answered=disposition == "ANSWERED",
+            unanswered=f"disposition {shown(disposition)}",
+            problems=tuple(problems),
         )

@@ -15,14 +15,24 @@ selects with ``default-template``. Other templates are not this format. Times ar
 is empty for a call never answered. FreeSWITCH does not escape ``"`` inside a value, so quoting
 is read leniently: a stray quote in a caller name does not lose the call.
 
-Mapping to UsageRecord fields:
+Every time is parsed and held against the others and the seconds (see
+:mod:`connectors.mediation.switch`): ``start_stamp <= answer_stamp <= end_stamp``; ``duration``
+is ``end_stamp - start_stamp`` and ``billsec`` is ``end_stamp - answer_stamp`` (``0`` with no
+answer), each within a second (``switch_channel_set_timestamps()`` subtracts the same whole
+seconds the stamps show).
+
+**Billable** is a call with an ``answer_stamp``. A call without one is **not billable**,
+counted by ingest and never produced. ``hangup_cause`` is not used: answered calls end with
+many causes (``NORMAL_CLEARING``, but also ``MEDIA_TIMEOUT``, ``ALLOTTED_TIMEOUT``...), and the
+answer stamp is what FreeSWITCH bills from itself.
+
+Mapping of a billable call to UsageRecord fields:
 
 ============  ==================================================================================
 source        ``options.source``, else ``accountcode``; else the line is malformed
 record_id     ``uuid`` (the call leg's UUID)
-start_ms      ``answer_stamp`` when set (billing starts at answer), else ``start_stamp``;
-              local time in ``options.timezone``
-quantity      ``billsec`` (``0`` for calls not answered: emitted and rated at 0)
+start_ms      ``answer_stamp`` (billing starts at answer); local time in ``options.timezone``
+quantity      ``billsec``
 unit          ``second``
 a_number      ``caller_id_number`` without ``+``/separators; null when not digits
 b_number      ``destination_number`` without ``+``/separators; letters kept: validation rejects
@@ -32,7 +42,7 @@ agreement_id, partner, direction, product: from the options
 
 from __future__ import annotations
 
-from connectors.mediation._common import Call, SwitchCsv
+from connectors.mediation.switch import Call, Columns, SwitchCsv
 
 __all__ = ["CODEC_COLUMNS", "COLUMNS", "FreeSwitch"]
 
@@ -60,6 +70,7 @@ class FreeSwitch(SwitchCsv):
     """Reads FreeSWITCH ``mod_cdr_csv`` lines as described in this module's docstring."""
 
     name = "freeswitch"
+    columns = Columns(start="start_stamp", answer="answer_stamp", end="end_stamp")
     strict_quoting = False
 
     def call(self, row: list[str], raw: str) -> Call | list[str]:
@@ -69,14 +80,16 @@ class FreeSwitch(SwitchCsv):
                 f"{len(COLUMNS) + len(CODEC_COLUMNS)} (vanilla 'example' template)"
             ]
         cells = dict(zip(COLUMNS, row, strict=False))
-        answered = bool(cells["answer_stamp"].strip())
-        start_column = "answer_stamp" if answered else "start_stamp"
         return Call(
             record_id=cells["uuid"].strip(),
             account=cells["accountcode"],
             a_number=cells["caller_id_number"],
             b_number=cells["destination_number"],
-            start_column=start_column,
-            start=cells[start_column],
+            start=cells["start_stamp"],
+            answer=cells["answer_stamp"],
+            end=cells["end_stamp"],
+            duration=cells["duration"],
             billsec=cells["billsec"],
+            answered=bool(cells["answer_stamp"].strip()),
+            unanswered="no answer_stamp",
         )

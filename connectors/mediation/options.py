@@ -13,16 +13,13 @@ constructor taking ``FormatOptions``, then add one line to ``_FACTORIES`` below.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from typing import TextIO, cast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.mediation._common import FormatOptionsError
 from connectors.mediation.asterisk import Asterisk
-from connectors.mediation.base import Line, MediationFormat
+from connectors.mediation.base import MediationFormat
 from connectors.mediation.freeswitch import FreeSwitch
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.jsonl import JsonLines
@@ -30,7 +27,6 @@ from connectors.mediation.jsonl import JsonLines
 __all__ = [
     "FORMAT_NAMES",
     "UTC_ZONE",
-    "DefaultedCsv",
     "FormatOptions",
     "FormatOptionsError",
     "make_format",
@@ -83,53 +79,8 @@ def parse_timezone(name: str) -> ZoneInfo:
         ) from exc
 
 
-class DefaultedCsv:
-    """The generic CSV for files that lack some of ``source, agreement_id, partner, direction``
-    columns: the missing columns take the options' values. Columns the file has win, and a file
-    with every column reads exactly as with :class:`GenericCsv` (it is read by it; column counts
-    in its messages about a short or long line include the columns added)."""
-
-    name = "csv"
-
-    def __init__(self, defaults: Mapping[str, str]) -> None:
-        self._defaults = dict(defaults)
-
-    def lines(self, stream: TextIO, origin: str) -> Iterator[Line]:
-        raws: dict[int, str] = {}
-        widened = cast(TextIO, self._widen(stream, raws))  # GenericCsv only iterates it
-        for line in GenericCsv().lines(widened, origin):
-            yield replace(line, raw=raws.pop(line.number, line.raw))
-
-    def _widen(self, stream: TextIO, raws: dict[int, str]) -> Iterator[str]:
-        """``stream``'s lines, each non-blank one with the missing columns appended; keeps the
-        original of each by line number in ``raws`` (until its Line is out), so that dead
-        letters hold what the file has."""
-        row_suffix: str | None = None
-        for number, text in enumerate(stream, start=1):
-            raw = text.rstrip("\r\n")
-            if not raw.strip():
-                yield text
-                continue
-            raws[number] = raw
-            if row_suffix is None:  # the header: the first non-blank line, as in GenericCsv
-                header = {name.strip() for name in next(csv.reader([raw]))}
-                missing = {k: v for k, v in self._defaults.items() if k not in header}
-                row_suffix = _cells(missing.values())
-                yield raw + _cells(missing) + "\n"
-            else:
-                yield raw + row_suffix + "\n"
-
-
-def _cells(values: Iterable[str]) -> str:
-    """``values`` as CSV cells to append to a line: ``,a,b`` (empty for none)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(values)
-    return "," + out.getvalue() if out.getvalue() else ""
-
-
 def _csv(options: FormatOptions) -> MediationFormat:
-    defaults = options.record_defaults()
-    return DefaultedCsv(defaults) if defaults else GenericCsv()
+    return GenericCsv(options.record_defaults())
 
 
 _FACTORIES: Mapping[str, Callable[[FormatOptions], MediationFormat]] = {

@@ -11,7 +11,7 @@ import io
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import pytest
 
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.ingest import ingest_files
+from connectors.mediation.options import FormatOptions
 from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.agreement_loader import load_book
 from streams.codec import make_codec
@@ -207,3 +208,62 @@ def test_worker_killed_midway_loses_nothing(
             (expected.amounts[key], copies[0].billed_quantity, copies[0].rate_id)
         }
     assert {identity(d) for d in dead} == set(expected.dead)
+
+
+def test_switch_cdrs_unanswered_calls_are_counted_and_never_rated(
+    settings: Settings, tmp_path: Path, now: datetime
+) -> None:
+    """An Asterisk Master.csv through the broker and a worker: the answered calls are rated or
+    refused at rating, a line with a bad time is a parse dead letter, and the calls never
+    answered are counted by ingest and reach neither rating nor the DLQ (a BUSY call to a
+    destination without a tariff used to become a `no-tariff` dead letter)."""
+    t0 = now.replace(microsecond=0) - timedelta(hours=2)
+
+    def at(seconds: int) -> str:
+        return f"{t0 + timedelta(seconds=seconds):%Y-%m-%d %H:%M:%S}"
+
+    def cdr(n: int, dst: str, answer: int | None, end: str, disposition: str) -> str:
+        answered = f'"{at(answer)}"' if answer is not None else ""
+        billsec = 71 - answer if answer is not None else 0
+        return (
+            f'"pbx-{settings.party}","4969123456","{dst}","ctx","clid","chan","dchan","Dial",'
+            f'"args","{at(0)}",{answered},"{end}",71,{billsec},"{disposition}","DOCUMENTATION",'
+            f'"pbx-1.{n}",""'
+        )
+
+    lines = [
+        cdr(1, "4930901820", 10, at(71), "ANSWERED"),  # rated
+        cdr(2, "33142685300", 10, at(71), "ANSWERED"),  # no tariff for France: rate DLQ
+        cdr(3, "33142685300", None, at(71), "BUSY"),  # not billable
+        cdr(4, "4930901821", None, at(71), "NO ANSWER"),  # not billable
+        cdr(5, "4930901822", 10, "garbage", "ANSWERED"),  # parse DLQ
+    ]
+    path = tmp_path / "Master.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ensure_topics(settings)
+    options = FormatOptions(agreement_id="hgc-dcc-2026", partner="dcc", direction="outbound")
+    report = ingest_files([path], settings, "asterisk", options=options)
+    assert (report.lines, report.produced, report.dead_lettered, report.not_billable) == (
+        5,
+        2,
+        1,
+        2,
+    )
+    proc = start_worker(settings, tmp_path / "worker.log")
+    try:
+        wait_for_outputs(settings, report.produced + report.dead_lettered, proc)
+        time.sleep(1.0)  # nothing more may come: unanswered calls were never produced
+    finally:
+        assert stop_worker(proc) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    rated, dead = collect(settings)
+    assert [(r[0].rate_id, r[0].quantity) for r in rated.values()] == [
+        ("voice-de-fixed", Decimal(61))
+    ]
+    assert sorted((d.stage, d.error_code) for d in dead) == [
+        ("parse", "malformed-line"),
+        ("rate", "no-tariff"),
+    ]
+    (parse,) = [d for d in dead if d.stage == "parse"]
+    assert parse.source_offset == 5
+    assert parse.errors[0].startswith("field 'end': got 'garbage', want a time like")
+    assert len(rated) + len(dead) + report.not_billable == report.lines
