@@ -27,7 +27,8 @@ def redact_url(url: str) -> str:
     with everything between ``://`` and the last ``@`` replaced, so nothing leaks either way.
     """
     head, sep, rest = url.partition("://")
-    if sep and "_" in head and _SCHEME.fullmatch(head):  # SASL_SSL://...: a scheme urlsplit does not take; parse it as x://
+    if sep and "_" in head and _SCHEME.fullmatch(head):
+        # SASL_SSL://...: urlsplit takes no '_' in a scheme; parse the rest as x://...
         return head + redact_url(f"x://{rest}").removeprefix("x")
     try:
         parts = urlsplit(url)
