@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from streams.audit import verify_bundle
+from streams.audit import Check, verify_bundle
 from streams.batch_check import check_batches
 from streams.batchtree import NATIVE, NATIVE_HINT
 from streams.codec import Codec, make_codec
@@ -40,6 +42,15 @@ _KEY = click.option(
     required=True,
     envvar="BILAT_KEY",
     help="This party's private key (bilat keys new) [env BILAT_KEY].",
+)
+
+
+_CHECK_JSON = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: intact, owner, topic, entries, anchors, digests_checked, "
+    "leaf_batches_checked, tip (sequence, entry_hash), findings (kind, sequence, detail).",
 )
 
 
@@ -108,6 +119,7 @@ def init_command(
     help="Also hold every anchor's digest (the topic beside the anchors, '…ledger.digests') "
     "and, on one's own ledger, its stored leaves ('ledger.batches') against what it signs.",
 )
+@_CHECK_JSON
 @friendly
 def check_command(
     party: str,
@@ -116,6 +128,7 @@ def check_command(
     owner: str | None,
     topic: str | None,
     batches: bool,
+    as_json: bool,
 ) -> None:
     """Walk a ledger and report every bad signature, broken link, gap or equivocation, and
     every digest or leaf batch that does not match the anchor signing it.
@@ -126,6 +139,7 @@ def check_command(
     Examples:
       bilat ledger check
       bilat ledger check --owner dcc --topic dcc.ledger.anchors
+      bilat ledger check --json | jq '.findings[] | .kind'
     """
     settings = settings_of(party, kafka, topic_prefix)
     name = topic or settings.topic("ledger.anchors")
@@ -138,17 +152,35 @@ def check_command(
     if not mine:
         raise StackError(f"{name}: no entries of {who}")
     findings = check_ledger(mine, who)
-    stored = ""
+    stored = _Stored(digests=False, leaves=False, note="")
     if batches:
         own = topic is None and who == settings.party
         found, stored = _check_stored(settings, codec, name, mine, own)
         findings += found
     tip = max(mine, key=lambda e: e.sequence)
+    anchors = sum(1 for e in mine if e.kind == "anchor")
+    if as_json:
+        document = {
+            "intact": not findings,
+            "owner": who,
+            "topic": name,
+            "entries": len(mine),
+            "anchors": anchors,
+            "digests_checked": stored.digests,
+            "leaf_batches_checked": stored.leaves,
+            "tip": {"sequence": tip.sequence, "entry_hash": tip.entry_hash().hex()},
+            "findings": [
+                {"kind": f.kind, "sequence": f.sequence, "detail": f.detail} for f in findings
+            ],
+        }
+        click.echo(json.dumps(document, indent=2))
+        if findings:
+            sys.exit(1)
+        return
     if not findings:
-        anchors = sum(1 for e in mine if e.kind == "anchor")
         console.print(
             f"[green]intact[/green]: {len(mine)} entries of {who} on {name} "
-            f"({anchors} anchors{stored}), tip {tip.sequence} {tip.entry_hash().hex()[:16]}…"
+            f"({anchors} anchors{stored.note}), tip {tip.sequence} {tip.entry_hash().hex()[:16]}…"
         )
         return
     table = Table(title=f"{len(findings)} problems in the ledger of {who} on {name}")
@@ -161,19 +193,32 @@ def check_command(
     sys.exit(1)
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What ``ledger check`` held against the anchors besides the chain itself."""
+
+    digests: bool
+    leaves: bool
+    note: str
+    """For the summary line, e.g. ", digests match"."""
+
+
+_NOT_CHECKED = _Stored(digests=False, leaves=False, note=", digests not checked")
+
+
 def _check_stored(
     settings: Settings, codec: Codec, anchors_topic: str, mine: list[LedgerEntry], own: bool
-) -> tuple[list[Finding], str]:
+) -> tuple[list[Finding], _Stored]:
     """Findings about the digests (and, if ``own``, the leaf batches) beside ``anchors_topic``,
-    and what was checked, for the summary line."""
+    and what was checked."""
     genesis = [e for e in mine if e.kind == "genesis" and e.sequence == 0]
     suffix = "ledger.anchors"
     if not genesis or not anchors_topic.endswith(suffix):
-        return [], ", digests not checked"  # no salt (check_ledger says why), or no topic name
+        return [], _NOT_CHECKED  # no salt (check_ledger says why), or no topic name
     try:
         salt = bytes.fromhex(genesis[0].payload_json()["book_hash"])
     except (LedgerError, KeyError, TypeError, ValueError):
-        return [], ", digests not checked"  # a bad genesis payload: check_ledger reports it
+        return [], _NOT_CHECKED  # a bad genesis payload: check_ledger reports it
     base = anchors_topic[: -len(suffix)]
     digests = [
         codec.decode("batch_digest", value)
@@ -185,7 +230,11 @@ def _check_stored(
             codec.decode("batch_leaves", value)
             for _key, value in read_topic(settings.kafka, base + "ledger.batches")
         ]
-    checked = ", digests and leaf batches match" if own else ", digests match"
+    checked = _Stored(
+        digests=True,
+        leaves=own,
+        note=", digests and leaf batches match" if own else ", digests match",
+    )
     return check_batches(mine, digests, leaf_sets, salt), checked
 
 
@@ -236,6 +285,13 @@ def batcher_command(
     type=_FILE,
     help="Check a bundle offline (no Kafka needed) instead of a live record.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: ok, usage_key, source (kafka or the bundle file), checks (name, ok, "
+    "detail), the record's leaf fields, its batch, the anchor's sequence, exported_to.",
+)
 @friendly
 def verify_command(
     party: str,
@@ -245,6 +301,7 @@ def verify_command(
     usage_key: str | None,
     export: Path | None,
     bundle: Path | None,
+    as_json: bool,
 ) -> None:
     """Prove one rated record: leaf, inclusion proof, anchor, chain and signatures.
 
@@ -253,6 +310,7 @@ def verify_command(
       bilat verify ix-fra-01/20261124-0000042
       bilat verify ix-fra-01/20261124-0000042 --export record.bundle.json
       bilat verify --bundle record.bundle.json      # offline, for auditors
+      bilat verify --bundle record.bundle.json --json | jq .ok
     Exit 0 when every check passes, 1 otherwise.
     """
     if bundle is not None:
@@ -265,11 +323,35 @@ def verify_command(
     else:
         raise click.UsageError("give a USAGE_KEY (source/record_id) or --bundle FILE")
     checks = verify_bundle(document)
-    for check in checks:
-        mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
-        console.print(f"{mark} {check.name:<10} {check.detail}", soft_wrap=True)
     if export is not None:
         export.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        console.print(f"bundle written to {export}")
+    if as_json:
+        source = "kafka" if bundle is None else str(bundle)
+        click.echo(json.dumps(_verify_json(document, checks, source, export), indent=2))
+    else:
+        for check in checks:
+            mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+            console.print(f"{mark} {check.name:<10} {check.detail}", soft_wrap=True)
+        if export is not None:
+            console.print(f"bundle written to {export}")
     if not all(check.ok for check in checks):
         sys.exit(1)
+
+
+def _verify_json(
+    document: Mapping[str, Any], checks: Sequence[Check], source: str, export: Path | None
+) -> dict[str, Any]:
+    """``bilat verify --json``: the checks, and the bundle's facts as far as it has them."""
+    record = document.get("record")
+    chain = document.get("chain")
+    anchor = chain[-1] if isinstance(chain, list) and chain else None
+    return {
+        "ok": all(check.ok for check in checks),
+        "usage_key": record.get("key") if isinstance(record, dict) else None,
+        "source": source,
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+        "record": record,
+        "batch": document.get("batch"),
+        "anchor_sequence": anchor.get("sequence") if isinstance(anchor, dict) else None,
+        "exported_to": None if export is None else str(export),
+    }

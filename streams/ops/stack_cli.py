@@ -6,9 +6,12 @@ Any :class:`~streams.errors.StackError` becomes a red message on stderr and exit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -24,8 +27,19 @@ from streams.ops.localstack import (
     RedisSpec,
     ServiceStatus,
 )
+from streams.ops.procs import LOOPBACK, port_accepts
 
-__all__ = ["down_command", "party_specs", "status_command", "status_table", "up_command"]
+__all__ = [
+    "Probe",
+    "default_probes",
+    "down_command",
+    "nothing_recorded",
+    "other_run_dirs",
+    "party_specs",
+    "status_command",
+    "status_table",
+    "up_command",
+]
 
 REDIS_NAME = "redis"
 EXIT_STACK_ERROR = 2
@@ -173,22 +187,149 @@ def down_command(parties: tuple[str, ...], run_dir: Path | None) -> None:
 
 @click.command(name="status")
 @_run_dir_option
-def status_command(run_dir: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: run_dir, services (kind, name, address, pid, running, log); when "
+    "nothing is recorded, answering (default ports that accept connections) and "
+    "recorded_elsewhere (run folders of what answers).",
+)
+def status_command(run_dir: Path | None, as_json: bool) -> None:
     """Show every service of the run folder: address, pid, running or stopped, log file.
+
+    When the run folder records nothing, say so with its path, and whether something
+    answers on the default ports of `bilat up` (Kafka 9092 and 9192, Redis 6390): a stack
+    started with another BILAT_RUN_DIR or --run-dir.
 
     Exit code 0 when all known services run (or none are known), 3 when some are stopped.
 
     \b
-    Example:
+    Examples:
       bilat status
+      bilat status --run-dir /tmp/bilat --json
     """
     console = Console(highlight=False)
+    if not console.is_terminal:  # piped or redirected: as wide as the rows, nothing folded
+        console = Console(highlight=False, width=1_000_000)
     with _stack_errors():
         stack = LocalStack(run_dir=run_dir)
         services = stack.status()
-    if not services:
-        console.print("no services; run `bilat up`")
-        return
-    console.print(status_table(services, stack.run_dir))
+    answering = [] if services else [probe for probe in default_probes() if probe.answers()]
+    elsewhere = other_run_dirs(stack.run_dir, answering) if answering else []
+    if as_json:
+        document = _status_json(stack.run_dir, services, answering, elsewhere)
+        click.echo(json.dumps(document, indent=2))
+    elif services:
+        console.print(status_table(services, stack.run_dir), crop=False)
+    else:
+        message = nothing_recorded(stack.run_dir, answering, elsewhere)
+        console.print(message, markup=False, soft_wrap=True)
     if not all(service.running for service in services):
         raise click.exceptions.Exit(EXIT_SOME_STOPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A local port `bilat up` uses by default, and what would listen there."""
+
+    service: str
+    port: int
+    host: str = LOOPBACK
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def answers(self, timeout: float = 0.3) -> bool:
+        """Whether something accepts a TCP connection there now."""
+        return port_accepts(self.port, self.host, timeout)
+
+
+def default_probes() -> list[Probe]:
+    """The client ports of the default stack: each default party's Kafka, then Redis."""
+    kafka = [
+        Probe(f"kafka '{s.name}'", s.port) for s in party_specs(DEFAULT_PARTIES, DEFAULT_BASE_PORT)
+    ]
+    return [*kafka, Probe("redis", DEFAULT_REDIS_PORT)]
+
+
+def nothing_recorded(run_dir: Path, answering: Sequence[Probe], elsewhere: Sequence[Path]) -> str:
+    """What `bilat status` says when ``run_dir`` records no service; ``elsewhere`` are the
+    run folders that record what answers (see :func:`other_run_dirs`)."""
+    place = f"{run_dir}" if run_dir.is_dir() else f"{run_dir} (no such folder)"
+    if not answering:
+        ports = ", ".join(probe.address for probe in default_probes())
+        return (
+            f"nothing recorded in {place}, and nothing answers on the default ports "
+            f"({ports}): start the stack with `bilat up`"
+        )
+    where = ", ".join(f"{probe.address} ({probe.service}?)" for probe in answering)
+    hint = (
+        f"; it is recorded in {', '.join(map(str, elsewhere))}: "
+        f"`bilat status --run-dir {elsewhere[0]}`"
+        if elsewhere
+        else ""
+    )
+    return (
+        f"nothing recorded in {place}; something answers on {where}: started with another "
+        f"BILAT_RUN_DIR or --run-dir?{hint}"
+    )
+
+
+def other_run_dirs(run_dir: Path, answering: Sequence[Probe]) -> list[Path]:
+    """Run folders other than ``run_dir`` whose running services listen on an ``answering``
+    port. Found through the brokers `bilat up` started, whose command line ends in
+    ``<run folder>/kafka-<name>/server.properties`` (Linux /proc; best effort: [] elsewhere).
+    """
+    ports = {probe.port for probe in answering}
+    candidates: set[Path] = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = [a for a in cmdline.read_bytes().split(b"\0") if a]
+        except OSError:
+            continue  # the process ended, or is not ours to read
+        if len(args) < 2 or args[-2] != b"kafka.Kafka":
+            continue
+        config = Path(args[-1].decode("utf-8", "replace"))
+        if config.name == "server.properties" and config.parent.name.startswith("kafka-"):
+            candidates.add(config.parent.parent)
+    found = []
+    for folder in sorted(candidates - {run_dir}):
+        try:
+            services = LocalStack(run_dir=folder).status()
+        except (OSError, StackError):
+            continue
+        if any(s.running and _port_of(s.address) in ports for s in services):
+            found.append(folder)
+    return found
+
+
+def _port_of(address: str) -> int | None:
+    """The port of ``host:port`` or ``redis://host:port/db``."""
+    tail = address.rsplit(":", 1)[-1].split("/", 1)[0]
+    return int(tail) if tail.isdigit() else None
+
+
+def _status_json(
+    run_dir: Path,
+    services: Sequence[ServiceStatus],
+    answering: Sequence[Probe],
+    elsewhere: Sequence[Path],
+) -> dict[str, Any]:
+    return {
+        "run_dir": str(run_dir),
+        "services": [
+            {
+                "kind": service.kind,
+                "name": service.name,
+                "address": service.address,
+                "pid": service.pid,
+                "running": service.running,
+                "log": str(service.log_path),
+            }
+            for service in services
+        ],
+        "answering": [{"service": p.service, "address": p.address} for p in answering],
+        "recorded_elsewhere": [str(folder) for folder in elsewhere],
+    }

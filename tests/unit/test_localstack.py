@@ -25,7 +25,13 @@ from streams.ops.localstack import (
     render_properties,
     server_properties,
 )
-from streams.ops.stack_cli import down_command, party_specs, status_command, up_command
+from streams.ops.stack_cli import (
+    Probe,
+    down_command,
+    party_specs,
+    status_command,
+    up_command,
+)
 
 GONE_PID = 2**31 - 1  # above any pid_max: never a live process
 
@@ -387,10 +393,12 @@ def test_every_command_has_help_with_examples(command: object) -> None:
     assert "Example" in result.output and "--run-dir" in result.output
 
 
-def test_status_without_services(tmp_path: Path) -> None:
+def test_status_without_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Probe, "answers", lambda _self, timeout=0.3: False)  # no network here
     result = CliRunner().invoke(status_command, ["--run-dir", str(tmp_path)])
     assert result.exit_code == 0
-    assert "no services; run `bilat up`" in result.output
+    assert f"nothing recorded in {tmp_path}, and nothing answers" in result.output
+    assert "start the stack with `bilat up`" in result.output
 
 
 def test_status_with_a_stopped_service_exits_3(stack: LocalStack) -> None:
