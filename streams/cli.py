@@ -342,15 +342,26 @@ def agreement() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @friendly
 def agreement_check(file: Path) -> None:
-    """Validate an agreement FILE, list every problem, and print its canonical hash."""
-    from streams.agreement_loader import load_agreement
+    """Validate an agreement FILE, list every problem, and print each version's canonical hash.
 
-    loaded = load_agreement(file)
+    One line per version: id, version, effective_from (UTC) and the hash of its canonical
+    terms. A file over 1 MiB, or with anchors, tags, duplicate or unknown keys, is refused.
+    """
+    from streams.agreement_loader import load_book
+
+    book = load_book(file)
+    latest = book.latest
     console.print(
-        f"{loaded.id} v{loaded.version}: {len(loaded.tariffs)} tariffs, {loaded.currency}, "
-        f"{loaded.timezone.key}, parties {' & '.join(loaded.parties)}"
+        f"{book.id}: {len(book.versions)} version(s), parties {' & '.join(latest.parties)}; "
+        f"latest: {len(latest.tariffs)} tariffs, {latest.currency}, {latest.timezone.key}",
+        soft_wrap=True,
     )
-    console.print(f"canonical hash: {loaded.canonical_hash().hex()}")
+    for v in book.versions:
+        console.print(
+            f"{v.id} v{v.version} effective_from {v.effective_from.isoformat()} "
+            f"canonical hash: {v.canonical_hash().hex()}",
+            soft_wrap=True,
+        )
 
 
 @main.command()
