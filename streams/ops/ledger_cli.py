@@ -314,7 +314,7 @@ def verify_command(
     Exit 0 when every check passes, 1 otherwise.
     """
     if bundle is not None:
-        document: dict[str, Any] = json.loads(bundle.read_text(encoding="utf-8"))
+        document: dict[str, Any] = _read_bundle(bundle)
     elif usage_key:
         from streams.ops.offline import record_bundle
 
@@ -355,3 +355,26 @@ def _verify_json(
         "anchor_sequence": anchor.get("sequence") if isinstance(anchor, dict) else None,
         "exported_to": None if export is None else str(export),
     }
+
+
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+"""A bundle is one record's proof: a few kilobytes; anything past this is not a bundle."""
+
+
+def _read_bundle(path: Path) -> dict[str, Any]:
+    """The bundle at ``path`` as a JSON object, or a :class:`LedgerError` saying what is wrong."""
+    size = path.stat().st_size
+    if size > MAX_BUNDLE_BYTES:
+        raise LedgerError(
+            f"{path}: got {size:,} bytes, want a bundle of at most {MAX_BUNDLE_BYTES:,}"
+        )
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LedgerError(
+            f"{path}: not a bundle: want the JSON that `bilat verify KEY --export FILE` "
+            f"writes ({exc})"
+        ) from exc
+    if not isinstance(document, dict):
+        raise LedgerError(f"{path}: got a JSON {type(document).__name__}, want a bundle object")
+    return document

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,3 +94,26 @@ def test_an_unreadable_bundle_is_one_failed_format_check(bundle: dict[str, Any])
     broken = copy.deepcopy(bundle)
     del broken["proof"]
     assert failed(broken) == {"format"}
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"\x89PNG\r\n", "not a bundle"),
+        (b"{not json", "not a bundle"),
+        (b"[1, 2]", "got a JSON list, want a bundle object"),
+    ],
+)
+def test_verify_bundle_on_a_file_that_is_no_bundle_says_so(
+    tmp_path: Path, content: bytes, needle: str
+) -> None:
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    path = tmp_path / "record.bundle.json"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["verify", "--bundle", str(path)])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
