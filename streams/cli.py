@@ -22,7 +22,13 @@ from rich.table import Table
 from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
 from connectors.sonata.cli import sonata
 from streams.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, REPO
-from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
+from streams.ops.cli_common import (
+    agreement_option,
+    friendly,
+    party_options,
+    settings_of,
+    stdout_console,
+)
 from streams.ops.keys_cli import keys_group, sign_agreement_command, verify_agreement_command
 from streams.ops.ledger_cli import batcher_command, ledger_group, verify_command
 from streams.ops.read_cli import read_command
@@ -312,8 +318,7 @@ def charges(
     for line in statement.charges:
         amount = f"{line.amount} {line.currency}"
         table.add_row(*map(escape, (line.product_id, line.kind, line.source, amount, line.detail)))
-    # Piped or redirected: as wide as the rows need, so nothing is cut or wrapped.
-    out = console if console.is_terminal else Console(highlight=False, width=1_000_000)
+    out = stdout_console()
     out.print(table, crop=False)
     totals = ", ".join(f"{amount} {currency}" for currency, amount in statement.totals.items())
     out.print(f"{len(statement.charges)} charges, total {totals}", markup=False, soft_wrap=True)
@@ -409,7 +414,7 @@ def demo(
     }
     redis = stack.redis_up(RedisSpec(name="redis", port=redis_port)).url
     results = run_demo(records, workdir, brokers, redis, say=lambda m: err.print(m, markup=False))
-    print_report(console, results, records)
+    print_report(stdout_console(), results, records)
     console.print(f"done in {time.monotonic() - started:.1f} s; stop the stack with `bilat down`")
     if not all(r.consistent for r in results):
         sys.exit(1)

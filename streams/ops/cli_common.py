@@ -19,10 +19,17 @@ from rich.markup import escape
 from streams.config import Settings
 from streams.errors import BilatError
 
-__all__ = ["agreement_option", "friendly", "party_options", "settings_of"]
+__all__ = ["agreement_option", "friendly", "party_options", "settings_of", "stdout_console"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # log-friendly: no hard wraps
+
+
+def stdout_console() -> Console:
+    """A console for standard output: the terminal's width, or, when piped or redirected, as
+    wide as the rows need, so a table is never cut or wrapped for a script or a log."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=1_000_000)
 
 
 def friendly(func: F) -> F:

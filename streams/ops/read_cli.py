@@ -23,7 +23,7 @@ from streams.clock import from_ms
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import BilatError, CodecError
-from streams.ops.cli_common import friendly, party_options, settings_of
+from streams.ops.cli_common import friendly, party_options, settings_of, stdout_console
 from streams.ops.readback import Message, read_messages
 
 __all__ = ["SUBJECTS", "Decoded", "decode", "read_command", "resolve_topic", "to_json_line"]
@@ -366,9 +366,7 @@ def read_command(
         if more or not items:
             Console(stderr=True, highlight=False, soft_wrap=True).print(summary, markup=False)
         return
-    console = Console(highlight=False)
-    # Piped or redirected: as wide as the rows need, so nothing is cut or wrapped.
-    out = console if console.is_terminal else Console(highlight=False, width=1_000_000)
+    out = stdout_console()
     if items:
         out.print(_table(items, subject, f"{name} ({subject})"), crop=False)
     out.print(summary, markup=False, soft_wrap=True)

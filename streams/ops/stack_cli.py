@@ -20,6 +20,7 @@ from rich.table import Table
 
 from streams.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, PARTY_PORT_STEP
 from streams.errors import StackError
+from streams.ops.cli_common import stdout_console
 from streams.ops.localstack import (
     DEFAULT_REDIS_PORT,
     KafkaSpec,
@@ -209,9 +210,7 @@ def status_command(run_dir: Path | None, as_json: bool) -> None:
       bilat status
       bilat status --run-dir /tmp/bilat --json
     """
-    console = Console(highlight=False)
-    if not console.is_terminal:  # piped or redirected: as wide as the rows, nothing folded
-        console = Console(highlight=False, width=1_000_000)
+    console = stdout_console()
     with _stack_errors():
         stack = LocalStack(run_dir=run_dir)
         services = stack.status()
