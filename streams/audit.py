@@ -12,21 +12,37 @@ and :mod:`streams.ledger` spell out:
 3. ``chain``: every entry from genesis to the anchor is signed by the party's key published in
    genesis, each links to the one before, and genesis carries both parties' signatures of
    the agreement;
-4. ``anchor``: the last entry is an anchor of this batch (window, revision, leaf count) and
-   commits to exactly this root;
-5. ``salt``: the bucketing key is the genesis book hash.
+4. ``anchor``: the entry at the batch's ``anchor_sequence`` is an anchor of this batch
+   (window, revision, leaf count) and commits to exactly this root;
+5. ``record``: the record agrees with what that anchor signs: its start lies in the window,
+   its agreement version is one the anchor lists, the anchor totals its currency, and the
+   batch has leaves;
+6. ``revision``: which revision of the window the record is proven in, and whether a later
+   anchor in the exported chain (genesis to the tip at export) supersedes it. A bundle proves
+   the record was in *that* revision; a superseded revision is reported, not failed;
+7. ``salt``: the bucketing key is the genesis book hash.
+
+Decimal text in a bundle must be canonical (:func:`streams.canonical.decimal_text`): the leaf
+hash is computed over the text as written, so ``"0.0230"`` where the encoding makes
+``"0.023"`` is refused by name rather than reported as a mere hash mismatch.
+
+Bundle versions: 2 (this) carries the chain from genesis to the tip at export and names the
+anchor by ``batch.anchor_sequence``; 1 (older exports) ends the chain at the anchor, which
+is then its last entry, and says nothing about later revisions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from streams.batchtree import RecordProof, verify_record
-from streams.canonical import LEAF_DOMAIN, canonical_json, leaf_fields, tagged
+from streams.canonical import LEAF_DOMAIN, canonical_json, decimal_text, leaf_fields, tagged
 from streams.clock import from_ms, to_ms
 from streams.errors import BilatError
 from streams.ledger import LedgerEntry
@@ -39,10 +55,15 @@ __all__ = [
     "build_bundle",
     "entry_from_json",
     "entry_to_json",
+    "revision_status",
     "verify_bundle",
 ]
 
-BUNDLE_VERSION = 1
+_DECIMAL = re.compile(r"[-+]?[0-9]{1,40}(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,2})?")
+
+BUNDLE_VERSION = 2
+"""Written by :func:`build_bundle`; :func:`verify_bundle` reads 1 and 2 (module docstring)."""
+BUNDLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +111,9 @@ def build_bundle(
     chain: Sequence[LedgerEntry],
 ) -> dict[str, Any]:
     """The bundle of ``record``. ``batch`` holds ``window_start_ms``, ``window_end_ms``,
-    ``revision``, ``depth``, ``root`` (bytes), ``leaf_count``; ``chain`` runs from genesis to
-    the batch's anchor entry, in sequence order."""
+    ``revision``, ``depth``, ``root`` (bytes), ``leaf_count`` and ``anchor_sequence``;
+    ``chain`` runs from genesis to the party's chain tip, in sequence order (so a verifier
+    sees the revisions anchored after this one)."""
     return {
         "bilat_bundle": BUNDLE_VERSION,
         "record": leaf_fields(record),
@@ -104,8 +126,10 @@ def build_bundle(
             "depth": batch["depth"],
             "root": batch["root"].hex(),
             "leaf_count": batch["leaf_count"],
+            "anchor_sequence": batch["anchor_sequence"],
         },
         "chain": [entry_to_json(e) for e in chain],
+        "status": revision_status(batch["anchor_sequence"], chain),
     }
 
 
@@ -115,18 +139,23 @@ def verify_bundle(bundle: Mapping[str, Any]) -> list[Check]:
     Never raises for a bad bundle: a malformed one is one failed ``format`` check.
     """
     try:
-        if bundle.get("bilat_bundle") != BUNDLE_VERSION:
-            raise ValueError(f"bilat_bundle: got {bundle.get('bilat_bundle')!r}, want 1")
+        version = bundle.get("bilat_bundle")
+        if version not in BUNDLE_VERSIONS:
+            raise ValueError(f"bilat_bundle: got {version!r}, want one of {BUNDLE_VERSIONS}")
         proof = RecordProof.from_json(bundle["proof"])
         batch = bundle["batch"]
         root = bytes.fromhex(batch["root"])
         chain = [entry_from_json(e) for e in bundle["chain"]]
         if not chain:
             raise ValueError("chain: empty, want genesis to anchor")
+        at = batch["anchor_sequence"] if version >= 2 else chain[-1].sequence
+        anchors = [e for e in chain if e.sequence == at]
+        if not isinstance(at, int) or len(anchors) != 1:
+            raise ValueError(f"batch.anchor_sequence: got {at!r}, want one entry of the chain")
     except (BilatError, KeyError, TypeError, ValueError) as exc:
         return [Check("format", False, f"not a readable bundle: {exc}")]
     checks = [_leaf(bundle["record"], proof)]
-    genesis, anchor = chain[0], chain[-1]
+    genesis, anchor = chain[0], anchors[0]
     salt_hex = genesis.payload_json().get("book_hash", "") if genesis.kind == "genesis" else ""
     try:
         verify_record(proof, root, batch["depth"], bytes.fromhex(salt_hex))
@@ -152,6 +181,8 @@ def verify_bundle(bundle: Mapping[str, Any]) -> list[Check]:
         )
     )
     checks.append(_anchor(anchor, batch, root))
+    checks.append(_record(bundle["record"], anchor, batch))
+    checks.append(_revision(bundle, anchor, chain))
     checks.append(
         Check(
             "salt",
@@ -165,6 +196,12 @@ def verify_bundle(bundle: Mapping[str, Any]) -> list[Check]:
 
 
 def _leaf(fields: Mapping[str, Any], proof: RecordProof) -> Check:
+    for name in ("quantity", "amount"):
+        text = fields.get(name)
+        canonical = _canonical_decimal(text)
+        if canonical != text:
+            want = f"the canonical text {canonical!r}" if canonical else "a decimal string"
+            return Check("leaf", False, f"field {name!r}: got {text!r}, want {want}")
     try:
         data = tagged(LEAF_DOMAIN, canonical_json(dict(fields)))
     except (TypeError, ValueError) as exc:
@@ -205,4 +242,98 @@ def _anchor(entry: LedgerEntry, batch: Mapping[str, Any], root: bytes) -> Check:
         True,
         f"entry {entry.sequence} anchors window "
         f"{from_ms(batch['window_start_ms']).isoformat()} rev {batch['revision']}",
+    )
+
+
+def _canonical_decimal(text: Any) -> str | None:
+    """``decimal_text`` of ``text`` if it reads as a decimal number (exponents included, to
+    name the canonical text in the error), else ``None``."""
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        return None
+    return decimal_text(Decimal(text))
+
+
+def _anchor_payload(entry: LedgerEntry) -> dict[str, Any]:
+    try:
+        payload = json.loads(entry.payload)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _record(fields: Mapping[str, Any], entry: LedgerEntry, batch: Mapping[str, Any]) -> Check:
+    """The record against what its anchor signs (a valid proof alone does not show this)."""
+    payload = _anchor_payload(entry)
+    problems = []
+    start, begin, end = fields.get("start_ms"), batch["window_start_ms"], batch["window_end_ms"]
+    if not (isinstance(start, int) and begin <= start < end):
+        problems.append(f"start_ms: got {start!r}, want in the anchored window [{begin}, {end})")
+    versions = payload.get("agreement_versions")
+    if not isinstance(versions, list) or fields.get("agreement_version") not in versions:
+        problems.append(
+            f"agreement_version: got {fields.get('agreement_version')!r}, want one the anchor "
+            f"lists: {versions!r}"
+        )
+    if fields.get("agreement_id") != entry.agreement_id:
+        problems.append(
+            f"agreement_id: got {fields.get('agreement_id')!r}, want {entry.agreement_id!r}"
+        )
+    totals = payload.get("totals")
+    if not isinstance(totals, dict) or fields.get("currency") not in totals:
+        problems.append(
+            f"currency: got {fields.get('currency')!r}, want one the anchor totals: "
+            f"{sorted(totals) if isinstance(totals, dict) else totals!r}"
+        )
+    if not (isinstance(batch["leaf_count"], int) and batch["leaf_count"] > 0):
+        problems.append(f"leaf_count: got {batch['leaf_count']!r}, want > 0 for a batch with it")
+    if problems:
+        return Check("record", False, "; ".join(problems))
+    return Check(
+        "record",
+        True,
+        f"in window {from_ms(begin).isoformat()}, version {fields['agreement_version']}, "
+        f"{fields['currency']} totalled",
+    )
+
+
+def revision_status(anchor_sequence: int, chain: Sequence[LedgerEntry]) -> dict[str, Any]:
+    """What ``chain`` (genesis to its tip) says of the anchor at ``anchor_sequence``:
+    ``{"revision", "tip_sequence", "superseded_by": null | {"revision", "sequence"}}``, the
+    last later anchor of the same window superseding it. Written into a bundle at export as
+    ``status``, and recomputed by :func:`verify_bundle` from the chain it carries."""
+    by_sequence = {e.sequence: e for e in chain}
+    mine = _anchor_payload(by_sequence[anchor_sequence])
+    window = (mine.get("window_start_ms"), mine.get("window_end_ms"))
+    later = [
+        (entry.sequence, payload.get("revision"))
+        for entry in chain
+        if entry.kind == "anchor"
+        and entry.sequence > anchor_sequence
+        and (payload := _anchor_payload(entry))
+        and (payload.get("window_start_ms"), payload.get("window_end_ms")) == window
+    ]
+    return {
+        "revision": mine.get("revision"),
+        "tip_sequence": max(by_sequence),
+        "superseded_by": None
+        if not later
+        else {"revision": later[-1][1], "sequence": later[-1][0]},
+    }
+
+
+def _revision(
+    bundle: Mapping[str, Any], anchor: LedgerEntry, chain: Sequence[LedgerEntry]
+) -> Check:
+    status = revision_status(anchor.sequence, chain)
+    stated = bundle.get("status")
+    if stated is not None and stated != status:
+        return Check("revision", False, f"status: got {stated!r}, the chain says {status!r}")
+    later, tip = status["superseded_by"], status["tip_sequence"]
+    if later is None:
+        return Check("revision", True, f"revision {status['revision']}, current as of entry {tip}")
+    return Check(
+        "revision",
+        True,
+        f"revision {status['revision']}, superseded by revision {later['revision']} "
+        f"(entry {later['sequence']}) as of entry {tip}",
     )

@@ -13,6 +13,7 @@ from typing import Any
 from streams.agreement_loader import load_book
 from streams.agreement_signing import book_hash
 from streams.anchoring import leaves_from_record
+from streams.canonical import leaf_hash
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import BilatError, CodecError, InvalidRecord
@@ -70,11 +71,12 @@ def record_bundle(settings: Settings, usage_key: str) -> dict[str, Any]:
     from streams.ops.batcher_loop import read_chain
 
     codec = make_codec(settings.schema_registry)
-    record = None
-    for key, value in read_topic(settings.kafka, settings.topic("usage.rated")):
-        if key == usage_key.encode():
-            record = RatedUsage.from_avro(codec.decode("rated_usage", value))
-    if record is None:
+    records = [
+        RatedUsage.from_avro(codec.decode("rated_usage", value))
+        for key, value in read_topic(settings.kafka, settings.topic("usage.rated"))
+        if key == usage_key.encode()
+    ]
+    if not records:
         raise BilatError(f"{usage_key}: not on {settings.topic('usage.rated')}; is it rated?")
     batch = None
     for _key, value in read_topic(settings.kafka, settings.topic("ledger.batches")):
@@ -89,6 +91,13 @@ def record_bundle(settings: Settings, usage_key: str) -> dict[str, Any]:
     salt = book_hash(load_book(settings.agreement))
     keys = [leaf.usage_key for leaf in leaves]
     tree = BatchTree.from_columns(keys, [leaf.leaf_hash for leaf in leaves], batch["depth"], salt)
+    proof = tree.proof(usage_key)
+    # The rated record the batch committed to (a re-rating run may have published others).
+    record = next((r for r in reversed(records) if leaf_hash(r) == proof.leaf_hash), None)
+    if record is None:
+        raise BilatError(
+            f"{usage_key}: none of its {len(records)} rated records is the leaf its newest "
+            f"batch committed to (window {batch['window_start_ms']}, rev {batch['revision']})"
+        )
     chain = sorted(read_chain(settings, codec, settings.party), key=lambda e: e.sequence)
-    chain = [e for e in chain if e.sequence <= batch["anchor_sequence"]]
-    return build_bundle(record, tree.proof(usage_key), {**batch, "leaf_count": len(leaves)}, chain)
+    return build_bundle(record, proof, {**batch, "leaf_count": len(leaves)}, chain)

@@ -49,6 +49,7 @@ def bundle() -> dict[str, Any]:
         "depth": 4,
         "root": batch.root,
         "leaf_count": 25,
+        "anchor_sequence": anchor.sequence,
     }
     return build_bundle(records[7], batch.tree.proof(records[7].key), meta, [genesis, anchor])
 
@@ -59,7 +60,15 @@ def failed(document: dict[str, Any]) -> set[str]:
 
 def test_a_sound_bundle_passes_every_check(bundle: dict[str, Any]) -> None:
     checks = verify_bundle(json.loads(json.dumps(bundle)))  # survives a JSON round trip
-    assert [c.name for c in checks] == ["leaf", "inclusion", "chain", "anchor", "salt"]
+    assert [c.name for c in checks] == [
+        "leaf",
+        "inclusion",
+        "chain",
+        "anchor",
+        "record",
+        "revision",
+        "salt",
+    ]
     assert all(c.ok for c in checks), checks
 
 
