@@ -3,8 +3,12 @@ r"""The one canonical encoding of Bilat: the only input to hashing and signing.
 Everything Bilat hashes or signs (Merkle leaves, ledger entries, agreement signatures, payloads)
 is first turned into bytes here, so that two parties, or an auditor in another language, get
 the same bytes from the same values. The order is always *canonical bytes, then hash, then
-sign*, and every hashed or signed byte string starts with a domain tag (:func:`tagged`) so
-bytes made for one purpose can never be replayed as another.
+sign*, and every byte string that is signed, or whose hash is signed or chained, starts with a
+domain tag (:func:`tagged`) so bytes made for one purpose can never be replayed as another.
+Two hashes take their input untagged, and say so where they are defined: a ledger entry's
+``payload_hash`` is ``SHA-256(payload)`` of the payload's canonical JSON (the tag is on the
+signed bytes that hold the hash, :mod:`streams.ledger`), and RFC 9162 leaf and node hashes
+carry the RFC's own ``0x00``/``0x01`` prefixes over data that is itself tagged (``leaf.v1``).
 
 Canonical JSON (:func:`canonical_json`)
 =======================================
