@@ -1,0 +1,1163 @@
+"""Generate the ledger test vectors of ``docs/spec/ledger.md`` with Bilat's own code.
+
+    python -m tests.vectors.generate            # (re)write every file under tests/vectors/
+    python -m tests.vectors.generate --check    # exit 1 if a committed file differs
+
+Deterministic: keys come from fixed seeds, times are fixed, Ed25519 signs deterministically
+and every file is written by one ``json.dumps`` call (ASCII, two-space indent, keys in the
+order built here), so running it again gives byte-identical files.
+``tests/unit/test_vectors.py`` regenerates in memory and compares with the committed files;
+``tests/independent/`` checks every file with a verifier written from the spec alone.
+
+Each mutation states the findings (or the proof error) it is meant to cause; the generator
+asks Bilat's checks and refuses to write a vector whose result differs, so a vector is both
+the record of what Bilat does and a claim someone checked. ``tests/vectors/README.md``
+describes every file's fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from streams.agreement import AgreementBook
+from streams.agreement_loader import load_book
+from streams.agreement_signing import book_hash, book_versions, genesis_payload, sign_agreement
+from streams.anchoring import anchor_entry, digest_hash, digest_record, leaves_record
+from streams.audit import entry_to_json
+from streams.batch_check import check_batches
+from streams.batching import Batch, Batcher
+from streams.batchtree import BatchTree, RecordProof, bucket_of, verify_record
+from streams.canonical import (
+    LEAF_DOMAIN,
+    canonical_json,
+    decimal_text,
+    leaf_data,
+    leaf_fields,
+    leaf_hash,
+    tagged,
+)
+from streams.chain import ChainTip
+from streams.keys import KeyPair
+from streams.ledger import LedgerEntry, make_entry
+from streams.ledger_check import Finding, check_ledger
+from streams.merkle import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
+from streams.merkle import leaf_hash as rfc_leaf_hash
+from streams.records import RatedUsage
+
+__all__ = [
+    "HERE",
+    "build",
+    "distinct_findings",
+    "main",
+    "proof_error",
+    "seed_of",
+    "unhex_all",
+    "written",
+]
+
+HERE = Path(__file__).resolve().parent
+AGREEMENT = HERE / "agreement.yaml"
+
+T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+"""Time of the genesis entry; entry n is appended n minutes later."""
+W1 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+W2 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+BUCKET_SALT = bytes(range(32))
+"""The salt of buckets/buckets.json (the chains use the genesis book hash, as Bilat does)."""
+
+
+def seed_of(name: str) -> bytes:
+    """The Ed25519 seed (RFC 8032 private key) of a vector key: SHA-256 of its label."""
+    return hashlib.sha256(f"bilat test vector key: {name}".encode()).digest()
+
+
+KEYS = {name: KeyPair.from_seed(seed_of(name)) for name in ("hgc", "dcc", "stranger")}
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def _dump(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _hex(value: Any) -> Any:
+    """Avro-shaped values as JSON: bytes as lowercase hex, recursively."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {k: _hex(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_hex(v) for v in value]
+    return value
+
+
+def distinct_findings(found: Sequence[Finding]) -> list[dict[str, Any]]:
+    """Distinct (kind, sequence) pairs, sorted: what a vector pins (not the wording)."""
+    pairs = sorted(
+        {(f.kind, f.sequence) for f in found},
+        key=lambda p: (p[1] is not None, p[1] or 0, p[0]),
+    )
+    return [{"kind": kind, "sequence": sequence} for kind, sequence in pairs]
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+def _rated(
+    source: str,
+    record_id: str,
+    start: datetime,
+    quantity: str,
+    unit: str,
+    amount: str,
+    *,
+    window: datetime = W1,
+    version: str = "1",
+) -> RatedUsage:
+    product = {"second": "voice", "message": "sms"}.get(unit, "data")
+    return RatedUsage(
+        source=source,
+        record_id=record_id,
+        agreement_id="vec-2026",
+        agreement_version=version,
+        rate_id=f"{product}-any",
+        product=product,
+        start=start,
+        quantity=Decimal(quantity),
+        unit=unit,
+        billed_quantity=Decimal(quantity),
+        billed_unit=unit,
+        amount=Decimal(amount),
+        currency="EUR",
+        direction="inbound",
+        window_start=window,
+        window_end=window + timedelta(hours=1),
+        rated_at=T0,
+    )
+
+
+def _record_json(record: RatedUsage) -> dict[str, Any]:
+    """The inputs of a leaf as a vector states them (amount and quantity as written)."""
+    start = record.start.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "source": record.source,
+        "record_id": record.record_id,
+        "start": start,
+        "quantity": str(record.quantity),
+        "unit": record.unit,
+        "amount": str(record.amount),
+        "currency": record.currency,
+        "agreement_id": record.agreement_id,
+        "agreement_version": record.agreement_version,
+    }
+
+
+def _at(window: datetime, seconds: float) -> datetime:
+    return window + timedelta(seconds=seconds)
+
+
+WINDOW_1 = [
+    _rated("ix-fra-01", "cdr-0001", _at(W1, 5), "125", "second", "0.03150"),
+    _rated("ix-fra-01", "cdr-0002", _at(W1, 61.25), "61", "second", "0.0153"),
+    _rated("ix-fra-01", "cdr-0003", _at(W1, 300), "1", "message", "0.0040"),
+    _rated("ix-fra-01", "cdr-0004", _at(W1, 1800), "2.5", "megabyte", "0.00625"),
+    _rated("sw-zürich", "7", _at(W1, 3599.999), "30", "second", "0.0075"),
+    *(
+        _rated("ix-fra-01", f"cdr-002{n}", _at(W1, 2000 + n), str(60 * n + 1), "second", "0.0150")
+        for n in range(5)
+    ),
+]
+LATE = _rated("ix-fra-01", "cdr-0005", _at(W1, 900), "12", "second", "0.0030")
+WINDOW_2 = [
+    _rated("ix-fra-01", f"cdr-01{n}", _at(W2, 60 * n), str(30 + n), "second", "0.01", window=W2)
+    for n in range(3)
+]
+
+
+# --- canonical JSON and decimals -----------------------------------------------------------
+
+JSON_CASES = [
+    ("members sorted by key", '{"b": 1, "a": 2}'),
+    ("no whitespace", '{ "a" : [ 1 , 2 ] , "b" : { } }'),
+    ("literals and empty containers", '[true, false, null, {}, [], ""]'),
+    ("integers at the limits", "[9007199254740991, -9007199254740991, 0, -0, 10]"),
+    ("escapes: the seven short forms", '"\\" \\\\ \\b \\t \\n \\f \\r"'),
+    ("escapes: other controls as lowercase \\u00xx", '"\\u0000\\u0001\\u000b\\u001F"'),
+    ("not escaped: solidus, DEL, U+2028, non-ASCII", '"\\/ \\u007f \\u2028 \\u00e9 \\u20AC"'),
+    ("a surrogate pair is one character (4 UTF-8 bytes)", '"\\ud83d\\ude00"'),
+    (
+        "keys sorted by UTF-16 code units, not code points",
+        '{"\\ue000": 1, "\\ud83d\\ude00": 2, "a": 3}',
+    ),
+    ("ASCII keys: plain byte order", '{"a": 1, "B": 2, "_": 3, "a\\u0000": 4, "": 5}'),
+    ("nesting", '{"z": [{"y": 1, "x": [2, {"w": null}]}], "a": "\\u00e9t\\u00e9"}'),
+]
+
+JSON_REFUSED = [
+    ("a number with a fraction", "1.5", "type"),
+    ("an integral number with a fraction", "1.0", "type"),
+    ("an exponent", "1e3", "type"),
+    ("an integer above 2^53-1", "9007199254740992", "value"),
+    ("an integer below -(2^53-1)", "[-9007199254740992]", "value"),
+    ("a lone high surrogate", '"\\ud800"', "value"),
+    ("a lone low surrogate in a member", '{"a": "\\udc00"}', "value"),
+    ("a lone surrogate in a key", '{"\\ud800": 1}', "value"),
+]
+
+DECIMAL_CASES = [
+    "0.0230",
+    "1E+2",
+    "-1.50",
+    "-0",
+    "0.000",
+    "0E-7",
+    "-0.00",
+    "1.000E-3",
+    "123.4500",
+    "5E+3",
+    "1e-7",
+    "100",
+    "-0.0010",
+    ".5",
+    "5.",
+    "+7.10",
+    "12345678901234567890.123456789012345678900",
+    "1E+30",
+]
+DECIMAL_REFUSED = ["NaN", "-Infinity", "Infinity", "sNaN"]
+
+
+def _canonical_vectors() -> dict[str, Any]:
+    cases = []
+    for desc, text in JSON_CASES:
+        out = canonical_json(json.loads(text))
+        cases.append({"desc": desc, "input": text, "canonical_hex": out.hex()})
+    refused = []
+    for desc, text, error in JSON_REFUSED:
+        try:
+            canonical_json(json.loads(text))
+        except TypeError:
+            got = "type"
+        except ValueError:
+            got = "value"
+        else:
+            raise AssertionError(f"canonical_json accepted {text}")
+        assert got == error, (text, got)
+        refused.append({"desc": desc, "input": text, "want_error": error})
+    decimals = [{"input": text, "text": decimal_text(Decimal(text))} for text in DECIMAL_CASES]
+    for text in DECIMAL_REFUSED:
+        try:
+            decimal_text(Decimal(text))
+        except ValueError:
+            continue
+        raise AssertionError(f"decimal_text accepted {text}")
+    return {
+        "canonical/json.json": {
+            "desc": "canonical JSON: JSON text in, canonical bytes out (spec: Canonical JSON)",
+            "cases": cases,
+        },
+        "canonical/refused.json": {
+            "desc": "JSON values with no canonical form: the encoder refuses them",
+            "cases": refused,
+        },
+        "canonical/decimals.json": {
+            "desc": "decimal text: any decimal in, its one canonical text out (spec: Decimals)",
+            "cases": decimals,
+            "refused": DECIMAL_REFUSED,
+        },
+    }
+
+
+# --- leaves, buckets, Merkle trees ---------------------------------------------------------
+
+LEAF_RECORDS = [
+    ("the worked example of streams/canonical.py", WINDOW_1[0]),
+    (
+        "sub-millisecond start truncated; quantity with trailing zeros",
+        _rated(
+            "ix-fra-01",
+            "cdr-0010",
+            datetime(2026, 3, 2, 9, 15, 0, 250999, tzinfo=UTC),
+            "125.000",
+            "second",
+            "0.0300",
+        ),
+    ),
+    ("a message", WINDOW_1[2]),
+    ("megabytes to bytes (x 10^6)", WINDOW_1[3]),
+    (
+        "kilobytes to bytes (x 10^3)",
+        _rated("ix-fra-01", "cdr-0011", _at(W1, 10), "1.5", "kilobyte", "0.0001"),
+    ),
+    (
+        "gigabytes to bytes (x 10^9): 1E-9 GB is one byte",
+        _rated("ix-fra-01", "cdr-0012", _at(W1, 11), "0.000000001", "gigabyte", "0"),
+    ),
+    ("bytes as they are", _rated("ix-fra-01", "cdr-0013", _at(W1, 12), "1E+3", "byte", "1E+2")),
+    ("a non-ASCII usage key, written as UTF-8", WINDOW_1[4]),
+    (
+        "a usage key with a quote and a backslash",
+        _rated('pbx "7"', "a\\b", _at(W1, 13), "1", "second", "0.0001"),
+    ),
+]
+
+
+def _leaf_vectors() -> dict[str, Any]:
+    cases = []
+    for desc, record in LEAF_RECORDS:
+        cases.append(
+            {
+                "desc": desc,
+                "record": _record_json(record),
+                "leaf_fields": leaf_fields(record),
+                "leaf_data_hex": leaf_data(record).hex(),
+                "leaf_hash": leaf_hash(record).hex(),
+            }
+        )
+    return {
+        "leaves/leaves.json": {
+            "desc": "rated records: leaf fields, leaf data and leaf hash (spec: Leaves)",
+            "domain": LEAF_DOMAIN,
+            "cases": cases,
+        }
+    }
+
+
+BUCKET_KEYS = [
+    "ix-fra-01/cdr-0001",
+    "a/1",
+    "sw-zürich/7",
+    "x/" + "y" * 126,  # 128 bytes: one BLAKE2b block after the key block
+    "x/" + "y" * 127,  # 129 bytes: two blocks
+    "long/" + "0123456789" * 30,  # 305 bytes
+]
+DEPTHS = [0, 1, 2, 4, 8, 16]
+
+
+def _bucket_vectors() -> dict[str, Any]:
+    cases = []
+    for key in BUCKET_KEYS:
+        digest = hashlib.blake2b(key.encode(), key=BUCKET_SALT, digest_size=8).digest()
+        cases.append(
+            {
+                "usage_key": key,
+                "usage_key_utf8_bytes": len(key.encode()),
+                "blake2b_hex": digest.hex(),
+                "bucket_at_depth": {str(d): bucket_of(key, d, BUCKET_SALT) for d in DEPTHS},
+            }
+        )
+    return {
+        "buckets/buckets.json": {
+            "desc": "bucket of a usage key: keyed BLAKE2b, 8-byte digest, leading bits",
+            "salt": BUCKET_SALT.hex(),
+            "cases": cases,
+        }
+    }
+
+
+RFC_LEAVES = [
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f",
+]
+
+
+def _merkle_vectors() -> dict[str, Any]:
+    hashes = [rfc_leaf_hash(bytes.fromhex(d)) for d in RFC_LEAVES]
+    trees = []
+    for size in range(len(hashes) + 1):
+        prefix = hashes[:size]
+        trees.append(
+            {
+                "size": size,
+                "root": root_from_hashes(prefix).hex(),
+                "inclusion": [
+                    {"index": i, "path": [h.hex() for h in inclusion_proof(i, prefix)]}
+                    for i in range(size)
+                ],
+            }
+        )
+    return {
+        "merkle/rfc9162.json": {
+            "desc": "RFC 9162 trees over the first n leaves of the CT reference data",
+            "leaf_data_hex": RFC_LEAVES,
+            "leaf_hashes": [h.hex() for h in hashes],
+            "trees": trees,
+        }
+    }
+
+
+# --- agreement, keys, chain ----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class World:
+    """The valid chain of party hgc and what was built with it."""
+
+    book: AgreementBook
+    docs: list[dict[str, Any]]
+    entries: list[LedgerEntry]
+    batches: list[Batch]
+    """The batch of each anchor, in chain order (anchor i + 1 is entries[i + 1])."""
+    digests: list[dict[str, Any]]
+    leaf_stores: list[dict[str, Any]]
+
+    @property
+    def salt(self) -> bytes:
+        return book_hash(self.book)
+
+
+def _world() -> World:
+    book = load_book(AGREEMENT)
+    docs = [sign_agreement(book, KEYS[p], p) for p in ("hgc", "dcc")]
+    tip = ChainTip("hgc", book.id)
+    tip.append("genesis", genesis_payload(book, docs), KEYS["hgc"], T0)
+    batcher = Batcher(book.id, book.latest.grace_seconds, book.latest.digest_depth, book_hash(book))
+    offset = 0
+
+    def feed(records: Sequence[RatedUsage]) -> None:
+        nonlocal offset
+        for record in records:
+            batcher.add(record, 0, offset)
+            offset += 1
+
+    batches: list[Batch] = []
+    entries = [tip.last] if tip.last else []
+    digests, stores = [], []
+
+    def anchor(now: datetime) -> None:
+        for batch in batcher.due(now):
+            time = T0 + timedelta(minutes=tip.next_sequence)
+            entry = anchor_entry(batch, tip, "hgc", KEYS["hgc"], time)
+            tip.advance(entry)
+            batcher.anchored(batch)
+            entries.append(entry)
+            batches.append(batch)
+            digests.append(_hex(digest_record(batch, "hgc", entry.sequence)))
+            stores.append(_hex(leaves_record(batch, "hgc", entry.sequence)))
+
+    feed(WINDOW_1)
+    feed(WINDOW_2)
+    anchor(T0)
+    feed([LATE])
+    anchor(T0 + timedelta(hours=1))
+    assert [e.sequence for e in entries] == [0, 1, 2, 3], entries
+    return World(book, docs, entries, batches, digests, stores)
+
+
+def _keys_vector() -> dict[str, Any]:
+    return {
+        "keys.json": {
+            "desc": "the Ed25519 keys of the vectors: seed = SHA-256('bilat test vector key: ' "
+            "+ name); key id = 'ed25519:' + hex of the first 8 bytes of SHA-256(public key)",
+            "keys": [
+                {
+                    "name": name,
+                    "seed": seed_of(name).hex(),
+                    "public_key": key.public.raw.hex(),
+                    "key_id": key.key_id,
+                }
+                for name, key in KEYS.items()
+            ],
+        }
+    }
+
+
+def _agreement_vector(world: World) -> dict[str, Any]:
+    book = world.book
+    versions = book_versions(book)
+    body = canonical_json({"agreement_id": book.id, "versions": versions})
+    signatures = []
+    for doc in world.docs:
+        fields = {k: doc[k] for k in ("agreement_id", "book_hash", "party", "key_id")}
+        message = tagged("agreement-signature.v1", canonical_json(fields))
+        assert KEYS[doc["party"]].public.verify(message, bytes.fromhex(doc["signature"]))
+        signatures.append({"message_hex": message.hex(), "document": doc})
+    return {
+        "agreement/book.json": {
+            "desc": "the agreement book hash and both parties' signature documents",
+            "agreement_id": book.id,
+            "versions": versions,
+            "book_data_hex": tagged("agreement-book.v1", body).hex(),
+            "book_hash": book_hash(book).hex(),
+            "signatures": signatures,
+        }
+    }
+
+
+def _entry_vector(entry: LedgerEntry, desc: str) -> dict[str, Any]:
+    signed_object = json.loads(entry.signed_bytes()[len(b"bilat.ledger-entry.v1\x00") :])
+    return {
+        "desc": desc,
+        "entry": entry_to_json(entry),
+        "public_key": KEYS[entry.party].public.raw.hex(),
+        "payload_hash": hashlib.sha256(entry.payload).hexdigest(),
+        "signed_object": signed_object,
+        "signed_bytes_hex": entry.signed_bytes().hex(),
+        "signature": entry.signature.hex(),
+        "entry_hash": entry.entry_hash().hex(),
+    }
+
+
+def _entry_vectors(world: World) -> dict[str, Any]:
+    genesis, first, _, revision = world.entries
+    return {
+        "entries/genesis.json": _entry_vector(genesis, "the genesis entry of hgc's chain"),
+        "entries/anchor.json": _entry_vector(first, "an anchor: window 1, revision 0"),
+        "entries/anchor-revision.json": _entry_vector(
+            revision, "an anchor of a revision: window 1, revision 1, superseding revision 0"
+        ),
+    }
+
+
+# --- batches and proofs --------------------------------------------------------------------
+
+
+def _batch_vector(desc: str, records: Sequence[RatedUsage], depth: int, salt: bytes) -> Any:
+    ordered = sorted(records, key=lambda r: r.key)
+    tree = BatchTree.build([(r.key, leaf_hash(r)) for r in ordered], depth, salt)
+    buckets = []
+    for b, bucket_hash in enumerate(tree.bucket_hashes):
+        buckets.append(
+            {
+                "bucket": b,
+                "leaf_hashes": [h.hex() for _, h in tree.bucket_leaves(b)],
+                "bucket_hash": bucket_hash.hex(),
+                "top_leaf_hash": rfc_leaf_hash(bucket_hash).hex(),
+            }
+        )
+    return {
+        "desc": desc,
+        "salt": salt.hex(),
+        "depth": depth,
+        "leaves": [
+            {
+                "leaf_fields": leaf_fields(r),
+                "leaf_hash": leaf_hash(r).hex(),
+                "bucket": bucket_of(r.key, depth, salt),
+            }
+            for r in ordered
+        ],
+        "buckets": buckets,
+        "root": tree.root.hex(),
+        "proofs": [p.to_json() for p in tree.proofs(r.key for r in ordered)],
+    }
+
+
+def _batch_vectors(world: World) -> dict[str, Any]:
+    salt, depth = world.salt, world.book.latest.digest_depth
+    batch = world.batches[0]
+    digest = {k: v for k, v in world.digests[0].items() if k != "anchor_sequence"}
+    first = _batch_vector(
+        "window 1, revision 0 of the chain vectors (salt: the genesis book hash)",
+        WINDOW_1,
+        depth,
+        salt,
+    )
+    assert first["root"] == batch.root.hex()
+    first["digest"] = digest
+    first["digest_hash"] = digest_hash(batch, "hgc").hex()
+    return {
+        "batch/window-1.json": first,
+        "batch/depth-0.json": _batch_vector(
+            "the same leaves at depth 0: one bucket; the root is still its top-tree leaf hash",
+            WINDOW_1,
+            0,
+            salt,
+        ),
+        "batch/empty.json": _batch_vector(
+            "no leaves at depth 2: four empty buckets", [], depth, salt
+        ),
+    }
+
+
+def proof_error(vector: Mapping[str, Any]) -> str | None:
+    """What Bilat makes of a proof vector: the error code of docs/spec/ledger.md, or None."""
+    record = vector["record"]
+    try:
+        proof = RecordProof.from_json(vector["proof"])
+    except ProofError:
+        return "malformed-proof"
+    if rfc_leaf_hash(tagged(LEAF_DOMAIN, canonical_json(record))) != proof.leaf_hash:
+        return "leaf-mismatch"
+    if record.get("key") != proof.usage_key:
+        return "key-mismatch"
+    try:
+        verify_record(
+            proof, bytes.fromhex(vector["root"]), vector["depth"], bytes.fromhex(vector["salt"])
+        )
+    except RootMismatchError:
+        return "root-mismatch"
+    except ProofError as exc:
+        return "wrong-bucket" if str(exc).startswith("bucket of") else "malformed-proof"
+    return None
+
+
+def _flip(hex_text: str) -> str:
+    """The hash with the lowest bit of its first byte flipped."""
+    raw = bytearray.fromhex(hex_text)
+    raw[0] ^= 1
+    return raw.hex()
+
+
+def _proof_vectors(world: World) -> dict[str, Any]:
+    salt, depth = world.salt, world.book.latest.digest_depth
+    tree = world.batches[0].tree
+    records = {r.key: r for r in WINDOW_1}
+    # The record with the longest bucket path, ties by key: every mutation has a node to hit.
+    proofs = sorted(tree.proofs(sorted(records)), key=lambda p: (-len(p.bucket_path), p.usage_key))
+    chosen = proofs[0]
+    assert len(chosen.bucket_path) >= 1 and len(chosen.top_path) == depth
+    other = next(p for p in proofs if p.bucket == chosen.bucket and p is not chosen)
+    elsewhere = next(p for p in proofs if p.bucket != chosen.bucket)
+    # The first salt of another agreement that puts the record in another bucket.
+    candidates = (hashlib.sha256(b"agreement %d" % n).digest() for n in range(100))
+    other_salt = next(
+        c for c in candidates if bucket_of(chosen.usage_key, depth, c) != chosen.bucket
+    )
+    base = {
+        "desc": "",
+        "record": leaf_fields(records[chosen.usage_key]),
+        "proof": chosen.to_json(),
+        "depth": depth,
+        "salt": salt.hex(),
+        "root": tree.root.hex(),
+        "want_error": None,
+    }
+
+    def variant(desc: str, want: str | None, change: Callable[[dict[str, Any]], None]) -> Any:
+        vector = copy.deepcopy(base)
+        vector["desc"] = desc
+        vector["want_error"] = want
+        change(vector)
+        got = proof_error(vector)
+        assert got == want, (desc, got, want)
+        return vector
+
+    def at(path: str, index: int, fn: Callable[[str], str]) -> Callable[[dict[str, Any]], None]:
+        def change(v: dict[str, Any]) -> None:
+            v["proof"][path][index] = fn(v["proof"][path][index])
+
+        return change
+
+    vectors = {
+        "happy-path": variant("a record in a bucket of several leaves", None, lambda v: None),
+        "happy-path-other-bucket": variant(
+            "a record of another bucket",
+            None,
+            lambda v: v.update(
+                record=leaf_fields(records[elsewhere.usage_key]), proof=elsewhere.to_json()
+            ),
+        ),
+        "wrong-leaf": variant(
+            "the record's amount changed: its leaf hash is not the proof's",
+            "leaf-mismatch",
+            lambda v: v["record"].update(amount="0.0316"),
+        ),
+        "relabelled-key": variant(
+            "the proof relabelled with another usage key of the same bucket",
+            "key-mismatch",
+            lambda v: v["proof"].update(usage_key=other.usage_key),
+        ),
+        "wrong-bucket-path-node": variant(
+            "one bit of the first bucket-path node flipped",
+            "root-mismatch",
+            at("bucket_path", 0, _flip),
+        ),
+        "wrong-top-path-node": variant(
+            "one bit of the last top-path node flipped",
+            "root-mismatch",
+            at("top_path", -1, _flip),
+        ),
+        "truncated-bucket-path": variant(
+            "the last bucket-path node removed",
+            "malformed-proof",
+            lambda v: v["proof"]["bucket_path"].pop(),
+        ),
+        "truncated-top-path": variant(
+            "the last top-path node removed",
+            "malformed-proof",
+            lambda v: v["proof"]["top_path"].pop(),
+        ),
+        "extended-top-path": variant(
+            "a node appended to the top path",
+            "malformed-proof",
+            lambda v: v["proof"]["top_path"].append(v["root"]),
+        ),
+        "short-node": variant(
+            "a bucket-path node of 31 bytes",
+            "malformed-proof",
+            at("bucket_path", 0, lambda h: h[:62]),
+        ),
+        "swapped-bucket": variant(
+            "the proof names the neighbouring bucket",
+            "wrong-bucket",
+            lambda v: v["proof"].update(bucket=v["proof"]["bucket"] ^ 1),
+        ),
+        "index-out-of-range": variant(
+            "index equal to bucket_size",
+            "malformed-proof",
+            lambda v: v["proof"].update(index=v["proof"]["bucket_size"]),
+        ),
+        "wrong-index": variant(
+            "the leaf's index changed (same path length)",
+            "root-mismatch",
+            lambda v: v["proof"].update(index=v["proof"]["index"] ^ 1),
+        ),
+        "wrong-root": variant(
+            "the anchored root of another batch (window 2)",
+            "root-mismatch",
+            lambda v: v.update(root=world.batches[1].root.hex()),
+        ),
+        "wrong-salt": variant(
+            "bucketed with a salt other than the book hash",
+            "wrong-bucket",
+            lambda v: v.update(salt=other_salt.hex()),
+        ),
+    }
+    return {f"proofs/{name}.json": vector for name, vector in vectors.items()}
+
+
+# --- chains and their mutations ------------------------------------------------------------
+
+
+def _resign(entry: LedgerEntry, key: KeyPair | None = None, **changes: Any) -> LedgerEntry:
+    """``entry`` with ``changes``, signed again (by ``key``, default its party's key)."""
+    if "payload" in changes and "payload_hash" not in changes:
+        changes["payload_hash"] = hashlib.sha256(changes["payload"]).digest()
+    signer = key or KEYS[entry.party]
+    if key is not None:
+        changes.setdefault("key_id", key.key_id)
+    unsigned = dataclasses.replace(entry, **changes)
+    return dataclasses.replace(unsigned, signature=signer.sign(unsigned.signed_bytes()))
+
+
+def _rechain(entries: list[LedgerEntry], start: int) -> list[LedgerEntry]:
+    """Entries from index ``start`` on re-linked to the (changed) one before, re-signed."""
+    out = list(entries)
+    for i in range(start, len(out)):
+        out[i] = _resign(out[i], prev_hash=out[i - 1].entry_hash())
+    return out
+
+
+def _payload(entry: LedgerEntry, change: Callable[[dict[str, Any]], None]) -> bytes:
+    value = entry.payload_json()
+    change(value)
+    return canonical_json(value)
+
+
+@dataclasses.dataclass
+class Mutation:
+    desc: str
+    entries: list[LedgerEntry]
+    chain: list[tuple[str, int | None]]
+    """The findings of check_ledger it is meant to cause."""
+    stored: list[tuple[str, int | None]] | None = None
+    """The findings of check_batches, or None when the vector has no digests."""
+    digests: list[dict[str, Any]] | None = None
+    leaf_stores: list[dict[str, Any]] | None = None
+    with_stored: bool = True
+
+
+def _chain_vector(world: World, m: Mutation) -> dict[str, Any]:
+    entries = m.entries
+    chain_found = check_ledger(entries, "hgc")
+    digests = m.digests if m.digests is not None else world.digests
+    stores = m.leaf_stores if m.leaf_stores is not None else world.leaf_stores
+    want_chain = distinct_findings([Finding(k, s, "") for k, s in m.chain])
+    got_chain = distinct_findings(chain_found)
+    assert got_chain == want_chain, (m.desc, got_chain, want_chain)
+    vector: dict[str, Any] = {
+        "desc": m.desc,
+        "owner": "hgc",
+        "entries": [entry_to_json(e) for e in entries],
+        "digests": None,
+        "leaf_stores": None,
+        "want_chain_findings": got_chain,
+        "want_stored_findings": None,
+    }
+    if m.with_stored:
+        mine = [entry for entry in entries if entry.party == "hgc"]  # as `bilat ledger check`
+        found = check_batches(mine, unhex_all(digests), unhex_all(stores), world.salt)
+        want = distinct_findings([Finding(k, s, "") for k, s in (m.stored or [])])
+        assert distinct_findings(found) == want, (m.desc, distinct_findings(found), want)
+        vector.update(digests=digests, leaf_stores=stores, want_stored_findings=want)
+    return vector
+
+
+HEX_FIELDS = ("root", "leaf_hash")
+
+
+def _unhex(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A digest or leaf store from its JSON form back to Avro shape (hashes as bytes)."""
+    out = dict(record)
+    for name in HEX_FIELDS:
+        if isinstance(out.get(name), str):
+            out[name] = bytes.fromhex(out[name])
+    if "bucket_hashes" in out:
+        out["bucket_hashes"] = [bytes.fromhex(h) for h in out["bucket_hashes"]]
+    if "leaves" in out:
+        out["leaves"] = [_unhex(leaf) for leaf in out["leaves"]]
+    return out
+
+
+def unhex_all(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [_unhex(r) for r in records]
+
+
+def _mutations(world: World) -> dict[str, Mutation]:
+    e = world.entries
+    genesis, a1, a2, a3 = e
+    stranger = KEYS["stranger"]
+
+    def replace_at(index: int, entry: LedgerEntry, rechain: bool = True) -> list[LedgerEntry]:
+        out = [*e[:index], entry, *e[index + 1 :]]
+        return _rechain(out, index + 1) if rechain else out
+
+    def flipped(sig: bytes) -> bytes:
+        return bytes([sig[0] ^ 1]) + sig[1:]
+
+    genesis_payload_now = genesis.payload_json()
+
+    def genesis_with(change: Callable[[dict[str, Any]], None]) -> list[LedgerEntry]:
+        value = copy.deepcopy(genesis_payload_now)
+        change(value)
+        return replace_at(0, _resign(genesis, payload=canonical_json(value)))
+
+    def digest_change(index: int, change: Callable[[dict[str, Any]], None]) -> Any:
+        digests = copy.deepcopy(world.digests)
+        change(digests[index])
+        return digests
+
+    def store_change(index: int, change: Callable[[dict[str, Any]], None]) -> Any:
+        stores = copy.deepcopy(world.leaf_stores)
+        change(stores[index])
+        return stores
+
+    def swap_buckets(d: dict[str, Any]) -> None:
+        h = d["bucket_hashes"]
+        first = next(i for i in range(len(h)) if h[i] != h[0])
+        h[0], h[first] = h[first], h[0]
+
+    other_anchor = make_entry(
+        a2,
+        party="hgc",
+        agreement_id=world.book.id,
+        kind="anchor",
+        payload=a3.payload_json() | {"root": "ab" * 32},
+        signer=KEYS["hgc"],
+        time=T0 + timedelta(minutes=3),
+    )
+    repeat_w2 = make_entry(
+        a3,
+        party="hgc",
+        agreement_id=world.book.id,
+        kind="anchor",
+        payload=a2.payload_json() | {"root": "cd" * 32},
+        signer=KEYS["hgc"],
+        time=T0 + timedelta(minutes=4),
+    )
+    foreign = _resign(
+        a3,
+        agreement_id="another-agreement",
+        sequence=4,
+        kind="statement",
+        payload=canonical_json({"note": "an entry of another chain"}),
+        prev_hash=a3.entry_hash(),
+        time=T0 + timedelta(minutes=4),
+    )
+    dcc_genesis = make_entry(
+        None,
+        party="dcc",
+        agreement_id=world.book.id,
+        kind="genesis",
+        payload=genesis_payload_now,
+        signer=KEYS["dcc"],
+        time=T0,
+    )
+    late_genesis = _resign(
+        genesis, sequence=4, prev_hash=a3.entry_hash(), time=T0 + timedelta(minutes=4)
+    )
+    non_canonical = json.dumps(a1.payload_json(), indent=1).encode()
+
+    def drop_signature(p: dict[str, Any]) -> None:
+        p["signatures"] = p["signatures"][:1]
+
+    def forge_signature(p: dict[str, Any]) -> None:
+        p["signatures"][1]["signature"] = _flip(p["signatures"][1]["signature"])
+
+    def other_version(p: dict[str, Any]) -> None:
+        p["versions"][1]["effective_from_ms"] += 1
+
+    def stranger_party(p: dict[str, Any]) -> None:
+        p["parties"]["hgc"] = stranger.public.to_json() | {"role": "seller"}
+
+    stored_ok: list[tuple[str, int | None]] = []
+    return {
+        "valid": Mutation("a valid chain: genesis and three anchors", e, [], stored_ok),
+        "replayed-entry": Mutation(
+            "a valid chain with an entry delivered twice (Kafka is at least once)",
+            [*e, a2],
+            [],
+            stored_ok,
+        ),
+        "bad-signature": Mutation(
+            "entry 2's signature has one bit flipped; entry 3 links to the original entry 2, "
+            "whose hash covers the signature",
+            replace_at(2, dataclasses.replace(a2, signature=flipped(a2.signature)), False),
+            [("bad-signature", 2), ("chain-break", 3)],
+            stored_ok,
+        ),
+        "bad-signature-last": Mutation(
+            "the last entry's signature has one bit flipped",
+            replace_at(3, dataclasses.replace(a3, signature=flipped(a3.signature)), False),
+            [("bad-signature", 3)],
+            stored_ok,
+        ),
+        "broken-link": Mutation(
+            "entry 2 signed over a prev_hash that is genesis's hash, not entry 1's",
+            replace_at(2, _resign(a2, prev_hash=genesis.entry_hash())),
+            [("chain-break", 2)],
+            stored_ok,
+        ),
+        "genesis-prev-hash": Mutation(
+            "genesis signed over a prev_hash that is not 32 zero bytes",
+            replace_at(0, _resign(genesis, prev_hash=b"\x01" * 32)),
+            [("chain-break", 0)],
+            stored_ok,
+        ),
+        "gap": Mutation(
+            "entry 2 missing",
+            [genesis, a1, a3],
+            [("gap", 2)],
+            [("orphan", None)],
+        ),
+        "payload-not-matching-hash": Mutation(
+            "entry 1's payload changed after signing (totals), payload_hash and signature "
+            "kept: the signature still verifies, since it covers payload_hash, not payload",
+            replace_at(
+                1,
+                dataclasses.replace(
+                    a1, payload=_payload(a1, lambda p: p["totals"].update(EUR="1"))
+                ),
+                False,
+            ),
+            [("bad-payload", 1)],
+            [("total-mismatch", 1)],
+        ),
+        "non-canonical-payload": Mutation(
+            "entry 1's payload is the same object with whitespace: hashed and signed, "
+            "but not canonical JSON",
+            replace_at(1, _resign(a1, payload=non_canonical)),
+            [("bad-payload", 1)],
+            stored_ok,
+        ),
+        "anchor-without-root": Mutation(
+            "entry 2 is an anchor whose payload has no root (signed)",
+            replace_at(2, _resign(a2, payload=_payload(a2, lambda p: p.pop("root")))),
+            [("bad-payload", 2)],
+            [("bad-batch", 2), ("bad-digest", 2)],
+        ),
+        "wrong-supersedes": Mutation(
+            "the revision names a superseded root its window was not anchored with",
+            replace_at(
+                3,
+                _resign(a3, payload=_payload(a3, lambda p: p["supersedes"].update(root="ef" * 32))),
+            ),
+            [("bad-payload", 3)],
+            stored_ok,
+        ),
+        "equivocation": Mutation(
+            "two different validly signed entries at sequence 3",
+            [*e, other_anchor],
+            [("equivocation", 3)],
+            with_stored=False,
+        ),
+        "duplicate-window": Mutation(
+            "window 2, revision 0 anchored again with another root at sequence 4",
+            [*e, repeat_w2],
+            [("duplicate-window", 4)],
+            [("missing-batch", 4), ("missing-digest", 4)],
+        ),
+        "signed-by-unknown-key": Mutation(
+            "the last entry signed (validly) by a key the genesis does not publish",
+            replace_at(3, _resign(a3, key=stranger)),
+            [("unknown-key", 3)],
+            stored_ok,
+        ),
+        "signed-by-partner-key": Mutation(
+            "the last entry signed (validly) by the partner's published key",
+            replace_at(3, _resign(a3, key=KEYS["dcc"])),
+            [("unknown-key", 3)],
+            stored_ok,
+        ),
+        "wrong-agreement": Mutation(
+            "an entry of the owner for another agreement, in the middle of its chain",
+            [*e, foreign],
+            [("wrong-party", 4)],
+            stored_ok,
+        ),
+        "wrong-party": Mutation(
+            "the partner's genesis entry among the owner's",
+            [dcc_genesis, *e],
+            [("wrong-party", 0)],
+            stored_ok,
+        ),
+        "no-genesis": Mutation(
+            "the genesis entry missing: keys unknown, nothing else can be checked",
+            [a1, a2, a3],
+            [("no-genesis", None)],
+            with_stored=False,
+        ),
+        "late-genesis": Mutation(
+            "a second genesis entry at sequence 4",
+            [*e, late_genesis],
+            [("bad-payload", 4)],
+            stored_ok,
+        ),
+        "genesis-one-signature": Mutation(
+            "the genesis carries only the seller's agreement signature",
+            genesis_with(drop_signature),
+            [("bad-payload", 0)],
+            stored_ok,
+        ),
+        "genesis-forged-signature": Mutation(
+            "the buyer's agreement signature in the genesis has one bit flipped",
+            genesis_with(forge_signature),
+            [("bad-payload", 0)],
+            stored_ok,
+        ),
+        "genesis-book-hash": Mutation(
+            "a version's effective_from_ms changed: the book hash no longer covers the versions",
+            genesis_with(other_version),
+            [("bad-payload", 0)],
+            stored_ok,
+        ),
+        "genesis-key-not-signer": Mutation(
+            "the genesis publishes another key for the owner than the one that signed the "
+            "agreement (and the chain)",
+            genesis_with(stranger_party),
+            [("bad-payload", 0), *(("unknown-key", n) for n in range(4))],
+            stored_ok,
+        ),
+        "digest-swapped-buckets": Mutation(
+            "two bucket hashes of window 1's digest swapped",
+            e,
+            [],
+            [("bad-digest", 1)],
+            digests=digest_change(0, swap_buckets),
+        ),
+        "digest-leaf-count": Mutation(
+            "window 1's digest claims one leaf more",
+            e,
+            [],
+            [("bad-digest", 1)],
+            digests=digest_change(0, lambda d: d.update(leaf_count=d["leaf_count"] + 1)),
+        ),
+        "digest-orphan": Mutation(
+            "a digest naming an anchor sequence the chain does not have",
+            e,
+            [],
+            [("orphan", None)],
+            digests=[*world.digests, world.digests[0] | {"anchor_sequence": 9}],
+        ),
+        "missing-digest": Mutation(
+            "no digest for the anchor at sequence 2",
+            e,
+            [],
+            [("missing-digest", 2)],
+            digests=[world.digests[0], world.digests[2]],
+        ),
+        "leaf-store-amount": Mutation(
+            "a stored leaf's amount changed (its leaf hash kept)",
+            e,
+            [],
+            [("total-mismatch", 1)],
+            leaf_stores=store_change(0, lambda s: s["leaves"][0].update(amount="0.0316")),
+        ),
+        "leaf-store-missing-leaf": Mutation(
+            "a leaf missing from window 1's leaf store",
+            e,
+            [],
+            [("bad-batch", 1), ("total-mismatch", 1)],
+            leaf_stores=store_change(0, lambda s: s["leaves"].pop(1)),
+        ),
+        "leaf-store-wrong-leaf-hash": Mutation(
+            "a stored leaf hash with one bit flipped",
+            e,
+            [],
+            [("bad-batch", 1)],
+            leaf_stores=store_change(
+                0, lambda s: s["leaves"][0].update(leaf_hash=_flip(s["leaves"][0]["leaf_hash"]))
+            ),
+        ),
+    }
+
+
+# --- all -----------------------------------------------------------------------------------
+
+
+def build() -> dict[str, bytes]:
+    """Every vector file: path relative to ``tests/vectors`` → its exact bytes."""
+    world = _world()
+    files: dict[str, Any] = {}
+    files |= _keys_vector()
+    files |= _canonical_vectors()
+    files |= _leaf_vectors()
+    files |= _bucket_vectors()
+    files |= _merkle_vectors()
+    files |= _agreement_vector(world)
+    files |= _entry_vectors(world)
+    files |= _batch_vectors(world)
+    files |= _proof_vectors(world)
+    for name, mutation in _mutations(world).items():
+        files[f"chain/{name}.json"] = _chain_vector(world, mutation)
+    return {path: _dump(value) for path, value in sorted(files.items())}
+
+
+def written() -> dict[str, bytes]:
+    """The vector files on disk (every ``*.json`` below ``tests/vectors``)."""
+    return {path.relative_to(HERE).as_posix(): path.read_bytes() for path in HERE.rglob("*.json")}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, write nothing")
+    args = parser.parse_args(argv)
+    files = build()
+    if args.check:
+        on_disk = written()
+        stale = sorted(p for p in files.keys() | on_disk.keys() if files.get(p) != on_disk.get(p))
+        for path in stale:
+            print(f"differs: tests/vectors/{path}")
+        return 1 if stale else 0
+    for path in sorted(set(written()) - set(files)):
+        (HERE / path).unlink()
+        print(f"removed tests/vectors/{path}")
+    for path, data in files.items():
+        target = HERE / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.read_bytes() != data:
+            target.write_bytes(data)
+            print(f"wrote tests/vectors/{path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
