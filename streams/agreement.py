@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from streams.canonical import canonical_json, decimal_text, tagged
 from streams.errors import AgreementError, RatingError
+from streams.keys import PublicKey, key_id_of
 from streams.timebands import Band
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "AgreementBook",
     "Offering",
     "Party",
+    "PartyKey",
     "Rounding",
     "Tariff",
     "Tier",
@@ -87,9 +89,51 @@ RECURRING_PERIODS = ("hour", "day", "week", "month", "year")
 
 
 @dataclass(frozen=True, slots=True)
+class PartyKey:
+    """One Ed25519 public key a party signs its ledger and the agreement with, and the time
+    during which it may: from ``valid_from`` (inclusive) until ``valid_until`` (exclusive;
+    ``None``: no end).
+
+    In a version's canonical content (:meth:`Agreement.canonical`) a key is
+    ``{"public_key": <64 lowercase hex>, "valid_from": <isoformat>, "valid_until": <isoformat>
+    | null}``, times in UTC as :meth:`datetime.isoformat` writes them
+    (``2026-01-01T00:00:00+00:00``). Windows of one party may overlap: which key signs at a
+    point of a chain is the chain's to say (genesis, then ``key-rotation`` entries,
+    :mod:`streams.ledger_check`); the agreement says which keys may.
+    """
+
+    public_key: str
+    """The raw 32-byte key as 64 lowercase hex digits (``bilat keys show`` prints it)."""
+    valid_from: datetime
+    valid_until: datetime | None = None
+
+    @property
+    def key_id(self) -> str:
+        """:func:`streams.keys.key_id_of` of the raw key, e.g. ``ed25519:34750f98bd59fcfc``."""
+        return key_id_of(bytes.fromhex(self.public_key))
+
+    @property
+    def public(self) -> PublicKey:
+        return PublicKey(bytes.fromhex(self.public_key))
+
+    def valid_at(self, at: datetime) -> bool:
+        """Whether the key may sign at ``at``: ``valid_from <= at < valid_until``."""
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+    def window(self) -> str:
+        """``valid from 2026-01-01T00:00:00+00:00[ until …]``, for messages."""
+        until = "" if self.valid_until is None else f" until {self.valid_until.isoformat()}"
+        return f"valid from {self.valid_from.isoformat()}{until}"
+
+
+@dataclass(frozen=True, slots=True)
 class Party:
     id: str
     name: str
+    keys: tuple[PartyKey, ...] = ()
+    """The party's Ed25519 keys, sorted by ``valid_from`` then key (the order written carries
+    no meaning). The loader requires at least one; they are part of what both parties sign,
+    so the agreement pins every key that may sign for the party."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +318,7 @@ class AgreementBook:
             if v.version in seen:
                 problems.append(f"version {v.version}: given twice")
             seen.add(v.version)
+        problems += _key_problems(ordered)
         for a, b in pairwise(ordered):
             if a.effective_from == b.effective_from:
                 problems.append(
@@ -301,6 +346,16 @@ class AgreementBook:
         known = [v.version for v in self.versions]
         raise RatingError("unknown-version", f"{self.id}: no version {version!r}; have {known}")
 
+    def party_keys(self, party: str) -> tuple[PartyKey, ...]:
+        """Every key any version lists for ``party`` (by id), once each, in ``valid_from``
+        order: the keys that may sign for it (:mod:`streams.trust`). ``()`` for a stranger."""
+        found: dict[str, PartyKey] = {}
+        for v in self.versions:
+            for p in (v.seller, v.buyer):
+                if p.id == party:
+                    found.update((k.public_key, k) for k in p.keys)
+        return tuple(sorted(found.values(), key=lambda k: (k.valid_from, k.public_key)))
+
     def in_force(self, at: datetime) -> Agreement:
         """The version in force at event time ``at``; ``no-agreement-version`` before the first."""
         index = bisect_right(self._starts, at) - 1
@@ -311,3 +366,27 @@ class AgreementBook:
                 f"(effective {self._starts[0].isoformat()})",
             )
         return self.versions[index]
+
+
+def _key_problems(versions: Sequence[Agreement]) -> list[str]:
+    """A key listed for two parties, or for one party with two validity windows, across
+    ``versions``: either would make it ambiguous whose key signed, or when it may."""
+    problems: list[str] = []
+    first: dict[str, tuple[str, PartyKey, str]] = {}
+    for v in versions:
+        for role, party in (("seller", v.seller), ("buyer", v.buyer)):
+            for key in party.keys:
+                owner, listed, where = first.setdefault(key.public_key, (party.id, key, v.version))
+                if owner != party.id:
+                    problems.append(
+                        f"version {v.version}: parties.{role}: key {key.key_id} got as "
+                        f"{party.id}'s, but version {where} lists it as {owner}'s: want one "
+                        "party per key"
+                    )
+                elif (listed.valid_from, listed.valid_until) != (key.valid_from, key.valid_until):
+                    problems.append(
+                        f"version {v.version}: parties.{role}: key {key.key_id} got "
+                        f"{key.window()}, but version {where} lists it {listed.window()}: "
+                        "want one validity per key in every version"
+                    )
+    return problems

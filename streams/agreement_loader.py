@@ -24,6 +24,10 @@ Reading is bounded and literal, because the file is written by the other party:
   after) and become exact :class:`~decimal.Decimal`; whole numbers are plain digits; ids follow
   the identifier grammar usage records use; currencies are ISO 4217 (``pycountry``); time zones
   are IANA names of the installed tz database; the two parties differ.
+* **Keys.** Each party lists at least one Ed25519 public key (``keys: [{public_key: <64
+  lowercase hex>, valid_from: <time>, valid_until: <time, optional>}]``), never the same key
+  twice nor a key of the other party; see :class:`~streams.agreement.PartyKey`. They are part
+  of each version's canonical content, so both parties' signatures pin them.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from streams.agreement import (
     AgreementBook,
     Offering,
     Party,
+    PartyKey,
     Rounding,
     Tariff,
     Tier,
@@ -142,6 +147,8 @@ _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday")
 _DAY_GROUPS = {"weekdays": ("mon", "tue", "wed", "thu", "fri"), "weekend": ("sat", "sun")}
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _SEGMENT = re.compile(r"[^\s.\[\]'\"]{1,40}")
+_PUBLIC_KEY = re.compile(r"[0-9a-f]{64}")
+_PUBLIC_KEY_WANT = "an Ed25519 public key as 64 lowercase hex digits (`bilat keys show` prints it)"
 
 _KEYS: Mapping[str, tuple[str, ...]] = {
     "": (
@@ -149,7 +156,8 @@ _KEYS: Mapping[str, tuple[str, ...]] = {
         "window", "rounding", "tolerances", "holidays", "bands", "tariffs", "offerings",
     ),
     "parties": ("seller", "buyer"),
-    "party": ("id", "name"),
+    "party": ("id", "name", "keys"),
+    "key": ("public_key", "valid_from", "valid_until"),
     "window": ("size", "grace", "digest_depth"),
     "rounding": ("mode", "scale", "stage"),
     "tolerances": ("duration_seconds", "amount", "dispute_days"),
@@ -612,7 +620,7 @@ def _check_unique_offerings(r: _Reader, offerings: list[Offering]) -> None:
         ids.add(offering.id)
 
 
-def _moment(r: _Reader, doc: Mapping[str, Any], key: str) -> datetime:
+def _moment(r: _Reader, doc: Mapping[str, Any], key: str, path: str = "") -> datetime:
     value = doc.get(key)
     want = "an ISO-8601 time with offset from 1970 to 9998, e.g. 2026-01-01T00:00:00Z"
     try:
@@ -623,7 +631,7 @@ def _moment(r: _Reader, doc: Mapping[str, Any], key: str) -> datetime:
             raise ValueError("out of range")
         return moment
     except (ValueError, OverflowError):
-        r.fail(key, value, want)
+        r.fail(_child(path, key), value, want)
         return _MOMENT_RANGE[0]
 
 
@@ -673,7 +681,33 @@ def _party(r: _Reader, parties: Mapping[str, Any], role: str) -> Party:
     path = f"parties.{role}"
     body = r.mapping(parties.get(role), path, "party")
     name = r.text(body, "name", path) if body.get("name") is not None else ""
-    return Party(r.ident(body, "id", path), name)
+    return Party(r.ident(body, "id", path), name, _party_keys(r, body, path))
+
+
+def _party_keys(r: _Reader, body: Mapping[str, Any], path: str) -> tuple[PartyKey, ...]:
+    """A party's ``keys``: at least one, each ``{public_key, valid_from[, valid_until]}``,
+    no key twice; sorted by ``valid_from`` then key, since the order written means nothing."""
+    keys: dict[str, PartyKey] = {}
+    for i, node in enumerate(r.items(body, "keys", path, required=True)):
+        key_path = f"{path}.keys[{i}]"
+        k = r.mapping(node, key_path, "key")
+        public = k.get("public_key")
+        if not isinstance(public, str) or not _PUBLIC_KEY.fullmatch(public):
+            r.fail(f"{key_path}.public_key", public, _PUBLIC_KEY_WANT)
+            public = None
+        valid_from = _moment(r, k, "valid_from", key_path)
+        valid_until = (
+            None if k.get("valid_until") is None else _moment(r, k, "valid_until", key_path)
+        )
+        if valid_until is not None and valid_until <= valid_from:
+            r.fail(f"{key_path}.valid_until", k.get("valid_until"), "a time after valid_from")
+        if public is None:
+            continue
+        if public in keys:
+            r.fail(f"{key_path}.public_key", public, "a key not listed twice for one party")
+            continue
+        keys[public] = PartyKey(public, valid_from, valid_until)
+    return tuple(sorted(keys.values(), key=lambda key: (key.valid_from, key.public_key)))
 
 
 def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
@@ -690,6 +724,9 @@ def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
     seller, buyer = _party(r, parties, "seller"), _party(r, parties, "buyer")
     if seller.id and seller.id == buyer.id:
         r.fail("parties.buyer.id", buyer.id, "a party other than the seller")
+    for key in buyer.keys:
+        if key.public_key in {k.public_key for k in seller.keys}:
+            r.fail("parties.buyer.keys", key.public_key, "keys other than the seller's")
     window = r.mapping(doc.get("window", {}), "window", "window")
     rounding = r.mapping(doc.get("rounding", {}), "rounding", "rounding")
     tolerances = r.mapping(doc.get("tolerances", {}), "tolerances", "tolerances")

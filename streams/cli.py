@@ -350,7 +350,8 @@ def agreement_check(file: Path) -> None:
     """Validate an agreement FILE, list every problem, and print each version's canonical hash.
 
     One line per version: id, version, effective_from (UTC) and the hash of its canonical
-    terms. A file over 1 MiB, or with anchors, tags, duplicate or unknown keys, is refused.
+    terms; then each party's keys (every version's) with their validity. A file over 1 MiB,
+    or with anchors, tags, duplicate or unknown keys, is refused.
     """
     from streams.agreement_loader import load_book
 
@@ -367,6 +368,9 @@ def agreement_check(file: Path) -> None:
             f"canonical hash: {v.canonical_hash().hex()}",
             soft_wrap=True,
         )
+    for party in latest.parties:
+        listed = ", ".join(f"{k.key_id} ({k.window()})" for k in book.party_keys(party))
+        console.print(f"{party} keys: {listed}", soft_wrap=True)
 
 
 @main.command()

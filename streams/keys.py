@@ -39,6 +39,8 @@ __all__ = [
     "KeyPair",
     "PublicKey",
     "Signer",
+    "demo_keypair",
+    "demo_seed",
     "key_id_of",
     "public_path_of",
 ]
@@ -261,6 +263,26 @@ class KeyPair:
                 f"private key {path}: got a {type(private).__name__}, want an Ed25519 key"
             )
         return cls(private)
+
+
+DEMO_SEED_PREFIX = b"bilat demo key "
+"""Demo keys are derived from public text: never sign anything real with them."""
+
+
+def demo_seed(party: str) -> bytes:
+    """The 32-byte seed of ``party``'s *demo* key: SHA-256 of ``b"bilat demo key " + party``
+    (UTF-8), e.g. SHA-256(``b"bilat demo key hgc"``).
+
+    Anyone can derive these private keys: they exist so ``examples/agreement.yaml``, ``bilat
+    demo`` and the tests agree on which keys sign for ``hgc`` and ``dcc`` without shipping a
+    private key. A real agreement lists keys made by ``bilat keys new``.
+    """
+    return hashlib.sha256(DEMO_SEED_PREFIX + party.encode("utf-8")).digest()
+
+
+def demo_keypair(party: str) -> KeyPair:
+    """``party``'s demo key pair (:func:`demo_seed`): for the demo and tests only."""
+    return KeyPair.from_seed(demo_seed(party))
 
 
 def public_path_of(private_path: Path) -> Path:

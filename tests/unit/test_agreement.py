@@ -150,7 +150,7 @@ def test_overlapping_prefixes_are_rejected() -> None:
 
 def test_versions_must_agree_on_id_and_parties() -> None:
     versions = TEXT.split("\n---\n")
-    second = versions[1].replace("buyer: {id: dcc", "buyer: {id: zzz")
+    second = versions[1].replace("id: dcc\n", "id: zzz\n")
     problems = problems_of(versions[0] + "\n---\n" + second)
     assert any("version 2: got agreement hgc-dcc-2026 ('hgc', 'zzz')" in p for p in problems)
     same_start = versions[1].replace('"2026-12-01T00:00:00+01:00"', '"2026-01-01T00:00:00Z"')

@@ -25,6 +25,7 @@ from streams.agreement import Agreement
 from streams.agreement_loader import load_book, loads_book
 from streams.config import REPO
 from streams.errors import RatingError
+from streams.keys import demo_keypair
 from streams.rating import Rater, billed_quantity, window_of
 from streams.records import UsageRecord
 
@@ -34,7 +35,9 @@ NEW_YORK = loads_book(
 id: hgc-dcc-2026
 version: ny-1
 effective_from: 2026-01-01T00:00:00-05:00
-parties: {seller: {id: hgc, name: S}, buyer: {id: dcc, name: B}}
+parties:
+  seller: {id: hgc, name: S, keys: [{public_key: HGC_KEY, valid_from: "2026-01-01T00:00:00Z"}]}
+  buyer: {id: dcc, name: B, keys: [{public_key: DCC_KEY, valid_from: "2026-01-01T00:00:00Z"}]}
 currency: USD
 timezone: America/New_York
 bands:
@@ -46,7 +49,9 @@ tariffs:
      rates: {day: 0.0200, night: 0.0100, weekend: 0.0050}}
   - {id: us-sms, product: sms, prefixes: ["1"], per: message,
      rates: {day: 0.0100, night: 0.0050, weekend: 0.0020}}
-"""
+""".replace("HGC_KEY", demo_keypair("hgc").public.raw.hex()).replace(
+        "DCC_KEY", demo_keypair("dcc").public.raw.hex()
+    )
 )
 RATED_AT = datetime(2026, 12, 31, tzinfo=UTC)
 
