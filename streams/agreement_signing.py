@@ -3,7 +3,13 @@
 The **book hash** covers every version's canonical hash; each party signs it
 (:func:`sign_agreement`), and the genesis entry of *each* party's chain carries both
 signature documents (:func:`genesis_payload`): its payload is byte-identical on the two chains.
-Keys for checking the rest of a chain come from its genesis entry.
+
+Which keys may sign is the agreement's to say: each version lists every party's Ed25519 keys
+with their validity (:class:`~streams.agreement.PartyKey`), inside the canonical content both
+parties sign. So a party signs only with a key the agreement lists for it, and the genesis
+names, for each party, the key its agreement signature was made with: the key that signs that
+party's chain until a ``key-rotation`` entry names the next (:mod:`streams.ledger_check`
+checks both against :class:`~streams.trust.TrustedKeys`, never against the genesis alone).
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from streams.agreement import AgreementBook
+from streams.agreement import AgreementBook, PartyKey
 from streams.canonical import canonical_json, tagged
 from streams.clock import to_ms
 from streams.keys import PublicKey, Signer, key_id_of
@@ -81,15 +88,24 @@ def sign_agreement(book: AgreementBook, keypair: Signer, party: str) -> dict[str
 
     The signature is Ed25519 over ``tagged("agreement-signature.v1", canonical_json(
     {agreement_id, book_hash, party, key_id}))``, so it names the party it speaks for. Raises
-    :class:`LedgerError` if ``party`` is neither the seller nor the buyer.
+    :class:`LedgerError` if ``party`` is neither the seller nor the buyer, or ``keypair`` is not
+    a key some version lists for ``party``. Its validity is not checked here (a document
+    carries no time, and parties sign before a key's ``valid_from``): the genesis entry is
+    checked at its time (:func:`genesis_payload`, :func:`streams.ledger_check.check_ledger`).
     """
     roles = _roles(book)
     if party not in roles:
         raise LedgerError(
             f"agreement {book.id}: party: got {party!r}, want one of {', '.join(roles)}"
         )
-    book_hex = book_hash(book).hex()
     key_id = keypair.key_id
+    listed = book.party_keys(party)
+    if keypair.public.raw.hex() not in {k.public_key for k in listed}:
+        raise LedgerError(
+            f"agreement {book.id}: key: got {key_id}, want a key the agreement lists for "
+            f"{party}: {_listed(listed)}"
+        )
+    book_hex = book_hash(book).hex()
     message = _agreement_message(book.id, book_hex, party, key_id)
     return {
         "agreement_id": book.id,
@@ -141,27 +157,43 @@ def verify_agreement_signature(book: AgreementBook, doc: Mapping[str, Any]) -> l
 
     Checks the agreement id, that the book hash is this book's (all versions), that the party
     is the seller or the buyer, that ``key_id`` is the public key's, and the signature.
-    Which key *should* sign for a party is the caller's knowledge (see
-    :func:`genesis_payload`'s ``keys``).
+    Also checks that the key is one the agreement lists for that party (at any time: whether
+    it is valid when used is :func:`genesis_payload`'s and
+    :func:`streams.ledger_check.check_ledger`'s question).
     """
-    return signature_problems(doc, book.id, book_hash(book).hex(), _roles(book))
+    problems = signature_problems(doc, book.id, book_hash(book).hex(), _roles(book))
+    party = doc.get("party") if isinstance(doc, Mapping) else None
+    public = doc.get("public_key") if isinstance(doc, Mapping) else None
+    if party in _roles(book) and isinstance(public, str):
+        listed = book.party_keys(party)
+        if public not in {k.public_key for k in listed}:
+            problems.append(
+                f"key: got {doc.get('key_id')}, want a key the agreement lists for {party}: "
+                f"{_listed(listed)}"
+            )
+    return problems
+
+
+def _listed(keys: Sequence[PartyKey]) -> str:
+    return ", ".join(f"{k.key_id} ({k.window()})" for k in keys) or "none"
 
 
 def genesis_payload(
     book: AgreementBook,
     signatures: Sequence[Mapping[str, Any]],
-    keys: Mapping[str, PublicKey] | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """The genesis payload of ``book``, signed by both parties.
 
     ``{"agreement_id", "book_hash", "versions": book_versions(book), "parties": {id: {"role",
     "key_id", "public_key"}}, "signatures": [seller's doc, buyer's doc]}``; every party builds the
-    same bytes from the same two documents. ``keys`` (party → key), when known out of band,
-    pins which key must sign for each party.
+    same bytes from the same two documents. ``parties`` names the key each party signed the
+    agreement with: the key that signs that party's chain from genesis on.
 
     Raises :class:`LedgerError` listing every problem: an invalid document, a party with no
-    valid signature or with two different keys, both parties using one key, a key other than
-    the pinned one.
+    valid signature or with two different keys, both parties using one key, a key the
+    agreement does not list for that party, or (with ``at``, the genesis entry's time) one not
+    valid at ``at``.
     """
     roles = _roles(book)
     book_hex = book_hash(book).hex()
@@ -184,15 +216,19 @@ def genesis_payload(
     for party, role in roles.items():
         if party not in valid:
             problems.append(f"missing a valid signature by the {role} {party}")
-        elif (
-            keys is not None
-            and party in keys
-            and valid[party]["public_key"] != keys[party].raw.hex()
-        ):
-            problems.append(
-                f"party {party}: signed by key {valid[party]['key_id']}, want its key "
-                f"{keys[party].key_id}"
-            )
+        else:
+            listed = {k.public_key: k for k in book.party_keys(party)}
+            key = listed.get(valid[party]["public_key"])
+            if key is None:
+                problems.append(
+                    f"party {party}: signed by key {valid[party]['key_id']}, want a key the "
+                    f"agreement lists for {party}: {_listed(list(listed.values()))}"
+                )
+            elif at is not None and not key.valid_at(at):
+                problems.append(
+                    f"party {party}: signed by key {key.key_id}, {key.window()}: not valid at "
+                    f"{at.isoformat()}"
+                )
     key_owners = Counter(doc["public_key"] for doc in valid.values())
     for public, count in key_owners.items():
         if count > 1:

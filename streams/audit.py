@@ -9,9 +9,11 @@ and :mod:`streams.ledger` spell out:
 2. ``inclusion``: the proof leads from the leaf, through its bucket and the top tree, to the
    batch root (the bucket is the keyed hash of the usage key, the key being the agreement's
    book hash);
-3. ``chain``: every entry from genesis to the anchor is signed by the party's key published in
-   genesis, each links to the one before, and genesis carries both parties' signatures of
-   the agreement;
+3. ``chain``: every entry from genesis on is signed by the party's current key, a key the
+   checker trusts for that party (:class:`~streams.trust.TrustedKeys`: the agreement's keys or
+   a trusted-keys file, never keys the bundle brings) valid at the entry's time, each links to
+   the one before, genesis carries both parties' signatures of the agreement by trusted keys,
+   and its book hash is the trusted agreement's (:func:`streams.ledger_check.check_ledger`);
 4. ``anchor``: the entry at the batch's ``anchor_sequence`` is an anchor of this batch
    (window, revision, leaf count) and commits to exactly this root;
 5. ``record``: the record agrees with what that anchor signs: its start lies in the window,
@@ -48,6 +50,7 @@ from streams.errors import BilatError
 from streams.ledger import LedgerEntry
 from streams.ledger_check import check_ledger
 from streams.records import RatedUsage
+from streams.trust import TrustedKeys
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -133,10 +136,13 @@ def build_bundle(
     }
 
 
-def verify_bundle(bundle: Mapping[str, Any]) -> list[Check]:
+def verify_bundle(bundle: Mapping[str, Any], trusted: TrustedKeys) -> list[Check]:
     """Every check of the module docstring, in order; a bundle is valid iff all are ok.
 
-    Never raises for a bad bundle: a malformed one is one failed ``format`` check.
+    ``trusted`` is the checker's own knowledge of which keys may sign (the agreement both
+    parties signed, or a trusted-keys file): a chain signed by other keys fails ``chain``,
+    naming them and the trusted ones. Never raises for a bad bundle: a malformed one is one
+    failed ``format`` check.
     """
     try:
         version = bundle.get("bilat_bundle")
@@ -169,13 +175,14 @@ def verify_bundle(bundle: Mapping[str, Any]) -> list[Check]:
         )
     except (BilatError, ValueError) as exc:
         checks.append(Check("inclusion", False, str(exc)))
-    findings = check_ledger(chain)
+    findings = check_ledger(chain, trusted=trusted)
     contiguous = [e.sequence for e in chain] == list(range(len(chain)))
     checks.append(
         Check(
             "chain",
             not findings and contiguous,
-            f"{len(chain)} entries from genesis, signed by {anchor.key_id}, linked"
+            f"{len(chain)} entries from genesis, signed by {anchor.key_id} (trusted: "
+            f"{trusted.source}), linked"
             if not findings and contiguous
             else "; ".join(str(f) for f in findings) or "entries are not genesis..anchor in order",
         )

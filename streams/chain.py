@@ -18,6 +18,7 @@ from streams.ledger import (
     window_key,
 )
 from streams.ledger_check import check_ledger
+from streams.trust import TrustedKeys
 
 __all__ = ["ChainTip"]
 
@@ -32,13 +33,16 @@ class ChainTip:
     constructed with just ``last`` cannot recognise a replayed anchor.
     """
 
-    __slots__ = ("_anchors", "agreement_id", "last", "party")
+    __slots__ = ("_anchors", "agreement_id", "key_id", "last", "party")
 
     def __init__(self, party: str, agreement_id: str, last: LedgerEntry | None = None) -> None:
         self.party = party
         self.agreement_id = agreement_id
         self.last = last
         self._anchors: dict[WindowKey, LedgerEntry] = {}
+        self.key_id: str | None = None
+        """The party's current key: the one the genesis names, then each key rotation's; None
+        before genesis (or for a tip constructed with just ``last``)."""
 
     @property
     def next_sequence(self) -> int:
@@ -59,8 +63,20 @@ class ChainTip:
         Anchors are idempotent: a (window, revision) already anchored with the same payload
         gives the existing entry (publishing it again is a harmless duplicate); with a
         different payload raises :class:`LedgerError` (that would be a ``duplicate-window``: a
-        changed batch needs a new revision). A misshapen anchor payload raises too.
+        changed batch needs a new revision). A misshapen anchor payload raises too, and so does
+        a ``signer`` that is not the chain's current key (:attr:`key_id`; for genesis: the key
+        the payload names for this party), which :func:`check_ledger` would report.
         """
+        want = self.key_id
+        if kind == "genesis":
+            named = payload.get("parties")
+            mine = named.get(self.party) if isinstance(named, Mapping) else None
+            want = mine.get("key_id") if isinstance(mine, Mapping) else None
+        if want is not None and signer.key_id != want:
+            raise LedgerError(
+                f"{self.party}/{self.agreement_id}: cannot sign a {kind} entry with key "
+                f"{signer.key_id}: the chain's current key is {want}"
+            )
         if kind == "anchor":
             problems = anchor_problems(payload, self.agreement_id)
             if problems:
@@ -121,10 +137,17 @@ class ChainTip:
         self.last = entry
         if entry.kind == "anchor":
             self._anchors[window_key(entry.payload_json())] = entry
+        elif entry.kind == "genesis":
+            self.key_id = entry.payload_json()["parties"][self.party]["key_id"]
+        elif entry.kind == "key-rotation":
+            self.key_id = entry.payload_json()["new_key_id"]
 
     @classmethod
-    def from_entries(cls, entries: Iterable[LedgerEntry], party: str | None = None) -> ChainTip:
-        """The tip of a stored chain, after :func:`check_ledger` found nothing wrong.
+    def from_entries(
+        cls, entries: Iterable[LedgerEntry], party: str | None = None, *, trusted: TrustedKeys
+    ) -> ChainTip:
+        """The tip of a stored chain, after :func:`check_ledger` against ``trusted`` found
+        nothing wrong.
 
         Raises :class:`LedgerError` listing every finding (a chain with problems must be
         repaired, never extended), or when there are no entries.
@@ -132,7 +155,7 @@ class ChainTip:
         items = list(entries)
         if not items:
             raise LedgerError(f"ledger of {party or '?'}: no entries, want at least genesis")
-        findings = check_ledger(items, party)
+        findings = check_ledger(items, party, trusted=trusted)
         if findings:
             raise LedgerError(
                 f"ledger of {items[0].party}: {len(findings)} problems", [str(f) for f in findings]

@@ -32,7 +32,7 @@ from streams.clock import Clock, SystemClock
 from streams.codec import make_codec
 from streams.config import Settings
 from streams.errors import StackError
-from streams.keys import KeyPair
+from streams.keys import KeyPair, demo_keypair, public_path_of
 from streams.ledger_check import check_ledger
 from streams.ops.batcher_loop import BatcherLoop, init_ledger, read_chain
 from streams.ops.offline import load_inventory, record_bundle
@@ -41,6 +41,7 @@ from streams.ops.readback import read_topic
 from streams.ops.topics import delete_topics, ensure_topics
 from streams.ops.workers import message_count, start_worker, stop_worker
 from streams.records import DeadLetter, RatedUsage, totals_by_currency
+from streams.trust import TrustedKeys
 
 __all__ = ["PartyResult", "run_demo"]
 
@@ -256,12 +257,22 @@ def run_demo(
     return results
 
 
-def _demo_key(folder: Path, party: str) -> KeyPair:
+def _demo_key(folder: Path, party: str, say: Callable[[str], object]) -> KeyPair:
+    """``party``'s demo key (:func:`streams.keys.demo_keypair`, the one
+    ``examples/agreement.yaml`` lists), also written to ``folder`` to look at. A key file left
+    there by an older demo (a random key, which the agreement does not list) is moved aside."""
+    keypair = demo_keypair(party)
     path = folder / f"{party}.key"
+    if path.exists() and KeyPair.load(path).key_id != keypair.key_id:
+        for old in (path, public_path_of(path)):
+            if old.exists():
+                old.rename(old.with_name(old.name + ".replaced"))
+        say(f"[{party}] {path} held another key than the agreement's demo key: moved aside")
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        KeyPair.generate().save(path)
-    return KeyPair.load(path)
+        public_path_of(path).unlink(missing_ok=True)
+        keypair.save(path)
+    return keypair
 
 
 def anchor_ledgers(
@@ -272,21 +283,22 @@ def anchor_ledgers(
     Fills each result's ``roots`` (window → root), ``chain_ok`` and one verified record.
     """
     book = load_book(parties[0].agreement)
-    keys = {s.party: _demo_key(workdir / "keys", s.party) for s in parties}
+    trusted = TrustedKeys.of_book(book, f"agreement {parties[0].agreement}")
+    keys = {s.party: _demo_key(workdir / "keys", s.party, say) for s in parties}
     docs = [sign_agreement(book, keys[s.party], s.party) for s in parties]
     codec = make_codec()
     for settings, result in zip(parties, results, strict=True):
         init_ledger(settings, docs, keys[settings.party])
         anchored = BatcherLoop(settings, keys[settings.party]).run(once=True)
         chain = read_chain(settings, codec, settings.party)
-        result.chain_ok = not check_ledger(chain)
+        result.chain_ok = not check_ledger(chain, settings.party, trusted=trusted)
         result.roots = {
             payload["window_start_ms"]: payload["root"]
             for payload in (e.payload_json() for e in chain if e.kind == "anchor")
         }
         say(f"[{settings.party}] genesis signed by both parties; {anchored} windows anchored")
         key = next(iter(sorted(result.rated_keys)))
-        checks = verify_bundle(record_bundle(settings, key))
+        checks = verify_bundle(record_bundle(settings, key), trusted)
         result.verified = (key, all(c.ok for c in checks))
 
 

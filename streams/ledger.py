@@ -29,12 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from streams.canonical import canonical_json, decimal_text, tagged
 from streams.clock import from_ms, to_ms
 from streams.errors import BilatError
-from streams.keys import Signer
+from streams.keys import PublicKey, Signer, key_id_of
 from streams.records import ms_of
 
 __all__ = [
@@ -47,11 +47,26 @@ __all__ = [
     "anchor_problems",
     "is_hex",
     "make_entry",
+    "rotation_payload",
+    "rotation_problems",
     "window_key",
 ]
 
-KINDS = ("genesis", "anchor", "countersignature", "dispute", "resolution", "statement")
-"""Entry kinds, as in ``schemas/ledger_entry``; the kind fixes the payload's shape."""
+KINDS = (
+    "genesis",
+    "anchor",
+    "key-rotation",
+    "countersignature",
+    "dispute",
+    "resolution",
+    "statement",
+)
+"""Entry kinds; the kind fixes the payload's shape: genesis
+(:func:`streams.agreement_signing.genesis_payload`), anchor (:func:`anchor_payload`),
+key-rotation (:func:`rotation_payload`). ``schemas/ledger_entry/v1.avsc`` (``kind`` is a
+string) lists all but ``key-rotation``, added later: a published schema never changes, and a
+version differing in docs only would have the same fingerprint, so the next real change of
+the schema lists it."""
 
 ZERO_HASH = bytes(32)
 """``prev_hash`` of the genesis entry."""
@@ -86,7 +101,7 @@ def _is_int(value: Any) -> bool:
     return type(value) is int
 
 
-def is_hex(value: Any, digits: int = 64) -> bool:
+def is_hex(value: Any, digits: int = 64) -> TypeGuard[str]:
     """``value`` is exactly ``digits`` lowercase hex digits (the one spelling of bytes)."""
     return (
         isinstance(value, str)
@@ -361,3 +376,47 @@ def anchor_problems(payload: Mapping[str, Any], agreement_id: str) -> list[str]:
 
 def window_key(payload: Mapping[str, Any]) -> WindowKey:
     return (payload["window_start_ms"], payload["window_end_ms"], payload["revision"])
+
+
+# --- key rotation --------------------------------------------------------------------------
+
+
+def rotation_payload(new_key: PublicKey, valid_from: datetime) -> dict[str, Any]:
+    """The payload of a ``key-rotation`` entry: from the next entry on, the party's chain is
+    signed by ``new_key`` instead of the key that signs this entry.
+
+    ``{"new_key_id": key_id_of(new key), "public_key": <64 lowercase hex>, "valid_from_ms":
+    <int>}``, where ``valid_from_ms`` is the new key's ``valid_from`` as the agreement lists it
+    (UTC epoch milliseconds), so the entry names which listing it relies on. The entry itself
+    is an ordinary entry (:func:`make_entry`), signed by the party's *current* key. What
+    :func:`streams.ledger_check.check_ledger` requires of it: signed by the current key, valid
+    at the entry's time; the new key listed for the party by the trusted keys with exactly
+    this ``valid_from``, valid at the entry's time, and not the current key. Checking those is
+    the caller's (it needs the trusted keys); this builds the shape only.
+    """
+    if not _is_aware(valid_from):
+        raise LedgerError(f"key rotation: valid_from: got {valid_from!r}, want an aware time")
+    return {
+        "new_key_id": new_key.key_id,
+        "public_key": new_key.raw.hex(),
+        "valid_from_ms": to_ms(valid_from),
+    }
+
+
+def rotation_problems(payload: Mapping[str, Any]) -> list[str]:
+    """What makes a ``key-rotation`` payload misshapen (every problem; [] when well formed)."""
+    problems = []
+    extra = sorted(set(payload) - {"new_key_id", "public_key", "valid_from_ms"})
+    if extra:
+        problems.append(f"fields: got {extra}, want only new_key_id, public_key, valid_from_ms")
+    public = payload.get("public_key")
+    if not is_hex(public):
+        problems.append(f"public_key: got {public!r}, want 64 lowercase hex digits")
+    elif payload.get("new_key_id") != key_id_of(bytes.fromhex(public)):
+        problems.append(
+            f"new_key_id: got {payload.get('new_key_id')!r}, want "
+            f"{key_id_of(bytes.fromhex(public))!r} (the key's id)"
+        )
+    if not _is_int(payload.get("valid_from_ms")):
+        problems.append(f"valid_from_ms: got {payload.get('valid_from_ms')!r}, want an integer")
+    return problems

@@ -2,6 +2,13 @@
 
 :func:`check_ledger` walks one party's mirrored chain and reports every bad signature, broken
 link, gap, equivocation, duplicate window and malformed payload; a clean chain gives ``[]``.
+
+Signatures are checked against :class:`~streams.trust.TrustedKeys` the checker brings (the
+agreement, or a trusted-keys file), never against keys the chain publishes about itself. Which
+key is *current* at each point of the chain: the key the owner's agreement signature in the
+genesis names, until a validly signed ``key-rotation`` entry names the next
+(:func:`streams.ledger.rotation_payload`); every entry, genesis included, must be signed by the
+current key, trusted for the owner and valid at the entry's time.
 """
 
 from __future__ import annotations
@@ -10,19 +17,24 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from streams.agreement_signing import book_hash_of, signature_problems
 from streams.canonical import canonical_json
-from streams.keys import KeyFileError, PublicKey
+from streams.clock import to_ms
+from streams.keys import KeyFileError, PublicKey, key_id_of
 from streams.ledger import (
     ZERO_HASH,
     LedgerEntry,
     LedgerError,
     WindowKey,
     anchor_problems,
+    is_hex,
+    rotation_problems,
     window_key,
 )
+from streams.trust import TrustedKeys
 
 __all__ = ["FINDING_KINDS", "Finding", "check_ledger", "genesis_keys"]
 
@@ -34,6 +46,9 @@ FINDING_KINDS = (
     "duplicate-window",
     "bad-payload",
     "unknown-key",
+    "key-not-current",
+    "key-not-valid",
+    "wrong-agreement",
     "no-genesis",
     "wrong-party",
 )
@@ -123,23 +138,30 @@ def genesis_keys(entry: LedgerEntry) -> tuple[dict[str, tuple[str, PublicKey]], 
 def check_ledger(
     entries: Iterable[LedgerEntry],
     party: str | None = None,
-    trusted: Mapping[str, PublicKey] | None = None,
+    *,
+    trusted: TrustedKeys,
 ) -> list[Finding]:
     """Every problem of one party's chain as stored (any order, duplicates allowed).
 
     The chain's owner is ``party`` (default: the party of the genesis entry), its agreement
-    that of the genesis entry; keys come from the genesis payload, and only the owner's key may
-    sign. ``trusted`` (party → key, known out of band, e.g. from the signature documents
-    exchanged before genesis) pins the owner's key: a genesis publishing another key is an
-    ``unknown-key`` finding and the trusted key is used instead. Reported, all at once, sorted
-    by sequence:
+    that of the genesis entry. ``trusted`` says which keys may sign for which party and when,
+    and (when it knows them) the agreement id and book hash the genesis must carry. Reported,
+    all at once, sorted by sequence:
 
     * ``wrong-party`` — an entry of another party or agreement (then ignored);
     * ``no-genesis`` — no genesis entry at sequence 0 (signatures cannot be checked then);
+    * ``wrong-agreement`` — the genesis names another agreement id or book hash than
+      ``trusted`` (the chain is for another agreement, or another set of versions);
     * ``bad-payload`` — payload not matching ``payload_hash``, not canonical JSON, or not the
       kind's shape (genesis: keys, book hash, both agreement signatures; anchor: window,
-      revision, root; a revision superseding a root its window was not anchored with);
-    * ``unknown-key`` — signed by a key other than the owner's published key;
+      revision, root; key-rotation: key, id, valid_from matching the trusted listing; a
+      revision superseding a root its window was not anchored with);
+    * ``unknown-key`` — signed by a key ``trusted`` does not list for the owner (a stranger's,
+      or the partner's), an agreement signature in the genesis by a key not trusted for its
+      party, or a key rotation to such a key; the detail names the key and the trusted ones;
+    * ``key-not-current`` — signed by a trusted key of the owner that is not the current one
+      at that point (the old key after a rotation, a new key before it);
+    * ``key-not-valid`` — signed (or rotated to) a key outside its validity at the entry's time;
     * ``bad-signature`` — the signature does not verify;
     * ``chain-break`` — ``prev_hash`` is not the hash of the entry before (or not zero for
       genesis);
@@ -169,7 +191,7 @@ def check_ledger(
         if entry not in variants:
             variants.append(entry)
 
-    keys: dict[str, tuple[str, PublicKey]] | None = None
+    current: PublicKey | None = None  # the owner's key the genesis names, then rotations'
     geneses = [e for e in by_sequence.get(0, []) if e.kind == "genesis"]
     if not geneses:
         at_zero = by_sequence.get(0)
@@ -179,13 +201,23 @@ def check_ledger(
             else "no entry at sequence 0: keys unknown, signatures not checked"
         )
         findings.append(Finding("no-genesis", 0 if at_zero else None, detail))
+    if trusted.agreement_id is not None and items and agreement != trusted.agreement_id:
+        findings.append(
+            Finding(
+                "wrong-agreement",
+                0 if geneses else None,
+                f"agreement: got {agreement}, want {trusted.agreement_id} ({trusted.source})",
+            )
+        )
     genesis_problems: dict[int, list[str]] = {}
     for genesis in sorted(geneses, key=lambda e: e.entry_hash()):
         published, problems = genesis_keys(genesis)
         genesis_problems[id(genesis)] = problems
-        if keys is None and any(p == owner for p, _ in published.values()):
-            keys = published
-    if geneses and keys is None:
+        owned = [key for p, key in published.values() if p == owner]
+        if current is None and owned:
+            current = owned[0]
+            findings += _genesis_trust(genesis, trusted)
+    if geneses and current is None:
         findings.append(
             Finding(
                 "no-genesis",
@@ -193,33 +225,32 @@ def check_ledger(
                 f"no genesis entry publishes a usable key of {owner}: signatures not checked",
             )
         )
-    elif keys is not None and trusted is not None and owner in trusted:
-        published_ids = [k for k, (p, _) in keys.items() if p == owner]
-        if trusted[owner].key_id not in published_ids:
-            findings.append(
-                Finding(
-                    "unknown-key",
-                    0,
-                    f"genesis publishes {owner}'s key {', '.join(published_ids)}, want the "
-                    f"trusted key {trusted[owner].key_id}",
-                )
-            )
-            keys = {trusted[owner].key_id: (owner, trusted[owner])}
 
     hashes: dict[int, set[bytes]] = {}
     signed_ok: dict[int, list[LedgerEntry]] = {}
     anchors: list[tuple[int, dict[str, Any]]] = []
+    since = 0  # the sequence from which ``current`` signs
     for sequence in sorted(by_sequence):
+        rotated: PublicKey | None = None
         for entry in by_sequence[sequence]:
             hashes.setdefault(sequence, set()).add(entry.entry_hash())
             payload, problems = _payload_problems(entry, agreement)
             problems += genesis_problems.get(id(entry), [])
             findings += [Finding("bad-payload", sequence, p) for p in problems]
-            signature_ok = _signature_finding(entry, keys, owner, findings)
-            if signature_ok:
-                signed_ok.setdefault(sequence, []).append(entry)
-                if entry.kind == "anchor" and payload is not None and not problems:
-                    anchors.append((sequence, payload))
+            # Without a genesis nothing can be checked (no-genesis says so): taken as signed.
+            if current is not None and not _signature_ok(
+                entry, current, since, trusted, owner, findings
+            ):
+                continue
+            signed_ok.setdefault(sequence, []).append(entry)
+            if payload is None or problems:
+                continue
+            if entry.kind == "anchor":
+                anchors.append((sequence, payload))
+            elif entry.kind == "key-rotation" and current is not None and rotated is None:
+                rotated = _rotation(entry, payload, current, trusted, owner, findings)
+        if rotated is not None:
+            current, since = rotated, sequence + 1
 
     for sequence in sorted(by_sequence):
         for entry in by_sequence[sequence]:
@@ -241,6 +272,158 @@ def check_ledger(
     return sorted(
         findings, key=lambda f: (-1 if f.sequence is None else f.sequence, f.kind, f.detail)
     )
+
+
+def _trust_finding(
+    trusted: TrustedKeys, party: str, key_id: str, at: datetime, sequence: int, what: str
+) -> Finding | None:
+    """``unknown-key`` or ``key-not-valid`` when ``key_id`` may not sign for ``party`` at
+    ``at``; None when it may."""
+    problem = trusted.key_problem(party, key_id, at)
+    if problem is None:
+        return None
+    found = trusted.owner_of(key_id)
+    kind = "key-not-valid" if found is not None and found[0] == party else "unknown-key"
+    return Finding(kind, sequence, f"{what}: {problem}")
+
+
+def _genesis_trust(genesis: LedgerEntry, trusted: TrustedKeys) -> list[Finding]:
+    """The genesis held against ``trusted``: the agreement it names, and the key of every
+    agreement signature it carries (trusted for that party, valid at the genesis's time)."""
+    try:
+        payload = genesis.payload_json()
+    except LedgerError:
+        return []  # bad-payload says why
+    findings = []
+    carried = payload.get("book_hash")
+    if trusted.book_hash is not None and carried != trusted.book_hash:
+        findings.append(
+            Finding(
+                "wrong-agreement",
+                0,
+                f"book_hash: got {carried!r}, want {trusted.book_hash} ({trusted.source}): "
+                "the chain is for another agreement or another set of versions",
+            )
+        )
+    signatures = payload.get("signatures")
+    for index, doc in enumerate(signatures if isinstance(signatures, list) else []):
+        if not (isinstance(doc, dict) and isinstance(doc.get("party"), str)):
+            continue  # bad-payload says why
+        public = doc.get("public_key")
+        if not is_hex(public):
+            continue
+        found = _trust_finding(
+            trusted,
+            doc["party"],
+            key_id_of(bytes.fromhex(public)),
+            genesis.time,
+            0,
+            f"signatures[{index}] (the agreement signed by {doc['party']})",
+        )
+        if found is not None:
+            findings.append(found)
+    return findings
+
+
+def _signature_ok(
+    entry: LedgerEntry,
+    current: PublicKey,
+    since: int,
+    trusted: TrustedKeys,
+    owner: str,
+    findings: list[Finding],
+) -> bool:
+    """Whether ``entry`` is signed by ``current``, a key ``trusted`` lists for ``owner`` and
+    valid at the entry's time, with a good signature; adds the finding if not."""
+    if entry.key_id != current.key_id:
+        found = trusted.owner_of(entry.key_id)
+        takeover = "the genesis" if since == 0 else f"a key rotation at sequence {since - 1}"
+        if found is not None and found[0] == owner:
+            findings.append(
+                Finding(
+                    "key-not-current",
+                    entry.sequence,
+                    f"key_id: got {entry.key_id}, a trusted key of {owner} but not the current "
+                    f"one: {current.key_id} signs from sequence {since} on ({takeover})",
+                )
+            )
+        else:
+            whose = (
+                f"{found[0]}'s key, not {owner}'s"
+                if found
+                else f"not trusted for {owner} by {trusted.source}"
+            )
+            findings.append(
+                Finding(
+                    "unknown-key",
+                    entry.sequence,
+                    f"key_id: got {entry.key_id} ({whose}), want {owner}'s current key "
+                    f"{current.key_id}; trusted for {owner}: {trusted.listed(owner)}",
+                )
+            )
+        return False
+    untrusted = _trust_finding(
+        trusted, owner, current.key_id, entry.time, entry.sequence, f"{entry.kind} signed"
+    )
+    if untrusted is not None:
+        findings.append(untrusted)
+        return False
+    found = trusted.owner_of(current.key_id)
+    key = found[1].public if found is not None else current
+    if not key.verify(entry.signed_bytes(), entry.signature):
+        findings.append(
+            Finding(
+                "bad-signature",
+                entry.sequence,
+                f"{entry.kind} signature does not verify with {entry.key_id}",
+            )
+        )
+        return False
+    return True
+
+
+def _rotation(
+    entry: LedgerEntry,
+    payload: Mapping[str, Any],
+    current: PublicKey,
+    trusted: TrustedKeys,
+    owner: str,
+    findings: list[Finding],
+) -> PublicKey | None:
+    """The key a validly signed, well-formed ``key-rotation`` entry hands over to, if the
+    trusted keys allow it; else None and the finding."""
+    new_id = payload["new_key_id"]
+    found = trusted.owner_of(new_id)
+    if found is None or found[0] != owner or found[1].public_key != payload["public_key"]:
+        problem = trusted.key_problem(owner, new_id) or f"key {new_id} is not the one listed"
+        findings.append(Finding("unknown-key", entry.sequence, f"key rotation: {problem}"))
+        return None
+    listing = found[1]
+    if new_id == current.key_id:
+        findings.append(
+            Finding("bad-payload", entry.sequence, f"key rotation to the current key {new_id}")
+        )
+        return None
+    if payload["valid_from_ms"] != to_ms(listing.valid_from):
+        findings.append(
+            Finding(
+                "bad-payload",
+                entry.sequence,
+                f"key rotation: valid_from_ms: got {payload['valid_from_ms']}, want "
+                f"{to_ms(listing.valid_from)} ({new_id} {listing.window()}, {trusted.source})",
+            )
+        )
+        return None
+    if not listing.valid_at(entry.time):
+        findings.append(
+            Finding(
+                "key-not-valid",
+                entry.sequence,
+                f"key rotation at {entry.time.isoformat()} to {new_id}, {listing.window()}",
+            )
+        )
+        return None
+    return listing.public
 
 
 def _link_finding(entry: LedgerEntry, hashes: Mapping[int, set[bytes]]) -> Finding | None:
@@ -282,41 +465,9 @@ def _payload_problems(
         return payload, [f"kind genesis: got sequence {entry.sequence}, want only 0"]
     if entry.kind == "anchor":
         return payload, anchor_problems(payload, agreement)
+    if entry.kind == "key-rotation":
+        return payload, [f"key rotation: {p}" for p in rotation_problems(payload)]
     return payload, []
-
-
-def _signature_finding(
-    entry: LedgerEntry,
-    keys: Mapping[str, tuple[str, PublicKey]] | None,
-    owner: str,
-    findings: list[Finding],
-) -> bool:
-    """Whether ``entry`` is validly signed by the owner; adds the finding if not. Without keys
-    (no genesis) nothing can be checked: True, the ``no-genesis`` finding says why."""
-    if keys is None:
-        return True
-    known = keys.get(entry.key_id)
-    if known is None or known[0] != owner:
-        whose = f"{known[0]}'s key, not {owner}'s" if known else "not published in the genesis"
-        owned = [k for k, (p, _) in keys.items() if p == owner]
-        findings.append(
-            Finding(
-                "unknown-key",
-                entry.sequence,
-                f"key_id: got {entry.key_id} ({whose}), want {' or '.join(owned) or '?'}",
-            )
-        )
-        return False
-    if not known[1].verify(entry.signed_bytes(), entry.signature):
-        findings.append(
-            Finding(
-                "bad-signature",
-                entry.sequence,
-                f"{entry.kind} signature does not verify with {entry.key_id}",
-            )
-        )
-        return False
-    return True
 
 
 def _gaps(by_sequence: Mapping[int, object]) -> list[Finding]:

@@ -44,13 +44,14 @@ from streams.clock import Clock, SystemClock
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import BilatError, CodecError, StackError
-from streams.keys import KeyPair
-from streams.ledger import LedgerEntry, make_entry
+from streams.keys import KeyPair, PublicKey
+from streams.ledger import LedgerEntry, LedgerError, make_entry, rotation_payload
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
 from streams.records import RatedUsage
+from streams.trust import TrustedKeys
 
-__all__ = ["BatcherLoop", "init_ledger", "read_chain", "transactional_id"]
+__all__ = ["BatcherLoop", "init_ledger", "read_chain", "rotate_key", "transactional_id"]
 
 log = logging.getLogger("bilat.batcher")
 
@@ -104,6 +105,7 @@ class BatcherLoop:
         self.say = say
         self.codec = make_codec(settings.schema_registry)
         self.book = load_book(settings.agreement)
+        self.trusted = TrustedKeys.of_book(self.book, f"agreement {settings.agreement}")
         self.fault = os.environ.get("BILAT_FAULT")
         if self.fault is not None and self.fault not in FAULT_POINTS:
             raise BilatError(f"BILAT_FAULT: got {self.fault!r}, want one of {list(FAULT_POINTS)}")
@@ -147,7 +149,6 @@ class BatcherLoop:
                 "anchored under an agreement both parties have not signed; run "
                 "`bilat ledger init` with both parties' signatures first"
             )
-        tip = ChainTip.from_entries(entries)
         genesis = min(entries, key=lambda e: e.sequence).payload_json()
         if genesis.get("book_hash") != book_hash(self.book).hex():
             raise StackError(
@@ -155,6 +156,8 @@ class BatcherLoop:
                 f"{self.settings.agreement} hashes to {book_hash(self.book).hex()}: "
                 "load the agreement both parties signed"
             )
+        tip = ChainTip.from_entries(entries, self.settings.party, trusted=self.trusted)
+        _check_signer(self.trusted, self.settings, self.signer, tip, self.clock)
         return tip
 
     def _restore(self) -> None:
@@ -264,17 +267,46 @@ class BatcherLoop:
             os._exit(70)
 
 
+def _check_signer(
+    trusted: TrustedKeys, settings: Settings, signer: KeyPair, tip: ChainTip, clock: Clock
+) -> None:
+    """Refuse to sign with anything but the chain's current key, trusted and valid now: what
+    this party signs must pass its partner's checks."""
+    if tip.key_id is not None and signer.key_id != tip.key_id:
+        raise StackError(
+            f"--key: got {signer.key_id}, but {settings.party}'s ledger is signed by "
+            f"{tip.key_id} (named by its genesis or last key rotation): use that key, or rotate "
+            "to this one first (`bilat ledger rotate-key`)"
+        )
+    problem = trusted.key_problem(settings.party, signer.key_id, clock.now())
+    if problem is not None:
+        raise StackError(f"--key: refusing to sign for {settings.party}: {problem}")
+
+
 def init_ledger(
     settings: Settings, signatures: Sequence[Mapping[str, Any]], signer: KeyPair
 ) -> LedgerEntry | None:
     """Write ``settings.party``'s genesis entry: the agreement and both parties' signatures.
 
     Returns the entry, or None when the ledger already starts with this very genesis.
-    Raises :class:`~streams.ledger.LedgerError` for missing or invalid signatures and
-    :class:`StackError` for a ledger that starts with another genesis.
+    Raises :class:`~streams.ledger.LedgerError` for missing or invalid signatures (by keys
+    the agreement does not list for their party, or not valid now) and :class:`StackError`
+    for a ``signer`` that is not the key this party signed the agreement with, or a ledger
+    that starts with another genesis.
     """
     book = load_book(settings.agreement)
-    payload = genesis_payload(book, signatures)
+    trusted = TrustedKeys.of_book(book, f"agreement {settings.agreement}")
+    now = SystemClock().now()
+    problem = trusted.key_problem(settings.party, signer.key_id, now)
+    if problem is not None:
+        raise StackError(f"--key: refusing to write {settings.party}'s genesis: {problem}")
+    payload = genesis_payload(book, signatures, at=now)
+    named = payload["parties"][settings.party]["key_id"]
+    if signer.key_id != named:
+        raise StackError(
+            f"--key: got {signer.key_id}, but {settings.party} signed the agreement with "
+            f"{named}: the genesis is signed with the key of the party's agreement signature"
+        )
     ensure_topics(settings)
     producer = Producer(
         {
@@ -299,12 +331,60 @@ def init_ledger(
         kind="genesis",
         payload=payload,
         signer=signer,
-        time=SystemClock().now(),
+        time=now,
     )
     producer.begin_transaction()
     producer.produce(
         settings.topic("ledger.anchors"),
         key=settings.party.encode(),
+        value=codec.encode("ledger_entry", entry.to_avro()),
+    )
+    producer.commit_transaction(30)
+    return entry
+
+
+def rotate_key(
+    settings: Settings, signer: KeyPair, new_key: PublicKey, clock: Clock | None = None
+) -> LedgerEntry:
+    """Append a ``key-rotation`` entry to ``settings.party``'s chain: from the next entry on,
+    ``new_key`` signs it. Only the new key's public half is needed.
+
+    ``signer`` must be the chain's current key; ``new_key`` a key the agreement lists for this
+    party, valid now, other than the current one. Fences any running batcher of the chain
+    first (it exits; restart it with the new key). Raises :class:`StackError` or
+    :class:`~streams.ledger.LedgerError` saying what is wrong; nothing is written then.
+    """
+    clock = clock or SystemClock()
+    book = load_book(settings.agreement)
+    trusted = TrustedKeys.of_book(book, f"agreement {settings.agreement}")
+    now = clock.now()
+    party = settings.party
+    listing = next((k for k in trusted.of(party) if k.public_key == new_key.raw.hex()), None)
+    if listing is None:
+        raise StackError(f"--new-key: {trusted.key_problem(party, new_key.key_id)}")
+    if not listing.valid_at(now):
+        raise StackError(
+            f"--new-key: {new_key.key_id} is {listing.window()}, not now ({now.isoformat()})"
+        )
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka,
+            "transactional.id": transactional_id(settings, book.id),
+        }
+    )
+    producer.init_transactions(30)  # fences any running batcher of this chain first
+    codec = make_codec(settings.schema_registry)
+    tip = ChainTip.from_entries(read_chain(settings, codec, party), party, trusted=trusted)
+    _check_signer(trusted, settings, signer, tip, clock)
+    if tip.key_id == new_key.key_id:
+        raise LedgerError(f"--new-key: {new_key.key_id} already signs {party}'s ledger")
+    entry = tip.next_entry(
+        "key-rotation", rotation_payload(new_key, listing.valid_from), signer, now
+    )
+    producer.begin_transaction()
+    producer.produce(
+        settings.topic("ledger.anchors"),
+        key=party.encode(),
         value=codec.encode("ledger_entry", entry.to_avro()),
     )
     producer.commit_transaction(30)

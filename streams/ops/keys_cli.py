@@ -1,4 +1,4 @@
-"""``bilat keys new|show`` and ``bilat agreement sign|verify-signatures``.
+"""``bilat keys new|show|trusted`` and ``bilat agreement sign|verify-signatures``.
 
 Thin commands over :mod:`streams.keys` and the agreement signatures of :mod:`streams.ledger`;
 ``streams.cli`` registers them (``keys_group`` at the top level, the two commands under
@@ -45,6 +45,7 @@ def keys_group() -> None:
     Examples:
       bilat keys new --party hgc                 keys/hgc.key (0600) + keys/hgc.pub.json
       bilat keys show keys/hgc.pub.json          key id and public key
+      bilat keys trusted --agreement FILE        the agreement's keys, as a trusted-keys file
     """
 
 
@@ -103,6 +104,42 @@ def show_command(file: Path) -> None:
     out.print("algorithm   Ed25519")
     out.print(f"key id      {public.key_id}")
     out.print(f"public key  {public.raw.hex()}")
+
+
+@keys_group.command(name="trusted", short_help="Print the agreement's trusted keys as JSON.")
+@click.option(
+    "--agreement",
+    type=_FILE,
+    envvar="BILAT_AGREEMENT",
+    required=True,
+    help="The agreement both parties signed [env BILAT_AGREEMENT].",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON to this file instead of printing it.",
+)
+@friendly
+def trusted_command(agreement: Path, out: Path | None) -> None:
+    """Print the keys AGREEMENT trusts for each party (every version's, with validity), its id
+    and book hash: the trusted-keys file `bilat verify --bundle` and `bilat ledger check`
+    take as --trusted-keys, for whoever checks without the agreement.
+
+    \b
+    Examples:
+      bilat keys trusted --agreement examples/agreement.yaml
+      bilat keys trusted --agreement agreement.yaml --out hgc-dcc.trusted.json
+    """
+    from streams.agreement_loader import load_book
+    from streams.trust import TrustedKeys
+
+    document = TrustedKeys.of_book(load_book(agreement)).to_json()
+    if out is None:
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        return
+    _write_json(out, document)
+    _out().print(f"wrote       {escape(str(out))}")
 
 
 @click.command(name="sign")

@@ -1,4 +1,10 @@
-"""``bilat ledger init|check``, ``bilat batcher`` and ``bilat verify``: the ledger from the shell.
+"""``bilat ledger init|rotate-key|check``, ``bilat batcher`` and ``bilat verify``: the ledger
+from the shell.
+
+Every check of signatures (``ledger check``, ``verify``) is made against trusted keys
+(:mod:`streams.trust`): ``--trusted-keys FILE``, else the agreement's (``--agreement`` or
+``BILAT_AGREEMENT``; for a party's own commands, its configured agreement; an offline bundle
+has no default and is refused without one, exit 2).
 
 Thin commands: options → :class:`~streams.config.Settings`, one call into the package, a
 clear report. ``streams.cli`` registers them; shared options come from
@@ -15,21 +21,24 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
+from streams.agreement_loader import load_book
 from streams.audit import Check, verify_bundle
 from streams.batch_check import check_batches
 from streams.batchtree import NATIVE, NATIVE_HINT
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import StackError
-from streams.keys import KeyPair
+from streams.keys import KeyPair, PublicKey
 from streams.ledger import LedgerEntry, LedgerError
 from streams.ledger_check import Finding, check_ledger
-from streams.ops.batcher_loop import BatcherLoop, init_ledger
+from streams.ops.batcher_loop import BatcherLoop, init_ledger, rotate_key
 from streams.ops.cli_common import agreement_option, friendly, party_options, settings_of
 from streams.ops.readback import read_topic
+from streams.trust import TrustedKeys, TrustError
 
 __all__ = ["batcher_command", "ledger_group", "verify_command"]
 
@@ -45,12 +54,45 @@ _KEY = click.option(
 )
 
 
+_TRUSTED = click.option(
+    "--trusted-keys",
+    "trusted_keys",
+    type=_FILE,
+    default=None,
+    help="JSON file of the keys trusted to sign for each party, with their validity "
+    "(`bilat keys trusted --agreement FILE` writes one); used instead of the agreement's keys.",
+)
+
+
+def _trust(agreement: Path | None, trusted_keys: Path | None, fallback: Path | None) -> TrustedKeys:
+    """The keys a check trusts: ``--trusted-keys``, else those the agreement lists
+    (``--agreement`` or ``BILAT_AGREEMENT``, else ``fallback``: this party's agreement for its
+    own commands, none for a bundle). Never the keys a chain or bundle brings itself."""
+    context = click.get_current_context(silent=True)
+    given = context is not None and (
+        context.get_parameter_source("agreement") == ParameterSource.COMMANDLINE
+    )
+    if trusted_keys is not None:
+        if given:
+            raise click.UsageError("give --agreement or --trusted-keys, not both: one trust source")
+        return TrustedKeys.load(trusted_keys)
+    path = agreement or fallback
+    if path is None:
+        raise TrustError(
+            "no trusted keys: pass --agreement FILE (the agreement both parties signed: its keys "
+            "are trusted) or --trusted-keys FILE (`bilat keys trusted --agreement FILE` writes "
+            "one); a bundle's own keys prove nothing"
+        )
+    return TrustedKeys.of_book(load_book(path), f"agreement {path}")
+
+
 _CHECK_JSON = click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help="Print JSON: intact, owner, topic, entries, anchors, digests_checked, "
-    "leaf_batches_checked, tip (sequence, entry_hash), findings (kind, sequence, detail).",
+    help="Print JSON: intact, owner, topic, trusted_keys (the trust source), entries, anchors, "
+    "digests_checked, leaf_batches_checked, tip (sequence, entry_hash), findings (kind, "
+    "sequence, detail).",
 )
 
 
@@ -82,8 +124,9 @@ def init_command(
 ) -> None:
     """Write the genesis entry: the agreement both parties signed, and both signatures.
 
-    Nothing is anchored before this. Idempotent: a ledger that already starts with this
-    genesis is left as it is.
+    Nothing is anchored before this. Every signature must be by a key the agreement lists for
+    its party, valid now, and --key must be the key this party signed the agreement with.
+    Idempotent: a ledger that already starts with this genesis is left as it is.
 
     \b
     Example:
@@ -103,8 +146,63 @@ def init_command(
     )
 
 
+@ledger_group.command(name="rotate-key")
+@party_options
+@agreement_option
+@_KEY
+@click.option(
+    "--new-key",
+    "new_key_file",
+    type=_FILE,
+    required=True,
+    help="The next key's public JSON (bilat keys new writes PARTY.pub.json) or private key.",
+)
+@friendly
+def rotate_key_command(
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    agreement: Path | None,
+    key_file: Path,
+    new_key_file: Path,
+) -> None:
+    """Hand this party's ledger over to its next key: a key-rotation entry signed by the
+    current key (--key) naming the new one, which the agreement must list for this party,
+    valid now.
+
+    From the next entry on, only the new key signs: the running batcher is fenced (it exits);
+    start it again with --key set to the new private key.
+
+    \b
+    Example:
+      bilat ledger rotate-key --party hgc --key keys/hgc.key --new-key keys2/hgc.pub.json
+    """
+    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
+    if new_key_file.name.endswith(".json"):
+        new_key = PublicKey.from_json(_read_json_object(new_key_file))
+    else:
+        new_key = KeyPair.load(new_key_file).public
+    entry = rotate_key(settings, KeyPair.load(key_file), new_key)
+    console.print(
+        f"key rotation of {settings.party} at sequence {entry.sequence}: "
+        f"{entry.key_id} → {new_key.key_id}; restart `bilat batcher` with the new key"
+    )
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise LedgerError(f"{path}: got unreadable JSON ({exc}), want a JSON object") from None
+    if not isinstance(value, dict):
+        raise LedgerError(f"{path}: got JSON {type(value).__name__}, want an object")
+    return value
+
+
 @ledger_group.command(name="check")
 @party_options
+@agreement_option
+@_TRUSTED
 @click.option("--owner", default=None, help="Whose chain to check [default: --party].")
 @click.option(
     "--topic",
@@ -125,6 +223,8 @@ def check_command(
     party: str,
     kafka: str | None,
     topic_prefix: str,
+    agreement: Path | None,
+    trusted_keys: Path | None,
     owner: str | None,
     topic: str | None,
     batches: bool,
@@ -133,15 +233,21 @@ def check_command(
     """Walk a ledger and report every bad signature, broken link, gap or equivocation, and
     every digest or leaf batch that does not match the anchor signing it.
 
+    Signatures are checked against the keys the agreement lists for each party (this party's
+    agreement: --agreement or BILAT_AGREEMENT), or those of --trusted-keys, valid at each
+    entry's time; the genesis must carry that agreement's book hash.
+
     Exit 0 when the chain is intact, 1 when anything is wrong.
 
     \b
     Examples:
       bilat ledger check
       bilat ledger check --owner dcc --topic dcc.ledger.anchors
+      bilat ledger check --trusted-keys hgc-dcc.trusted.json
       bilat ledger check --json | jq '.findings[] | .kind'
     """
-    settings = settings_of(party, kafka, topic_prefix)
+    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
+    trust = _trust(agreement, trusted_keys, settings.agreement)
     name = topic or settings.topic("ledger.anchors")
     codec = make_codec(settings.schema_registry)
     entries = []
@@ -151,7 +257,7 @@ def check_command(
     mine = [e for e in entries if e.party == who]
     if not mine:
         raise StackError(f"{name}: no entries of {who}")
-    findings = check_ledger(mine, who)
+    findings = check_ledger(mine, who, trusted=trust)
     stored = _Stored(digests=False, leaves=False, note="")
     if batches:
         own = topic is None and who == settings.party
@@ -164,6 +270,7 @@ def check_command(
             "intact": not findings,
             "owner": who,
             "topic": name,
+            "trusted_keys": trust.source,
             "entries": len(mine),
             "anchors": anchors,
             "digests_checked": stored.digests,
@@ -180,10 +287,14 @@ def check_command(
     if not findings:
         console.print(
             f"[green]intact[/green]: {len(mine)} entries of {who} on {name} "
-            f"({anchors} anchors{stored.note}), tip {tip.sequence} {tip.entry_hash().hex()[:16]}…"
+            f"({anchors} anchors{stored.note}), tip {tip.sequence} {tip.entry_hash().hex()[:16]}…; "
+            f"keys trusted: {trust.source}"
         )
         return
-    table = Table(title=f"{len(findings)} problems in the ledger of {who} on {name}")
+    table = Table(
+        title=f"{len(findings)} problems in the ledger of {who} on {name} "
+        f"(keys trusted: {trust.source})"
+    )
     for column in ("sequence", "finding", "detail"):
         table.add_column(column, overflow="fold")
     for finding in findings:
@@ -272,6 +383,7 @@ def batcher_command(
 @click.command(name="verify")
 @party_options
 @agreement_option
+@_TRUSTED
 @click.argument("usage_key", required=False)
 @click.option(
     "--export",
@@ -290,7 +402,8 @@ def batcher_command(
     "as_json",
     is_flag=True,
     help="Print JSON: ok, usage_key, source (kafka or the bundle file), checks (name, ok, "
-    "detail), the record's leaf fields, its batch, the anchor's sequence, exported_to.",
+    "detail), the record's leaf fields, its batch, the anchor's sequence, exported_to, "
+    "trusted_keys (the trust source).",
 )
 @friendly
 def verify_command(
@@ -298,6 +411,7 @@ def verify_command(
     kafka: str | None,
     topic_prefix: str,
     agreement: Path | None,
+    trusted_keys: Path | None,
     usage_key: str | None,
     export: Path | None,
     bundle: Path | None,
@@ -305,29 +419,36 @@ def verify_command(
 ) -> None:
     """Prove one rated record: leaf, inclusion proof, anchor, chain and signatures.
 
+    Signatures are checked against trusted keys, never the bundle's own: those the agreement
+    lists (--agreement, or BILAT_AGREEMENT; for a live record, this party's agreement) or
+    those of --trusted-keys. A bundle with neither is refused (exit 2).
+
     \b
     Examples:
       bilat verify ix-fra-01/20261124-0000042
       bilat verify ix-fra-01/20261124-0000042 --export record.bundle.json
-      bilat verify --bundle record.bundle.json      # offline, for auditors
-      bilat verify --bundle record.bundle.json --json | jq .ok
+      bilat verify --bundle record.bundle.json --agreement agreement.yaml   # offline, auditors
+      bilat verify --bundle record.bundle.json --trusted-keys trusted.json --json | jq .ok
     Exit 0 when every check passes, 1 otherwise.
     """
     if bundle is not None:
         document: dict[str, Any] = _read_bundle(bundle)
+        trust = _trust(agreement, trusted_keys, None)
     elif usage_key:
         from streams.ops.offline import record_bundle
 
         settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
+        trust = _trust(agreement, trusted_keys, settings.agreement)
         document = record_bundle(settings, usage_key)
     else:
         raise click.UsageError("give a USAGE_KEY (source/record_id) or --bundle FILE")
-    checks = verify_bundle(document)
+    checks = verify_bundle(document, trust)
     if export is not None:
         export.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if as_json:
         source = "kafka" if bundle is None else str(bundle)
-        click.echo(json.dumps(_verify_json(document, checks, source, export), indent=2))
+        result = {**_verify_json(document, checks, source, export), "trusted_keys": trust.source}
+        click.echo(json.dumps(result, indent=2))
     else:
         for check in checks:
             mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"

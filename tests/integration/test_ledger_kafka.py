@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,27 @@ from streams.batching import Batcher
 from streams.clock import ManualClock
 from streams.codec import make_codec
 from streams.config import REPO, Settings
-from streams.keys import KeyPair
-from streams.ledger import LedgerEntry
-from streams.ledger_check import check_ledger
+from streams.keys import KeyPair, demo_keypair
+from streams.ledger import LedgerEntry, make_entry
+from streams.ledger_check import check_ledger as check_chain
 from streams.ops.batcher_loop import FAULT_POINTS, BatcherLoop
 from streams.ops.produce import publish
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
 from streams.records import RatedUsage
+from streams.trust import TrustedKeys
+from tests.fakes.agreements import EXAMPLE, forged_genesis, key, with_keys
 from tests.fakes.rated import rated_call
 
 CODEC = make_codec()
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
+TRUST = TrustedKeys.of_book(BOOK)
 DAY = datetime(2026, 11, 20, tzinfo=UTC)  # version 1 in force; windows long closed
+
+
+def check_ledger(entries: list[LedgerEntry]) -> list[Any]:
+    """hgc's chain checked against the example agreement's keys."""
+    return check_chain(entries, "hgc", trusted=TRUST)
 
 
 def rated(n: int, hour: int, amount: str = "0.0150", day: datetime = DAY) -> RatedUsage:
@@ -51,10 +60,12 @@ RECORDS = [rated(n, hour) for hour in (9, 10, 11) for n in range(40)]
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The parties' demo keys (the ones examples/agreement.yaml lists) in key files, and each
+    party's signature of the example agreement beside them."""
     folder = tmp_path_factory.mktemp("keys")
     paths = {}
     for party in ("hgc", "dcc"):
-        pair = KeyPair.generate()
+        pair = demo_keypair(party)
         pair.save(folder / f"{party}.key")
         paths[party] = folder / f"{party}.key"
         doc = sign_agreement(BOOK, pair, party)
@@ -72,6 +83,7 @@ def cli_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str
         COLUMNS="200",
     )
     environment.pop("BILAT_FAULT", None)
+    environment.pop("BILAT_AGREEMENT", None)
     environment.update(extra or {})
     return environment
 
@@ -319,12 +331,23 @@ def test_verify_a_record_online_and_offline(
     assert live.returncode == 0, live.stdout + live.stderr
     for check in ("leaf", "inclusion", "chain", "anchor", "salt"):
         assert f"✓ {check}" in live.stdout
-    offline = bilat(settings, "verify", "--bundle", str(bundle), env={"BILAT_KAFKA": "127.0.0.1:1"})
+    offline = bilat(
+        settings,
+        "verify",
+        "--bundle",
+        str(bundle),
+        "--agreement",
+        "examples/agreement.yaml",
+        env={"BILAT_KAFKA": "127.0.0.1:1"},
+    )
     assert offline.returncode == 0, offline.stdout + offline.stderr
+    untrusted = bilat(settings, "verify", "--bundle", str(bundle))  # no agreement, no keys file
+    assert untrusted.returncode == 2, untrusted.stdout + untrusted.stderr
+    assert "no trusted keys: pass --agreement FILE" in untrusted.stderr
     document = json.loads(bundle.read_text())
     document["record"]["amount"] = "0.0001"
     bundle.write_text(json.dumps(document))
-    forged = bilat(settings, "verify", "--bundle", str(bundle))
+    forged = bilat(settings, "verify", "--bundle", str(bundle), "--agreement", str(EXAMPLE))
     assert forged.returncode == 1 and "✗ leaf" in forged.stdout
     missing = bilat(settings, "verify", "ix-fra-01/never-rated")
     assert missing.returncode == 2 and "is it rated?" in missing.stderr
@@ -383,3 +406,164 @@ def test_a_crash_during_a_rebalance_loses_nothing_and_doubles_nothing(
     assert check_ledger(chain(ready)) == []  # no gap, no duplicate, every signature good
     again = run_batcher(ready, keys)  # and everything is recognised after that
     assert again.returncode == 0 and "0 batches anchored" in again.stdout, again.stdout
+
+
+# --- trusted keys --------------------------------------------------------------------------
+
+FRESH = {party: KeyPair.from_seed(bytes([11, n]) * 16) for n, party in enumerate(("hgc", "dcc"))}
+
+
+def resigned_from_genesis(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    """The forgery: hgc's chain rewritten from genesis with fresh keys for both parties (same
+    agreement, same times), the first anchor's totals raised by 100,000 EUR."""
+    forged: list[LedgerEntry] = []
+    for entry in entries:
+        body = entry.payload_json()
+        if entry.kind == "genesis":
+            body = forged_genesis(BOOK, FRESH)
+        elif entry.sequence == 1:
+            body = {**body, "totals": {"EUR": str(Decimal(body["totals"]["EUR"]) + 100_000)}}
+        forged.append(
+            make_entry(
+                forged[-1] if forged else None,
+                party=entry.party,
+                agreement_id=entry.agreement_id,
+                kind=entry.kind,
+                payload=body,
+                signer=FRESH["hgc"],
+                time=entry.time,
+            )
+        )
+    return forged
+
+
+def test_a_chain_re_signed_from_genesis_fails_ledger_check_also_when_mirrored(
+    baseline: tuple[Settings, list[tuple[Any, ...]]],
+) -> None:
+    settings, _ = baseline
+    honest = chain(settings)
+    forged = resigned_from_genesis(honest)
+    assert forged[1].payload_json()["totals"] == {"EUR": "100000.6"}
+    digests = [
+        CODEC.decode("batch_digest", v)
+        for _k, v in read_topic(settings.kafka, settings.topic("ledger.digests"))
+    ]
+    # As the partner dcc holds it after mirroring: hgc.ledger.anchors and hgc.ledger.digests.
+    for name, entries in (("honest", honest), ("forged", forged)):
+        publish(settings, f"{name}.hgc.ledger.anchors", "ledger_entry",
+                [e.to_avro() for e in entries], lambda r: "hgc")  # fmt: skip
+        publish(settings, f"{name}.hgc.ledger.digests", "batch_digest", digests, lambda r: "hgc")
+    mirrored = ["ledger", "check", "--party", "dcc", "--owner", "hgc", "--json", "--topic"]
+    intact = bilat(settings, *mirrored, settings.topic("honest.hgc.ledger.anchors"))
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    document = json.loads(intact.stdout)
+    assert document["digests_checked"] and document["trusted_keys"].startswith("agreement ")
+
+    caught = bilat(settings, *mirrored, settings.topic("forged.hgc.ledger.anchors"))
+    assert caught.returncode == 1, caught.stdout + caught.stderr
+    document = json.loads(caught.stdout)
+    assert document["intact"] is False and document["digests_checked"]
+    assert {f["kind"] for f in document["findings"]} == {"unknown-key"}
+    assert {f["sequence"] for f in document["findings"]} == {e.sequence for e in forged}
+    assert all(FRESH["hgc"].key_id in f["detail"] or FRESH["dcc"].key_id in f["detail"]
+               for f in document["findings"])  # fmt: skip
+    table = bilat(
+        settings, "ledger", "check", "--topic", settings.topic("forged.hgc.ledger.anchors")
+    )
+    assert table.returncode == 1 and "unknown-key" in table.stdout
+    assert demo_keypair("hgc").key_id in table.stdout  # the key trusted instead
+
+    # the same with a trusted-keys file instead of the agreement
+    trusted_file = settings.run_dir / "trusted.json"
+    trusted_file.write_text(json.dumps(TRUST.to_json()))
+    by_file = bilat(settings, *mirrored, settings.topic("forged.hgc.ledger.anchors"),
+                    "--trusted-keys", str(trusted_file))  # fmt: skip
+    assert by_file.returncode == 1, by_file.stdout + by_file.stderr
+    assert json.loads(by_file.stdout)["trusted_keys"] == f"trusted keys {trusted_file}"
+
+
+def test_batcher_and_init_refuse_a_key_the_agreement_does_not_list(
+    settings: Settings, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    stranger = tmp_path / "stranger.key"
+    KeyPair.generate().save(stranger)
+    folder = keys["hgc"].parent
+    signatures = ["--signature", str(folder / "hgc.sig.json"), "--signature",
+                  str(folder / "dcc.sig.json")]  # fmt: skip
+    refused = bilat(settings, "ledger", "init", "--key", str(stranger), *signatures)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "refusing to write hgc's genesis" in refused.stderr
+    assert demo_keypair("hgc").key_id in refused.stderr  # the key it wants
+    ready = prepared(settings, keys)
+    batcher = bilat(ready, "batcher", "--once", "--key", str(stranger))
+    assert batcher.returncode == 2, batcher.stdout + batcher.stderr
+    assert f"but hgc's ledger is signed by {demo_keypair('hgc').key_id}" in batcher.stderr
+    partner = bilat(ready, "batcher", "--once", "--key", str(keys["dcc"]))
+    assert partner.returncode == 2 and "hgc's ledger is signed by" in partner.stderr
+
+
+def test_a_key_rotation_through_the_cli(
+    settings: Settings, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    """hgc's ledger starts with its demo key, rotates to the next key the agreement lists, and
+    goes on signed by that one; the old key is refused from then on."""
+    following = KeyPair.from_seed(bytes([12]) * 32)
+    following.save(tmp_path / "hgc-next.key")
+    agreement = tmp_path / "agreement.yaml"
+    agreement.write_text(
+        with_keys(hgc=[key(demo_keypair("hgc")), key(following, "2026-06-01T00:00:00Z")])
+    )
+    book = load_book(agreement)
+    env = {"BILAT_AGREEMENT": str(agreement)}
+    docs = []
+    for party in ("hgc", "dcc"):
+        path = tmp_path / f"{party}.sig.json"
+        path.write_text(json.dumps(sign_agreement(book, demo_keypair(party), party)))
+        docs += ["--signature", str(path)]
+    ready = Settings.from_env(
+        {},
+        party="hgc",
+        kafka=settings.kafka,
+        topic_prefix=settings.topic_prefix,
+        redis=settings.redis,
+        run_dir=tmp_path,
+    )
+    ensure_topics(ready)
+    init = bilat(ready, "ledger", "init", "--key", str(keys["hgc"]), *docs, env=env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    publish(ready, "usage.rated", "rated_usage", [r.to_avro() for r in RECORDS[:40]],
+            lambda r: f"{r['source']}/{r['record_id']}")  # fmt: skip
+    first = bilat(ready, "batcher", "--once", "--key", str(keys["hgc"]), env=env)
+    assert first.returncode == 0 and "1 batches anchored" in first.stdout, first.stdout
+
+    stranger = KeyPair.generate()
+    stranger.save(tmp_path / "stranger.key")
+    unlisted = bilat(ready, "ledger", "rotate-key", "--key", str(keys["hgc"]), "--new-key",
+                     str(tmp_path / "stranger.pub.json"), env=env)  # fmt: skip
+    assert unlisted.returncode == 2 and "is not trusted for hgc" in unlisted.stderr
+    rotated = bilat(ready, "ledger", "rotate-key", "--key", str(keys["hgc"]), "--new-key",
+                    str(tmp_path / "hgc-next.pub.json"), env=env)  # fmt: skip
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    assert f"{demo_keypair('hgc').key_id} → {following.key_id}" in rotated.stdout
+
+    publish(ready, "usage.rated", "rated_usage", [r.to_avro() for r in RECORDS[40:80]],
+            lambda r: f"{r['source']}/{r['record_id']}")  # fmt: skip
+    old = bilat(ready, "batcher", "--once", "--key", str(keys["hgc"]), env=env)
+    assert old.returncode == 2 and f"signed by {following.key_id}" in old.stderr, old.stderr
+    new = bilat(ready, "batcher", "--once", "--key", str(tmp_path / "hgc-next.key"), env=env)
+    assert new.returncode == 0 and "1 batches anchored" in new.stdout, new.stdout + new.stderr
+    entries = chain(ready)
+    assert [(e.kind, e.key_id) for e in entries] == [
+        ("genesis", demo_keypair("hgc").key_id),
+        ("anchor", demo_keypair("hgc").key_id),
+        ("key-rotation", demo_keypair("hgc").key_id),
+        ("anchor", following.key_id),
+    ]
+    checked = bilat(ready, "ledger", "check", env=env)
+    assert checked.returncode == 0 and "intact" in checked.stdout, checked.stdout + checked.stderr
+    # against the example agreement, which lists no next key, the rotation is refused
+    example = bilat(ready, "ledger", "check", "--no-batches", "--agreement", str(EXAMPLE))
+    assert example.returncode == 1 and "wrong-agreement" in example.stdout
+    assert "unknown-key" in example.stdout
+    proof = bilat(ready, "verify", RECORDS[45].key, env=env)
+    assert proof.returncode == 0 and "✓ chain" in proof.stdout, proof.stdout + proof.stderr

@@ -20,7 +20,7 @@ from streams.agreement_loader import load_book
 from streams.agreement_signing import sign_agreement
 from streams.cli import main
 from streams.config import REPO, Settings
-from streams.keys import KeyPair
+from streams.keys import demo_keypair
 from streams.ops.batcher_loop import BatcherLoop, init_ledger
 from streams.ops.produce import publish
 from streams.ops.topics import ensure_topics
@@ -211,7 +211,7 @@ def ledger(settings: Settings, tmp_path: Path) -> tuple[Settings, list[RatedUsag
         run_dir=tmp_path,
     )
     ensure_topics(party)
-    pairs = {name: KeyPair.generate() for name in ("hgc", "dcc")}
+    pairs = {name: demo_keypair(name) for name in ("hgc", "dcc")}  # the example's keys
     docs = [sign_agreement(BOOK, pair, name) for name, pair in pairs.items()]
     assert init_ledger(party, docs, pairs["hgc"]) is not None
     records = [rated(n, hour=10) for n in range(6)]
@@ -238,20 +238,33 @@ def test_ledger_check_and_verify_speak_json(
     assert live.exit_code == 0, live.output
     proof = json.loads(live.stdout)
     assert proof["ok"] is True and proof["usage_key"] == records[2].key
-    assert [c["name"] for c in proof["checks"]] == ["leaf", "inclusion", "chain", "anchor", "salt"]
+    assert [c["name"] for c in proof["checks"]] == [
+        "leaf",
+        "inclusion",
+        "chain",
+        "anchor",
+        "record",
+        "revision",
+        "salt",
+    ]
     assert all(c["ok"] for c in proof["checks"])
     assert proof["record"]["amount"] == "0.015" and proof["anchor_sequence"] == 1
     assert (proof["source"], proof["exported_to"]) == ("kafka", str(bundle))
 
     offline = CliRunner().invoke(
-        main, ["verify", "--bundle", str(bundle), "--json"], env={"BILAT_KAFKA": "127.0.0.1:1"}
+        main,
+        ["verify", "--bundle", str(bundle), "--json", "--agreement", str(party.agreement)],
+        env={"BILAT_KAFKA": "127.0.0.1:1"},
     )
     assert offline.exit_code == 0, offline.output
     assert json.loads(offline.stdout)["ok"] is True
+    assert json.loads(offline.stdout)["trusted_keys"] == f"agreement {party.agreement}"
     forged = json.loads(bundle.read_text())
     forged["record"]["amount"] = "0.0001"
     bundle.write_text(json.dumps(forged))
-    bad = CliRunner().invoke(main, ["verify", "--bundle", str(bundle), "--json"])
+    bad = CliRunner().invoke(
+        main, ["verify", "--bundle", str(bundle), "--json", "--agreement", str(party.agreement)]
+    )
     assert bad.exit_code == 1  # unchanged exit codes
     result = json.loads(bad.stdout)
     assert result["ok"] is False

@@ -17,31 +17,36 @@ from streams.audit import build_bundle, verify_bundle
 from streams.batching import Batcher
 from streams.chain import ChainTip
 from streams.config import REPO
-from streams.keys import KeyPair
+from streams.keys import KeyPair, demo_keypair
 from streams.records import RatedUsage
+from streams.trust import TrustedKeys
+from tests.fakes.agreements import EXAMPLE, book_with_keys, forged_genesis, key, trusted
 from tests.fakes.rated import rated_call
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 WINDOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
+TRUST = TrustedKeys.of_book(BOOK)
 
 
 def rated(n: int) -> RatedUsage:
     return rated_call(str(n), WINDOW, n, "0.0142", source="ix", seconds=61)
 
 
-@pytest.fixture(scope="module")
-def bundle() -> dict[str, Any]:
-    keys = {party: KeyPair.generate() for party in ("hgc", "dcc")}
-    docs = [sign_agreement(BOOK, keys[p], p) for p in ("hgc", "dcc")]
+def signed_bundle(
+    signer: KeyPair, genesis_body: dict[str, Any], amount: str = "0.0142"
+) -> dict[str, Any]:
+    """The bundle of record 7 of a 25-record batch, its record priced ``amount``, in a chain
+    whose genesis payload is ``genesis_body``, every entry signed by ``signer``."""
     tip = ChainTip("hgc", BOOK.id)
-    genesis = tip.append("genesis", genesis_payload(BOOK, docs), keys["hgc"], NOW)
+    genesis = tip.append("genesis", genesis_body, signer, NOW)
     batcher = Batcher(BOOK.id, 600, 4, book_hash(BOOK))
     records = [rated(n) for n in range(25)]
+    records[7] = rated_call("7", WINDOW, 7, amount, source="ix", seconds=61)
     for i, record in enumerate(records):
         batcher.add(record, 0, i)
     (batch,) = batcher.due(NOW)
-    anchor = anchor_entry(batch, tip, "hgc", keys["hgc"], NOW)
+    anchor = anchor_entry(batch, tip, "hgc", signer, NOW)
     meta = {
         "window_start_ms": anchor.payload_json()["window_start_ms"],
         "window_end_ms": anchor.payload_json()["window_end_ms"],
@@ -54,12 +59,29 @@ def bundle() -> dict[str, Any]:
     return build_bundle(records[7], batch.tree.proof(records[7].key), meta, [genesis, anchor])
 
 
+@pytest.fixture(scope="module")
+def bundle() -> dict[str, Any]:
+    keys = {party: demo_keypair(party) for party in ("hgc", "dcc")}  # the example's keys
+    docs = [sign_agreement(BOOK, keys[p], p) for p in ("hgc", "dcc")]
+    return signed_bundle(keys["hgc"], genesis_payload(BOOK, docs))
+
+
+FRESH = {party: KeyPair.from_seed(bytes([9, n]) * 16) for n, party in enumerate(("hgc", "dcc"))}
+
+
+@pytest.fixture(scope="module")
+def forged() -> dict[str, Any]:
+    """The auditor's forgery: the amount changed, the batch rebuilt to a new root, the whole
+    chain re-signed from genesis with fresh keys for both parties (same agreement)."""
+    return signed_bundle(FRESH["hgc"], forged_genesis(BOOK, FRESH), amount="1000.0142")
+
+
 def failed(document: dict[str, Any]) -> set[str]:
-    return {c.name for c in verify_bundle(document) if not c.ok}
+    return {c.name for c in verify_bundle(document, TRUST) if not c.ok}
 
 
 def test_a_sound_bundle_passes_every_check(bundle: dict[str, Any]) -> None:
-    checks = verify_bundle(json.loads(json.dumps(bundle)))  # survives a JSON round trip
+    checks = verify_bundle(json.loads(json.dumps(bundle)), TRUST)  # survives a JSON round trip
     assert [c.name for c in checks] == [
         "leaf",
         "inclusion",
@@ -126,3 +148,74 @@ def test_verify_bundle_on_a_file_that_is_no_bundle_says_so(
     assert result.exit_code == 2, result.output
     assert needle in result.output
     assert "Traceback" not in result.output
+
+
+# --- trusted keys ----------------------------------------------------------------------------
+
+
+def test_a_bundle_re_signed_with_fresh_keys_fails_only_its_chain(forged: dict[str, Any]) -> None:
+    checks = {c.name: c for c in verify_bundle(forged, TRUST)}
+    assert forged["record"]["amount"] == "1000.0142"
+    assert {name for name, c in checks.items() if not c.ok} == {"chain"}  # all else is sound
+    detail = checks["chain"].detail
+    assert "unknown-key at sequence 0" in detail and "unknown-key at sequence 1" in detail
+    for key_id in (FRESH["hgc"].key_id, FRESH["dcc"].key_id, demo_keypair("hgc").key_id):
+        assert key_id in detail
+    # By the keys it brings itself, the forgery is flawless: which is why they are never used.
+    own = trusted(book_with_keys(hgc=[key(FRESH["hgc"])], dcc=[key(FRESH["dcc"])]))
+    assert all(c.ok for c in verify_bundle(forged, TrustedKeys(own.parties, None, None, "own")))
+
+
+def invoke(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    return CliRunner().invoke(main, list(args), env={"BILAT_AGREEMENT": None})
+
+
+def test_verify_bundle_checks_against_the_agreement_or_trusted_keys(
+    tmp_path: Path, bundle: dict[str, Any], forged: dict[str, Any]
+) -> None:
+    honest_file, forged_file = tmp_path / "honest.json", tmp_path / "forged.json"
+    honest_file.write_text(json.dumps(bundle))
+    forged_file.write_text(json.dumps(forged))
+    trusted_file = tmp_path / "trusted.json"
+    written = invoke("keys", "trusted", "--agreement", str(EXAMPLE), "--out", str(trusted_file))
+    assert written.exit_code == 0, written.output
+    for source in (["--agreement", str(EXAMPLE)], ["--trusted-keys", str(trusted_file)]):
+        good = invoke("verify", "--bundle", str(honest_file), *source)
+        assert good.exit_code == 0, good.output
+        assert "✓ chain" in good.output
+        bad = invoke("verify", "--bundle", str(forged_file), *source, "--json")
+        assert bad.exit_code == 1, bad.output
+        result = json.loads(bad.stdout)
+        assert result["ok"] is False and result["trusted_keys"].endswith(source[1])
+        (chain,) = [c for c in result["checks"] if c["name"] == "chain"]
+        assert not chain["ok"] and FRESH["hgc"].key_id in chain["detail"]
+        assert demo_keypair("hgc").key_id in chain["detail"]  # the one trusted
+
+
+def test_verify_bundle_without_a_trust_source_exits_2(
+    tmp_path: Path, bundle: dict[str, Any]
+) -> None:
+    path = tmp_path / "honest.json"
+    path.write_text(json.dumps(bundle))
+    result = invoke("verify", "--bundle", str(path))
+    assert result.exit_code == 2, result.output
+    assert "no trusted keys: pass --agreement FILE" in result.output
+    assert "--trusted-keys FILE" in result.output and "Traceback" not in result.output
+    both = invoke("verify", "--bundle", str(path), "--agreement", str(EXAMPLE),
+                  "--trusted-keys", str(path))  # fmt: skip
+    assert both.exit_code == 2 and "not both" in both.output
+    not_keys = invoke("verify", "--bundle", str(path), "--trusted-keys", str(path))
+    assert not_keys.exit_code == 2 and "not a trusted-keys document" in not_keys.output
+
+
+def test_a_bundle_for_another_agreement_fails_against_this_one(bundle: dict[str, Any]) -> None:
+    # Same keys, another set of versions: the genesis's book hash is not the trusted one.
+    other = book_with_keys()
+    first_only = TrustedKeys.of_book(type(other)(other.versions[:1]), "agreement v1 only")
+    checks = {c.name: c for c in verify_bundle(bundle, first_only)}
+    assert not checks["chain"].ok
+    assert "wrong-agreement at sequence 0: book_hash: got" in checks["chain"].detail

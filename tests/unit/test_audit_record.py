@@ -23,16 +23,18 @@ from streams.batchtree import BatchTree
 from streams.canonical import leaf_hash
 from streams.chain import ChainTip
 from streams.config import REPO
-from streams.keys import KeyPair
+from streams.keys import demo_keypair
 from streams.ledger import LedgerEntry, anchor_payload
 from streams.records import RatedUsage
+from streams.trust import TrustedKeys
 from tests.fakes.rated import rated_call
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 WINDOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 SALT = book_hash(BOOK)
-KEYS = {party: KeyPair.from_seed(bytes([n]) * 32) for n, party in enumerate(("hgc", "dcc"))}
+KEYS = {party: demo_keypair(party) for party in ("hgc", "dcc")}  # the keys the example lists
+TRUST = TrustedKeys.of_book(BOOK)
 
 
 def chain_start() -> tuple[ChainTip, LedgerEntry]:
@@ -87,7 +89,7 @@ def calls(n: int) -> list[RatedUsage]:
 
 
 def failures(document: dict[str, Any]) -> dict[str, str]:
-    return {c.name: c.detail for c in verify_bundle(document) if not c.ok}
+    return {c.name: c.detail for c in verify_bundle(document, TRUST) if not c.ok}
 
 
 def test_an_honest_bundle_passes_and_says_its_revision_is_current() -> None:
@@ -95,7 +97,8 @@ def test_an_honest_bundle_passes_and_says_its_revision_is_current() -> None:
     records = calls(5)
     entry, tree = anchored(tip, records)
     checks = {
-        c.name: c for c in verify_bundle(bundle_of(records[2], entry, tree, [genesis, entry]))
+        c.name: c
+        for c in verify_bundle(bundle_of(records[2], entry, tree, [genesis, entry]), TRUST)
     }
     assert all(c.ok for c in checks.values()), checks
     assert checks["revision"].detail == "revision 0, current as of entry 1"
@@ -150,7 +153,7 @@ def test_a_later_revision_is_reported_and_the_stated_status_must_match_the_chain
         "tip_sequence": 2,
         "superseded_by": {"revision": 1, "sequence": 2},
     }
-    checks = {c.name: c for c in verify_bundle(document)}
+    checks = {c.name: c for c in verify_bundle(document, TRUST)}
     assert all(c.ok for c in checks.values()), checks
     assert checks["revision"].detail == (
         "revision 0, superseded by revision 1 (entry 2) as of entry 2"

@@ -17,7 +17,7 @@ from streams.batching import Batcher
 from streams.chain import ChainTip
 from streams.codec import make_codec
 from streams.config import REPO
-from streams.keys import KeyPair
+from streams.keys import demo_keypair
 from streams.ledger import LedgerEntry
 from streams.records import RatedUsage
 from tests.fakes.rated import rated_call
@@ -39,7 +39,7 @@ Store = tuple[list[LedgerEntry], list[dict[str, Any]], list[dict[str, Any]]]
 @pytest.fixture(scope="module")
 def store() -> Store:
     """A chain of genesis + 2 anchors, with their digests and leaf batches as decoded from Avro."""
-    keys = {party: KeyPair.generate() for party in ("hgc", "dcc")}
+    keys = {party: demo_keypair(party) for party in ("hgc", "dcc")}  # the example's keys
     docs = [sign_agreement(BOOK, keys[p], p) for p in ("hgc", "dcc")]
     tip = ChainTip("hgc", BOOK.id)
     entries = [tip.append("genesis", genesis_payload(BOOK, docs), keys["hgc"], NOW)]

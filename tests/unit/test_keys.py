@@ -3,6 +3,7 @@ JSON, and the ``bilat keys`` commands."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -14,7 +15,15 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from streams.keys import KeyFileError, KeyPair, PublicKey, key_id_of, public_path_of
+from streams.keys import (
+    KeyFileError,
+    KeyPair,
+    PublicKey,
+    demo_keypair,
+    demo_seed,
+    key_id_of,
+    public_path_of,
+)
 from streams.ops.keys_cli import keys_group
 
 # RFC 8032 section 7.1, TEST 1 (empty message).
@@ -192,3 +201,32 @@ def test_keys_show_refuses_an_open_key_with_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(keys_group, ["show", str(tmp_path / "hgc.key")])
     assert result.exit_code == 2
     assert "chmod 600" in result.output
+
+
+def test_demo_keys_come_from_documented_public_seeds() -> None:
+    # Anyone can derive these: SHA-256 of "bilat demo key <party>". The example agreement
+    # lists their public halves; nothing real may be signed with them.
+    assert demo_seed("hgc") == hashlib.sha256(b"bilat demo key hgc").digest()
+    hgc, dcc = demo_keypair("hgc"), demo_keypair("dcc")
+    assert hgc.public.raw.hex() == (
+        "c01fb33fe8734b0f20fef8f6ff1b76712c81175ab8025fd6d8b26c5b80f53dfe"
+    )
+    assert dcc.public.raw.hex() == (
+        "1213a9f5c934497bf5e9617cce1f7aabf3952ab338cd66d5dc85e61e509b27a9"
+    )
+    assert (hgc.key_id, dcc.key_id) == ("ed25519:1931b1da90ae8f40", "ed25519:3c8d25f3737f9005")
+
+
+def test_the_demo_uses_the_demo_keys_and_moves_an_older_key_aside(tmp_path: Path) -> None:
+    from streams.demo import _demo_key
+
+    said: list[str] = []
+    older = KeyPair.generate()
+    older.save(tmp_path / "hgc.key")
+    keypair = _demo_key(tmp_path, "hgc", said.append)
+    assert keypair.key_id == demo_keypair("hgc").key_id
+    assert KeyPair.load(tmp_path / "hgc.key").key_id == keypair.key_id
+    assert mode_of(tmp_path / "hgc.key") == 0o600
+    assert KeyPair.load(tmp_path / "hgc.key.replaced").key_id == older.key_id
+    assert (tmp_path / "hgc.pub.json.replaced").exists() and "moved aside" in said[0]
+    assert _demo_key(tmp_path, "hgc", said.append).key_id == keypair.key_id and len(said) == 1

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.agreement import AgreementBook
-from streams.agreement_loader import load_book
+from streams.agreement import AgreementBook, PartyKey
+from streams.agreement_loader import loads_book
 from streams.agreement_signing import (
     book_hash,
     genesis_payload,
@@ -30,17 +30,29 @@ from streams.agreement_signing import (
 from streams.canonical import canonical_json
 from streams.chain import ChainTip
 from streams.codec import make_codec
-from streams.config import REPO
-from streams.keys import KeyPair, PublicKey
-from streams.ledger import ZERO_HASH, LedgerEntry, LedgerError, anchor_payload, make_entry
+from streams.keys import KeyPair, PublicKey, demo_keypair
+from streams.ledger import (
+    ZERO_HASH,
+    LedgerEntry,
+    LedgerError,
+    anchor_payload,
+    make_entry,
+    rotation_payload,
+    rotation_problems,
+)
 from streams.ledger_check import Finding, check_ledger
 from streams.ops.keys_cli import sign_agreement_command, verify_agreement_command
+from streams.trust import TrustedKeys
+from tests.fakes.agreements import EXAMPLE as EXAMPLE_FILE
+from tests.fakes.agreements import forged_genesis, forged_signature, key, trusted, with_keys
 
-EXAMPLE = REPO / "examples" / "agreement.yaml"
-BOOK = load_book(EXAMPLE)
 HGC = KeyPair.from_seed(bytes([1]) * 32)
 DCC = KeyPair.from_seed(bytes([2]) * 32)
 MALLORY = KeyPair.from_seed(bytes([3]) * 32)
+AGREEMENT = with_keys(hgc=[key(HGC)], dcc=[key(DCC)])
+"""The example agreement, listing these tests' own keys for hgc and dcc."""
+BOOK = loads_book(AGREEMENT)
+TRUST = trusted(BOOK)
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 HOUR = 3_600_000
 W0 = 1_772_442_000_000  # 2026-03-02T09:00Z
@@ -96,19 +108,19 @@ def test_a_chain_built_with_make_entry_is_clean() -> None:
     assert [e.sequence for e in entries] == [0, 1, 2, 3, 4]
     assert entries[0].prev_hash == ZERO_HASH
     assert all(b.prev_hash == a.entry_hash() for a, b in itertools.pairwise(entries))
-    assert check_ledger(entries) == []
-    assert check_ledger(entries, party="hgc") == []
+    assert check_ledger(entries, trusted=TRUST) == []
+    assert check_ledger(entries, party="hgc", trusted=TRUST) == []
 
 
 def test_order_and_identical_duplicates_do_not_matter() -> None:
     entries = chain()
     stored = entries + entries[1:3]  # Kafka at-least-once: some entries twice
     random.Random(7).shuffle(stored)
-    assert check_ledger(stored) == []
+    assert check_ledger(stored, trusted=TRUST) == []
 
 
 def test_an_empty_ledger_has_no_genesis() -> None:
-    assert kinds(check_ledger([])) == [("no-genesis", None)]
+    assert kinds(check_ledger([], trusted=TRUST)) == [("no-genesis", None)]
 
 
 # --- one test per tampering ----------------------------------------------------------------
@@ -118,20 +130,20 @@ def test_one_byte_changed_in_a_payload() -> None:
     entries = chain()
     entries[2] = dataclasses.replace(entries[2], payload=flip(entries[2].payload, 30))
     # The signature covers payload_hash, which still matches the chain: only the payload is bad.
-    assert kinds(check_ledger(entries)) == [("bad-payload", 2)]
+    assert kinds(check_ledger(entries, trusted=TRUST)) == [("bad-payload", 2)]
 
 
 def test_one_byte_changed_in_a_signature() -> None:
     entries = chain()
     entries[2] = dataclasses.replace(entries[2], signature=flip(entries[2].signature, 5))
     # The entry hash covers the signature, so the next link breaks too.
-    assert kinds(check_ledger(entries)) == [("bad-signature", 2), ("chain-break", 3)]
+    assert kinds(check_ledger(entries, trusted=TRUST)) == [("bad-signature", 2), ("chain-break", 3)]
 
 
 def test_one_byte_changed_in_prev_hash() -> None:
     entries = chain()
     entries[2] = dataclasses.replace(entries[2], prev_hash=flip(entries[2].prev_hash, 0))
-    assert kinds(check_ledger(entries)) == [
+    assert kinds(check_ledger(entries, trusted=TRUST)) == [
         ("bad-signature", 2),
         ("chain-break", 2),
         ("chain-break", 3),
@@ -141,7 +153,7 @@ def test_one_byte_changed_in_prev_hash() -> None:
 def test_an_entry_removed_is_a_gap() -> None:
     entries = chain()
     del entries[2]
-    findings = check_ledger(entries)
+    findings = check_ledger(entries, trusted=TRUST)
     assert kinds(findings) == [("gap", 2)]
     assert "sequence 2 missing" in findings[0].detail
 
@@ -149,7 +161,7 @@ def test_an_entry_removed_is_a_gap() -> None:
 def test_a_run_of_removed_entries_is_one_gap() -> None:
     entries = chain(6)
     del entries[2:5]
-    findings = check_ledger(entries)
+    findings = check_ledger(entries, trusted=TRUST)
     assert kinds(findings) == [("gap", 2)]
     assert "sequences 2..4 missing" in findings[0].detail
 
@@ -166,18 +178,18 @@ def test_two_different_entries_with_one_sequence_are_equivocation() -> None:
         time=T0,
     )
     assert fork.sequence == entries[2].sequence == 2
-    assert kinds(check_ledger([*entries, fork])) == [("equivocation", 2)]
+    assert kinds(check_ledger([*entries, fork], trusted=TRUST)) == [("equivocation", 2)]
 
 
 def test_a_corrupted_copy_is_not_equivocation() -> None:
     entries = chain(2)
     corrupted = dataclasses.replace(entries[2], signature=flip(entries[2].signature, 9))
-    assert kinds(check_ledger([*entries, corrupted])) == [("bad-signature", 2)]
+    assert kinds(check_ledger([*entries, corrupted], trusted=TRUST)) == [("bad-signature", 2)]
 
 
 def test_a_window_anchored_twice_with_different_roots() -> None:
     entries = chain(2)
-    tip = ChainTip.from_entries(entries)
+    tip = ChainTip.from_entries(entries, trusted=TRUST)
     again = make_entry(
         tip.last,
         party="hgc",
@@ -187,27 +199,27 @@ def test_a_window_anchored_twice_with_different_roots() -> None:
         signer=HGC,
         time=T0,
     )
-    findings = check_ledger([*entries, again])
+    findings = check_ledger([*entries, again], trusted=TRUST)
     assert kinds(findings) == [("duplicate-window", 3)]
     assert "sequence 1 anchored root" in findings[0].detail
 
 
 def test_a_new_revision_of_a_window_is_not_a_duplicate() -> None:
     entries = chain(2)
-    tip = ChainTip.from_entries(entries)
+    tip = ChainTip.from_entries(entries, trusted=TRUST)
     first_root = json.loads(entries[1].payload)["root"]
     revision = anchor(0, revision=1, supersedes=(0, bytes.fromhex(first_root)))
     entries.append(tip.append("anchor", revision, HGC, T0))
-    assert check_ledger(entries) == []
+    assert check_ledger(entries, trusted=TRUST) == []
 
 
 def test_a_revision_superseding_a_root_never_anchored() -> None:
     entries = chain(2)
-    tip = ChainTip.from_entries(entries)
+    tip = ChainTip.from_entries(entries, trusted=TRUST)
     entries.append(
         tip.append("anchor", anchor(0, revision=1, supersedes=(0, b"\x09" * 32)), HGC, T0)
     )
-    assert kinds(check_ledger(entries)) == [("bad-payload", 3)]
+    assert kinds(check_ledger(entries, trusted=TRUST)) == [("bad-payload", 3)]
 
 
 def test_an_entry_signed_by_an_unknown_key() -> None:
@@ -221,7 +233,7 @@ def test_an_entry_signed_by_an_unknown_key() -> None:
         signer=MALLORY,
         time=T0,
     )
-    findings = check_ledger([*entries, forged])
+    findings = check_ledger([*entries, forged], trusted=TRUST)
     assert kinds(findings) == [("unknown-key", 3)]
     assert MALLORY.key_id in findings[0].detail and HGC.key_id in findings[0].detail
 
@@ -237,14 +249,14 @@ def test_an_entry_signed_by_the_partners_key() -> None:
         signer=DCC,
         time=T0,
     )
-    findings = check_ledger([*entries, forged])
+    findings = check_ledger([*entries, forged], trusted=TRUST)
     assert kinds(findings) == [("unknown-key", 3)]
     assert "dcc's key, not hgc's" in findings[0].detail
 
 
 def test_a_missing_genesis() -> None:
     entries = chain()[1:]
-    findings = check_ledger(entries)
+    findings = check_ledger(entries, trusted=TRUST)
     assert kinds(findings) == [("no-genesis", None)]
     assert "signatures not checked" in findings[0].detail
 
@@ -253,34 +265,47 @@ def test_entries_of_another_party_or_agreement() -> None:
     theirs = ChainTip("dcc", BOOK.id)
     other = theirs.append("genesis", GENESIS, DCC, T0)
     entries = chain(1)
-    assert kinds(check_ledger([*entries, other])) == [("wrong-party", 0)]
-    assert kinds(check_ledger([*entries, other], party="dcc")) == [
+    assert kinds(check_ledger([*entries, other], trusted=TRUST)) == [("wrong-party", 0)]
+    assert kinds(check_ledger([*entries, other], party="dcc", trusted=TRUST)) == [
         ("wrong-party", 0),
         ("wrong-party", 1),
     ]
     elsewhere = dataclasses.replace(entries[1], agreement_id="hgc-xyz-2026")
-    assert kinds(check_ledger([*entries, elsewhere])) == [("wrong-party", 1)]
+    assert kinds(check_ledger([*entries, elsewhere], trusted=TRUST)) == [("wrong-party", 1)]
 
 
 def test_a_genesis_whose_agreement_signature_was_swapped() -> None:
     forged = dict(GENESIS)
-    forged["signatures"] = [GENESIS["signatures"][0], sign_agreement(BOOK, MALLORY, "dcc")]
+    forged["signatures"] = [GENESIS["signatures"][0], forged_signature(BOOK, MALLORY, "dcc")]
     tip = ChainTip("hgc", BOOK.id)
     entries = [tip.append("genesis", forged, HGC, T0), tip.append("anchor", anchor(0), HGC, T0)]
-    findings = check_ledger(entries)
-    assert kinds(findings) == [("bad-payload", 0), ("bad-payload", 0)]
+    findings = check_ledger(entries, trusted=TRUST)
+    assert kinds(findings) == [("bad-payload", 0), ("bad-payload", 0), ("unknown-key", 0)]
     assert {f.detail for f in findings} == {
         f"signatures[1]: key {MALLORY.key_id}: not the key parties.dcc publishes",
         "signatures: missing a valid agreement signature by dcc",
+        f"signatures[1] (the agreement signed by dcc): key {MALLORY.key_id} is not trusted for "
+        f"dcc (agreement {BOOK.id}); trusted for dcc: {DCC.key_id} (valid from "
+        "2026-01-01T00:00:00+00:00)",
     }
 
 
-def test_a_genesis_publishing_a_key_other_than_the_trusted_one() -> None:
+def test_a_chain_checked_against_other_trusted_keys() -> None:
     entries = chain(1)
-    assert check_ledger(entries, trusted={"hgc": HGC.public}) == []
-    findings = check_ledger(entries, trusted={"hgc": MALLORY.public})
-    assert ("unknown-key", 0) in kinds(findings)
-    assert all(f.kind == "unknown-key" for f in findings)
+    since = T0 - timedelta(days=90)
+    others = TrustedKeys(
+        {
+            "hgc": (PartyKey(MALLORY.public.raw.hex(), since),),
+            "dcc": (PartyKey(DCC.public.raw.hex(), since),),
+        },
+        None,
+        None,
+        "trusted keys t.json",
+    )
+    findings = check_ledger(entries, trusted=others)
+    # the genesis entry, hgc's agreement signature in it, and the anchor: each named
+    assert kinds(findings) == [("unknown-key", 0), ("unknown-key", 0), ("unknown-key", 1)]
+    assert all(MALLORY.key_id in f.detail and HGC.key_id in f.detail for f in findings)
 
 
 def test_a_non_canonical_payload_is_bad() -> None:
@@ -298,7 +323,7 @@ def test_a_non_canonical_payload_is_bad() -> None:
     # Rebuild by hand with a loose payload, correctly hashed and signed.
     unsigned = dataclasses.replace(bad, payload=loose, payload_hash=hashlib.sha256(loose).digest())
     signed = dataclasses.replace(unsigned, signature=HGC.sign(unsigned.signed_bytes()))
-    findings = check_ledger([entries[0], signed])
+    findings = check_ledger([entries[0], signed], trusted=TRUST)
     assert kinds(findings) == [("bad-payload", 1)]
     assert "non-canonical" in findings[0].detail
 
@@ -308,7 +333,11 @@ def test_every_problem_is_reported_at_once() -> None:
     entries[1] = dataclasses.replace(entries[1], payload=flip(entries[1].payload, 3))
     del entries[3]
     entries[-1] = dataclasses.replace(entries[-1], signature=flip(entries[-1].signature, 0))
-    assert kinds(check_ledger(entries)) == [("bad-payload", 1), ("gap", 3), ("bad-signature", 6)]
+    assert kinds(check_ledger(entries, trusted=TRUST)) == [
+        ("bad-payload", 1),
+        ("gap", 3),
+        ("bad-signature", 6),
+    ]
 
 
 CHAIN = chain(3)
@@ -326,7 +355,7 @@ def test_any_flipped_bit_is_found(index: int, field: str, offset: int, bit: int)
     position = offset % len(value)
     changed = value[:position] + bytes([value[position] ^ (1 << bit)]) + value[position + 1 :]
     entries[index] = dataclasses.replace(entries[index], **{field: changed})
-    assert check_ledger(entries) != []
+    assert check_ledger(entries, trusted=TRUST) != []
 
 
 @given(
@@ -343,7 +372,7 @@ def test_any_changed_signed_field_is_found(index: int, field: str) -> None:
         "party_and_agreement": {"agreement_id": "hgc-dcc-2027"},
     }[field]
     entries[index] = dataclasses.replace(entry, **changes)
-    assert check_ledger(entries) != []
+    assert check_ledger(entries, trusted=TRUST) != []
 
 
 # --- building entries ----------------------------------------------------------------------
@@ -397,7 +426,7 @@ def test_avro_round_trip_through_the_codec() -> None:
     ]
     assert decoded == entries
     assert [d.entry_hash() for d in decoded] == [e.entry_hash() for e in entries]
-    assert check_ledger(decoded) == []
+    assert check_ledger(decoded, trusted=TRUST) == []
 
 
 def test_pinned_entry_bytes() -> None:
@@ -468,7 +497,11 @@ def test_a_signature_verifies_against_its_book_only() -> None:
 def test_tampered_signature_documents_are_invalid() -> None:
     doc = sign_agreement(BOOK, HGC, "hgc")
     as_buyer = verify_agreement_signature(BOOK, {**doc, "party": "dcc"})
-    assert as_buyer == [f"signature: does not verify with key {HGC.key_id}"]
+    assert as_buyer == [
+        f"signature: does not verify with key {HGC.key_id}",
+        f"key: got {HGC.key_id}, want a key the agreement lists for dcc: {DCC.key_id} (valid "
+        "from 2026-01-01T00:00:00+00:00)",
+    ]
     other_key = verify_agreement_signature(BOOK, {**doc, "public_key": DCC.public.raw.hex()})
     assert any(p.startswith("key_id: got") for p in other_key)
     assert any(p.startswith("signature: does not verify") for p in other_key)
@@ -482,6 +515,17 @@ def test_tampered_signature_documents_are_invalid() -> None:
 def test_sign_agreement_refuses_a_stranger() -> None:
     with pytest.raises(LedgerError, match="party: got 'xyz', want one of hgc, dcc"):
         sign_agreement(BOOK, MALLORY, "xyz")
+
+
+def test_sign_agreement_refuses_a_key_the_agreement_does_not_list_for_the_party() -> None:
+    with pytest.raises(LedgerError) as caught:
+        sign_agreement(BOOK, MALLORY, "dcc")
+    assert str(caught.value) == (
+        f"agreement {BOOK.id}: key: got {MALLORY.key_id}, want a key the agreement lists for "
+        f"dcc: {DCC.key_id} (valid from 2026-01-01T00:00:00+00:00)"
+    )
+    with pytest.raises(LedgerError, match=f"got {HGC.key_id}, want a key the agreement lists"):
+        sign_agreement(BOOK, HGC, "dcc")  # the partner's key: listed, but not for dcc
 
 
 def test_genesis_refuses_a_single_signature() -> None:
@@ -502,19 +546,38 @@ def test_genesis_refuses_a_signature_over_another_book() -> None:
 
 def test_genesis_refuses_a_signature_by_the_wrong_partys_key() -> None:
     # hgc signs for both: each document is valid on its own, together they are not.
-    with pytest.raises(LedgerError, match="parties dcc and hgc signed with the same key"):
-        genesis_payload(BOOK, [sign_agreement(BOOK, HGC, "hgc"), sign_agreement(BOOK, HGC, "dcc")])
-    # With dcc's key known out of band, a stranger's key is refused too.
-    with pytest.raises(LedgerError, match=f"party dcc: signed by key {MALLORY.key_id}"):
+    with pytest.raises(LedgerError) as caught:
         genesis_payload(
-            BOOK,
-            [sign_agreement(BOOK, HGC, "hgc"), sign_agreement(BOOK, MALLORY, "dcc")],
-            keys={"dcc": DCC.public},
+            BOOK, [sign_agreement(BOOK, HGC, "hgc"), forged_signature(BOOK, HGC, "dcc")]
         )
+    assert any("parties dcc and hgc signed with the same key" in p for p in caught.value.problems)
+    assert any(f"party dcc: signed by key {HGC.key_id}, want a key the agreement lists for dcc"
+               in p for p in caught.value.problems)  # fmt: skip
+    # A stranger's key is refused: the agreement pins each party's keys.
+    with pytest.raises(LedgerError) as caught:
+        genesis_payload(
+            BOOK, [sign_agreement(BOOK, HGC, "hgc"), forged_signature(BOOK, MALLORY, "dcc")]
+        )
+    assert caught.value.problems == (
+        f"party dcc: signed by key {MALLORY.key_id}, want a key the agreement lists for dcc: "
+        f"{DCC.key_id} (valid from 2026-01-01T00:00:00+00:00)",
+    )
+
+
+def test_genesis_refuses_a_key_not_valid_at_its_time() -> None:
+    book = loads_book(with_keys(dcc=[key(DCC, "2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z")]))
+    docs = [forged_signature(book, demo_keypair("hgc"), "hgc"), sign_agreement(book, DCC, "dcc")]
+    assert genesis_payload(book, docs, at=datetime(2026, 6, 15, tzinfo=UTC))
+    with pytest.raises(LedgerError) as caught:
+        genesis_payload(book, docs, at=datetime(2026, 7, 1, tzinfo=UTC))
+    assert caught.value.problems == (
+        f"party dcc: signed by key {DCC.key_id}, valid from 2026-06-01T00:00:00+00:00 until "
+        "2026-07-01T00:00:00+00:00: not valid at 2026-07-01T00:00:00+00:00",
+    )
 
 
 def test_genesis_refuses_two_keys_for_one_party() -> None:
-    docs = [*signatures(), sign_agreement(BOOK, MALLORY, "dcc")]
+    docs = [*signatures(), forged_signature(BOOK, MALLORY, "dcc")]
     with pytest.raises(LedgerError, match="party dcc: signed with two keys"):
         genesis_payload(BOOK, docs)
 
@@ -552,16 +615,16 @@ def test_chain_tip_recovers_from_a_stored_chain_and_continues() -> None:
     entries = chain(3)
     stored = entries + entries[:2]
     random.Random(1).shuffle(stored)
-    tip = ChainTip.from_entries(stored)
+    tip = ChainTip.from_entries(stored, trusted=TRUST)
     assert tip.last == entries[-1]
     assert tip.anchor_for(W0, W0 + HOUR, 0) == entries[1]
     entries.append(tip.append("anchor", anchor(3), HGC, T0))
-    assert check_ledger(entries) == []
+    assert check_ledger(entries, trusted=TRUST) == []
 
 
 def test_chain_tip_recognises_a_replayed_anchor() -> None:
     entries = chain(2)
-    tip = ChainTip.from_entries(entries)
+    tip = ChainTip.from_entries(entries, trusted=TRUST)
     assert tip.append("anchor", anchor(1), HGC, T0 + timedelta(days=1)) == entries[2]
     assert tip.last == entries[2]
     with pytest.raises(LedgerError, match="already anchored at sequence 2"):
@@ -572,13 +635,13 @@ def test_chain_tip_refuses_a_chain_with_findings() -> None:
     entries = chain(3)
     del entries[2]
     with pytest.raises(LedgerError, match="gap at sequence 2"):
-        ChainTip.from_entries(entries)
+        ChainTip.from_entries(entries, trusted=TRUST)
     with pytest.raises(LedgerError, match="no entries"):
-        ChainTip.from_entries([], party="hgc")
+        ChainTip.from_entries([], party="hgc", trusted=TRUST)
 
 
 def test_chain_tip_refuses_a_misshapen_anchor() -> None:
-    tip = ChainTip.from_entries(chain(0))
+    tip = ChainTip.from_entries(chain(0), trusted=TRUST)
     with pytest.raises(LedgerError, match="root: got None"):
         tip.append("anchor", {**anchor(0), "root": None}, HGC, T0)
 
@@ -591,7 +654,7 @@ def test_sign_and_verify_commands(tmp_path: Path) -> None:
     HGC.save(tmp_path / "hgc.key")
     DCC.save(tmp_path / "dcc.key")
     book_file = tmp_path / "agreement.yaml"
-    book_file.write_text(EXAMPLE.read_text())
+    book_file.write_text(AGREEMENT)
     for party in ("hgc", "dcc"):
         key = str(tmp_path / f"{party}.key")
         result = runner.invoke(
@@ -629,7 +692,7 @@ def test_sign_command_errors_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         sign_agreement_command,
         [
-            str(EXAMPLE),
+            str(EXAMPLE_FILE),
             "--party",
             "xyz",
             "--key",
@@ -649,7 +712,7 @@ def test_public_key_of_a_signature_document_round_trips() -> None:
 
 def test_next_entry_leaves_the_tip_until_advance() -> None:
     entries = chain(1)
-    tip = ChainTip.from_entries(entries)
+    tip = ChainTip.from_entries(entries, trusted=TRUST)
     entry = tip.next_entry("anchor", anchor(1), HGC, T0)
     assert tip.last == entries[-1]  # not published yet: the tip stays
     assert tip.next_entry("anchor", anchor(1), HGC, T0) == entry  # deterministic rebuild
@@ -668,3 +731,232 @@ def test_next_entry_leaves_the_tip_until_advance() -> None:
     )
     with pytest.raises(LedgerError, match="sequence: got 1, want 3"):
         tip.advance(stale)
+
+
+# --- trusted keys: a chain re-signed from genesis ------------------------------------------
+
+FORGER_HGC = KeyPair.from_seed(bytes([5]) * 32)
+FORGER_DCC = KeyPair.from_seed(bytes([6]) * 32)
+
+
+def resigned(honest: list[LedgerEntry], payload: dict[str, Any]) -> list[LedgerEntry]:
+    """``honest`` rewritten from genesis on with the forger's key: same times and payloads,
+    but anchor 2's totals raised by 100,000 EUR."""
+    entries: list[LedgerEntry] = []
+    for entry in honest:
+        body = payload if entry.kind == "genesis" else entry.payload_json()
+        if entry.sequence == 2:
+            raised = Decimal(body["totals"]["EUR"]) + 100_000
+            body = {**body, "totals": {"EUR": str(raised)}}
+        entries.append(
+            make_entry(
+                entries[-1] if entries else None,
+                party="hgc",
+                agreement_id=BOOK.id,
+                kind=entry.kind,
+                payload=body,
+                signer=FORGER_HGC,
+                time=entry.time,
+            )
+        )
+    return entries
+
+
+def test_a_chain_re_signed_from_genesis_with_fresh_keys_is_caught() -> None:
+    forged = resigned(chain(4), forged_genesis(BOOK, {"hgc": FORGER_HGC, "dcc": FORGER_DCC}))
+    assert json.loads(forged[2].payload)["totals"] == {"EUR": "100012.34"}
+    findings = check_ledger(forged, trusted=TRUST)
+    assert {f.sequence for f in findings} == {0, 1, 2, 3, 4}  # every entry, none passes
+    assert {f.kind for f in findings} == {"unknown-key"}
+    for finding in findings:
+        assert HGC.key_id in finding.detail or DCC.key_id in finding.detail  # the trusted ones
+        assert FORGER_HGC.key_id in finding.detail or FORGER_DCC.key_id in finding.detail
+    by_sequence = {f.sequence: f.detail for f in findings}
+    assert by_sequence[3] == (
+        f"anchor signed: key {FORGER_HGC.key_id} is not trusted for hgc (agreement {BOOK.id}); "
+        f"trusted for hgc: {HGC.key_id} (valid from 2026-01-01T00:00:00+00:00)"
+    )
+
+
+def test_a_chain_under_a_forged_agreement_is_for_another_agreement() -> None:
+    # The forger lists its own keys in an agreement of its own: the book hash gives it away.
+    forged_book = loads_book(with_keys(hgc=[key(FORGER_HGC)], dcc=[key(FORGER_DCC)]))
+    docs = [
+        sign_agreement(forged_book, FORGER_HGC, "hgc"),
+        sign_agreement(forged_book, FORGER_DCC, "dcc"),
+    ]
+    forged = resigned(chain(2), genesis_payload(forged_book, docs))
+    assert check_ledger(forged, trusted=trusted(forged_book)) == []  # by its own lights
+    findings = check_ledger(forged, trusted=TRUST)
+    assert ("wrong-agreement", 0) in kinds(findings)
+    wrong = next(f for f in findings if f.kind == "wrong-agreement")
+    assert wrong.detail == (
+        f"book_hash: got '{book_hash(forged_book).hex()}', want {book_hash(BOOK).hex()} "
+        f"(agreement {BOOK.id}): the chain is for another agreement or another set of versions"
+    )
+    assert {f.kind for f in findings} == {"wrong-agreement", "unknown-key"}
+
+
+# --- key rotation --------------------------------------------------------------------------
+
+HGC_NEXT = KeyPair.from_seed(bytes([4]) * 32)
+ROTATING = loads_book(
+    with_keys(hgc=[key(HGC), key(HGC_NEXT, "2026-03-01T00:00:00Z")], dcc=[key(DCC)])
+)
+"""hgc may sign with HGC from 2026-01-01 and with HGC_NEXT from 2026-03-01 (T0 is March 2)."""
+ROTATING_TRUST = trusted(ROTATING)
+MARCH = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def rotated(book: AgreementBook = ROTATING) -> tuple[ChainTip, list[LedgerEntry]]:
+    """genesis, anchor (HGC), rotation HGC → HGC_NEXT (signed by HGC), anchor (HGC_NEXT)."""
+    tip = ChainTip("hgc", book.id)
+    hour = timedelta(hours=1)
+    entries = [
+        tip.append("genesis", genesis_payload(book, signatures(book)), HGC, T0),
+        tip.append("anchor", anchor(0), HGC, T0 + hour),
+        tip.append("key-rotation", rotation_payload(HGC_NEXT.public, MARCH), HGC, T0 + 2 * hour),
+        tip.append("anchor", anchor(1), HGC_NEXT, T0 + 3 * hour),
+    ]
+    return tip, entries
+
+
+def after(entries: list[LedgerEntry], kind: str, payload: dict[str, Any], signer: KeyPair,
+          hours: int = 4) -> LedgerEntry:  # fmt: skip
+    return make_entry(entries[-1], party="hgc", agreement_id=BOOK.id, kind=kind,
+                      payload=payload, signer=signer, time=T0 + timedelta(hours=hours))  # fmt: skip
+
+
+def test_a_key_rotation_hands_the_chain_to_the_next_key() -> None:
+    tip, entries = rotated()
+    assert json.loads(entries[2].payload) == {
+        "new_key_id": HGC_NEXT.key_id,
+        "public_key": HGC_NEXT.public.raw.hex(),
+        "valid_from_ms": 1_772_323_200_000,
+    }
+    assert entries[2].key_id == HGC.key_id and entries[3].key_id == HGC_NEXT.key_id
+    assert check_ledger(entries, trusted=ROTATING_TRUST) == []
+    assert tip.key_id == HGC_NEXT.key_id
+    assert ChainTip.from_entries(entries, trusted=ROTATING_TRUST).key_id == HGC_NEXT.key_id
+    # the same chain against an agreement that lists no next key: the rotation is refused
+    findings = check_ledger(entries, trusted=trusted(BOOK))
+    assert ("unknown-key", 2) in kinds(findings)
+
+
+def test_after_a_rotation_the_old_key_may_not_sign() -> None:
+    _, entries = rotated()
+    stale = after(entries, "anchor", anchor(2), HGC)
+    findings = check_ledger([*entries, stale], trusted=ROTATING_TRUST)
+    assert kinds(findings) == [("key-not-current", 4)]
+    assert findings[0].detail == (
+        f"key_id: got {HGC.key_id}, a trusted key of hgc but not the current one: "
+        f"{HGC_NEXT.key_id} signs from sequence 3 on (a key rotation at sequence 2)"
+    )
+
+
+def test_the_next_key_may_not_sign_before_its_rotation() -> None:
+    entries = chain(1)  # under BOOK; checked against ROTATING's keys (its book hash aside)
+    early = after(entries, "anchor", anchor(3), HGC_NEXT)
+    keys_only = TrustedKeys(ROTATING_TRUST.parties, None, None, "trusted keys t.json")
+    findings = check_ledger([*entries, early], trusted=keys_only)
+    assert kinds(findings) == [("key-not-current", 2)]
+    assert "signs from sequence 0 on (the genesis)" in findings[0].detail
+
+
+def test_a_rotation_to_a_key_the_agreement_does_not_list() -> None:
+    _, entries = rotated()
+    entries = entries[:2]
+    bad = after(entries, "key-rotation", rotation_payload(MALLORY.public, MARCH), HGC, 2)
+    then = after([*entries, bad], "anchor", anchor(1), MALLORY, 3)
+    findings = check_ledger([*entries, bad, then], trusted=ROTATING_TRUST)
+    assert kinds(findings) == [("unknown-key", 2), ("unknown-key", 3)]
+    assert findings[0].detail == (
+        f"key rotation: key {MALLORY.key_id} is not trusted for hgc (agreement {BOOK.id}); "
+        f"trusted for hgc: {ROTATING_TRUST.listed('hgc')}"
+    )
+    assert HGC.key_id in findings[1].detail  # still hgc's current key: the rotation failed
+    # the partner's key is no better
+    to_partner = after(entries, "key-rotation", rotation_payload(DCC.public, MARCH), HGC, 2)
+    assert kinds(check_ledger([*entries, to_partner], trusted=ROTATING_TRUST)) == [
+        ("unknown-key", 2)
+    ]
+
+
+def test_a_rotation_signed_by_a_key_that_is_not_current() -> None:
+    _, entries = rotated()
+    entries = entries[:2]
+    grab = after(entries, "key-rotation", rotation_payload(HGC_NEXT.public, MARCH), HGC_NEXT, 2)
+    then = after([*entries, grab], "anchor", anchor(1), HGC_NEXT, 3)
+    findings = check_ledger([*entries, grab, then], trusted=ROTATING_TRUST)
+    assert kinds(findings) == [("key-not-current", 2), ("key-not-current", 3)]
+
+
+def test_a_rotation_must_name_the_listing_and_a_key_valid_at_its_time() -> None:
+    _, entries = rotated()
+    entries = entries[:2]
+    wrong_from = rotation_payload(HGC_NEXT.public, MARCH + timedelta(days=1))
+    findings = check_ledger([*entries, after(entries, "key-rotation", wrong_from, HGC, 2)],
+                            trusted=ROTATING_TRUST)  # fmt: skip
+    assert kinds(findings) == [("bad-payload", 2)]
+    assert "valid_from_ms: got 1772409600000, want 1772323200000" in findings[0].detail
+    to_itself = rotation_payload(HGC.public, datetime(2026, 1, 1, tzinfo=UTC))
+    findings = check_ledger([*entries, after(entries, "key-rotation", to_itself, HGC, 2)],
+                            trusted=ROTATING_TRUST)  # fmt: skip
+    assert kinds(findings) == [("bad-payload", 2)]
+    assert findings[0].detail == f"key rotation to the current key {HGC.key_id}"
+    misshapen = {**rotation_payload(HGC_NEXT.public, MARCH), "new_key_id": DCC.key_id}
+    findings = check_ledger([*entries, after(entries, "key-rotation", misshapen, HGC, 2)],
+                            trusted=ROTATING_TRUST)  # fmt: skip
+    assert kinds(findings) == [("bad-payload", 2)]
+    assert findings[0].detail.startswith(f"key rotation: new_key_id: got '{DCC.key_id}'")
+    # a next key valid only from April cannot take over in March
+    april = loads_book(
+        with_keys(hgc=[key(HGC), key(HGC_NEXT, "2026-04-01T00:00:00Z")], dcc=[key(DCC)])
+    )
+    tip = ChainTip("hgc", april.id)
+    handover = rotation_payload(HGC_NEXT.public, MARCH.replace(month=4))
+    early = [
+        tip.append("genesis", genesis_payload(april, signatures(april)), HGC, T0),
+        tip.append("key-rotation", handover, HGC, T0),
+    ]
+    findings = check_ledger(early, trusted=trusted(april))
+    assert kinds(findings) == [("key-not-valid", 1)]
+    assert findings[0].detail == (
+        f"key rotation at 2026-03-02T10:00:00+00:00 to {HGC_NEXT.key_id}, valid from "
+        "2026-04-01T00:00:00+00:00"
+    )
+
+
+def test_an_entry_signed_after_its_key_expired() -> None:
+    ending = loads_book(
+        with_keys(hgc=[key(HGC, valid_until="2026-03-02T12:00:00Z")], dcc=[key(DCC)])
+    )
+    tip = ChainTip("hgc", ending.id)
+    entries = [tip.append("genesis", genesis_payload(ending, signatures(ending)), HGC, T0)]
+    for hour in range(3):
+        entries.append(tip.append("anchor", anchor(hour), HGC, T0 + timedelta(hours=hour)))
+    findings = check_ledger(entries, trusted=trusted(ending))
+    assert kinds(findings) == [("key-not-valid", 3)]
+    assert findings[0].detail == (
+        f"anchor signed: key {HGC.key_id} of hgc is valid from 2026-01-01T00:00:00+00:00 until "
+        "2026-03-02T12:00:00+00:00, not at 2026-03-02T12:00:00+00:00"
+    )
+
+
+def test_the_chain_tip_signs_only_with_the_current_key() -> None:
+    tip, _ = rotated()
+    with pytest.raises(LedgerError, match=f"the chain's current key is {HGC_NEXT.key_id}"):
+        tip.append("anchor", anchor(5), HGC, T0 + timedelta(hours=5))
+    fresh = ChainTip("hgc", BOOK.id)
+    with pytest.raises(LedgerError, match=f"with key {DCC.key_id}: the chain's current key is"):
+        fresh.append("genesis", GENESIS, DCC, T0)  # the genesis names HGC for hgc
+
+
+def test_rotation_payload_shape() -> None:
+    with pytest.raises(LedgerError, match="want an aware time"):
+        rotation_payload(HGC.public, datetime(2026, 3, 1))  # noqa: DTZ001
+    assert rotation_problems({"public_key": "x", "extra": 1}) == [
+        "fields: got ['extra'], want only new_key_id, public_key, valid_from_ms",
+        "public_key: got 'x', want 64 lowercase hex digits",
+        "valid_from_ms: got None, want an integer",
+    ]
