@@ -334,7 +334,21 @@ def _signature_ok(
     findings: list[Finding],
 ) -> bool:
     """Whether ``entry`` is signed by ``current``, a key ``trusted`` lists for ``owner`` and
-    valid at the entry's time, with a good signature; adds the finding if not."""
+    valid at the entry's time, with a good signature; adds the finding if not. While the
+    chain's current key is not trusted (a genesis naming a stranger's key), no entry is."""
+    found = trusted.owner_of(current.key_id)
+    if found is None or found[0] != owner:
+        findings.append(
+            Finding(
+                "unknown-key",
+                entry.sequence,
+                f"{entry.kind} signed by {entry.key_id} in a chain whose current key "
+                f"{current.key_id} ({'named by the genesis' if since == 0 else 'rotated to'}) "
+                f"is not trusted for {owner} by {trusted.source}; trusted for {owner}: "
+                f"{trusted.listed(owner)}",
+            )
+        )
+        return False
     if entry.key_id != current.key_id:
         found = trusted.owner_of(entry.key_id)
         takeover = "the genesis" if since == 0 else f"a key rotation at sequence {since - 1}"
@@ -362,15 +376,17 @@ def _signature_ok(
                 )
             )
         return False
-    untrusted = _trust_finding(
-        trusted, owner, current.key_id, entry.time, entry.sequence, f"{entry.kind} signed"
-    )
-    if untrusted is not None:
-        findings.append(untrusted)
+    if not found[1].valid_at(entry.time):
+        findings.append(
+            Finding(
+                "key-not-valid",
+                entry.sequence,
+                f"{entry.kind} signed: key {current.key_id} of {owner} is {found[1].window()}, "
+                f"not at {entry.time.isoformat()}",
+            )
+        )
         return False
-    found = trusted.owner_of(current.key_id)
-    key = found[1].public if found is not None else current
-    if not key.verify(entry.signed_bytes(), entry.signature):
+    if not found[1].public.verify(entry.signed_bytes(), entry.signature):
         findings.append(
             Finding(
                 "bad-signature",

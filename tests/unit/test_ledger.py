@@ -773,8 +773,9 @@ def test_a_chain_re_signed_from_genesis_with_fresh_keys_is_caught() -> None:
         assert FORGER_HGC.key_id in finding.detail or FORGER_DCC.key_id in finding.detail
     by_sequence = {f.sequence: f.detail for f in findings}
     assert by_sequence[3] == (
-        f"anchor signed: key {FORGER_HGC.key_id} is not trusted for hgc (agreement {BOOK.id}); "
-        f"trusted for hgc: {HGC.key_id} (valid from 2026-01-01T00:00:00+00:00)"
+        f"anchor signed by {FORGER_HGC.key_id} in a chain whose current key {FORGER_HGC.key_id} "
+        f"(named by the genesis) is not trusted for hgc by agreement {BOOK.id}; trusted for "
+        f"hgc: {HGC.key_id} (valid from 2026-01-01T00:00:00+00:00)"
     )
 
 
