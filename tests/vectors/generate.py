@@ -53,6 +53,7 @@ from streams.ledger_check import Finding, check_ledger
 from streams.merkle import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
 from streams.merkle import leaf_hash as rfc_leaf_hash
 from streams.records import RatedUsage
+from streams.trust import TrustedKeys
 
 __all__ = [
     "HERE",
@@ -777,7 +778,7 @@ class Mutation:
 
 def _chain_vector(world: World, m: Mutation) -> dict[str, Any]:
     entries = m.entries
-    chain_found = check_ledger(entries, "hgc")
+    chain_found = check_ledger(entries, "hgc", trusted=TrustedKeys.of_book(world.book))
     digests = m.digests if m.digests is not None else world.digests
     stores = m.leaf_stores if m.leaf_stores is not None else world.leaf_stores
     want_chain = distinct_findings([Finding(k, s, "") for k, s in m.chain])
