@@ -26,8 +26,10 @@ Reading is bounded and literal, because the file is written by the other party:
   are IANA names of the installed tz database; the two parties differ.
 * **Keys.** Each party lists at least one Ed25519 public key (``keys: [{public_key: <64
   lowercase hex>, valid_from: <time>, valid_until: <time, optional>}]``), never the same key
-  twice nor a key of the other party; see :class:`~streams.agreement.PartyKey`. They are part
-  of each version's canonical content, so both parties' signatures pin them.
+  twice nor a key of the other party, nor a key of small order
+  (:func:`streams.keys.is_small_order`: no one holds its private key, yet it verifies forged
+  signatures); see :class:`~streams.agreement.PartyKey`. They are part of each version's
+  canonical content, so both parties' signatures pin them.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from streams.agreement import (
     Tolerances,
 )
 from streams.errors import AgreementError
+from streams.keys import SMALL_ORDER_PROBLEM, is_small_order
 from streams.timebands import Band, BandCalendar, check_bands
 from streams.validation import PRODUCT_UNITS
 
@@ -694,6 +697,9 @@ def _party_keys(r: _Reader, body: Mapping[str, Any], path: str) -> tuple[PartyKe
         public = k.get("public_key")
         if not isinstance(public, str) or not _PUBLIC_KEY.fullmatch(public):
             r.fail(f"{key_path}.public_key", public, _PUBLIC_KEY_WANT)
+            public = None
+        elif is_small_order(bytes.fromhex(public)):
+            r.problems.append(f"{_where(key_path + '.public_key')}: {SMALL_ORDER_PROBLEM}")
             public = None
         valid_from = _moment(r, k, "valid_from", key_path)
         valid_until = (

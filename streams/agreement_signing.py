@@ -23,7 +23,7 @@ from typing import Any
 from streams.agreement import AgreementBook, PartyKey
 from streams.canonical import canonical_json, tagged
 from streams.clock import to_ms
-from streams.keys import PublicKey, Signer, key_id_of
+from streams.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order, key_id_of
 from streams.ledger import LedgerError, is_hex
 
 __all__ = [
@@ -140,6 +140,8 @@ def signature_problems(
     for name, digits in (("public_key", 64), ("signature", 128)):
         if not is_hex(doc[name], digits):
             problems.append(f"{name}: got {doc[name]!r}, want {digits} lowercase hex digits")
+    if not problems and is_small_order(bytes.fromhex(doc["public_key"])):
+        problems.append(f"public_key: {SMALL_ORDER_PROBLEM}")
     if problems:
         return problems
     key = PublicKey.from_hex(doc["public_key"])

@@ -15,6 +15,8 @@ from streams.ledger import (
     WindowKey,
     anchor_problems,
     make_entry,
+    rotation_problems,
+    rotation_proof_ok,
     window_key,
 )
 from streams.ledger_check import check_ledger
@@ -63,9 +65,10 @@ class ChainTip:
         Anchors are idempotent: a (window, revision) already anchored with the same payload
         gives the existing entry (publishing it again is a harmless duplicate); with a
         different payload raises :class:`LedgerError` (that would be a ``duplicate-window``: a
-        changed batch needs a new revision). A misshapen anchor payload raises too, and so does
-        a ``signer`` that is not the chain's current key (:attr:`key_id`; for genesis: the key
-        the payload names for this party), which :func:`check_ledger` would report.
+        changed batch needs a new revision). A misshapen anchor payload raises too, and so do a
+        key rotation whose proof of possession does not verify for this chain and its current
+        key, and a ``signer`` that is not the chain's current key (:attr:`key_id`; for genesis:
+        the key the payload names for this party): what :func:`check_ledger` would report.
         """
         want = self.key_id
         if kind == "genesis":
@@ -77,6 +80,19 @@ class ChainTip:
                 f"{self.party}/{self.agreement_id}: cannot sign a {kind} entry with key "
                 f"{signer.key_id}: the chain's current key is {want}"
             )
+        if kind == "key-rotation":
+            problems = rotation_problems(payload)
+            if (
+                not problems
+                and want is not None
+                and not rotation_proof_ok(payload, self.agreement_id, self.party, want)
+            ):
+                problems = [
+                    f"new_key_signature: does not verify with {payload['new_key_id']} over this "
+                    f"chain's rotation from {want} (no proof of possession)"
+                ]
+            if problems:
+                raise LedgerError(f"{self.party}/{self.agreement_id}: bad key rotation", problems)
         if kind == "anchor":
             problems = anchor_problems(payload, self.agreement_id)
             if problems:

@@ -12,6 +12,13 @@ public key next to it as ``<name>.pub.json``::
 
 The public JSON is what a party hands to its partner. Signing is deterministic (Ed25519), so
 the same key and message always give the same 64-byte signature.
+
+**Weak keys.** A public key that encodes a point of small order (:func:`is_small_order`) is
+refused wherever a key is read (:class:`PublicKey`, and so an agreement's keys, a trusted-keys
+file, a genesis entry's ``parties``, a key rotation): no private key belongs to such a point,
+yet Ed25519 verification (OpenSSL's too) accepts signatures under it, e.g. the all-zero key
+accepts the all-zero signature on about one message in four. A key listed or published as one
+is either a mistake or an attempt to sign without a key.
 """
 
 from __future__ import annotations
@@ -35,12 +42,15 @@ from streams.errors import BilatError
 
 __all__ = [
     "ALGORITHM",
+    "SMALL_ORDER_ENCODINGS",
+    "SMALL_ORDER_PROBLEM",
     "KeyFileError",
     "KeyPair",
     "PublicKey",
     "Signer",
     "demo_keypair",
     "demo_seed",
+    "is_small_order",
     "key_id_of",
     "public_path_of",
 ]
@@ -49,6 +59,36 @@ ALGORITHM = "Ed25519"
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
 PRIVATE_MODE = 0o600
+
+SMALL_ORDER_ENCODINGS = tuple(
+    bytes.fromhex(h)
+    for h in (
+        "0000000000000000000000000000000000000000000000000000000000000000",  # y = 0: order 4
+        "0100000000000000000000000000000000000000000000000000000000000000",  # y = 1: order 1
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p - 1: order 2
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p (= 0)
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p + 1 (= 1)
+    )
+)
+"""The y coordinates (little-endian, sign bit clear) of the points of small order on
+edwards25519, as libsodium's ``ge25519_has_small_order`` lists them (see also Chalkias,
+Garillot and Nikolaenko, "Taming the many EdDSAs", 2020): with either sign bit they are the 8
+canonical encodings of the 8 points of order 1, 2, 4 and 8, and 6 non-canonical encodings of
+them (y >= p, or x = 0 with the sign bit set). ``tests/unit/test_keys.py`` recomputes the 8 points
+from the curve equation."""
+
+SMALL_ORDER_PROBLEM = "got a small-order key, want a real Ed25519 public key"
+
+
+def is_small_order(raw: bytes) -> bool:
+    """Whether the 32 bytes ``raw`` encode a point of small order (:data:`SMALL_ORDER_ENCODINGS`,
+    the sign bit ignored): a key no one holds the private key of, that verifies forged
+    signatures."""
+    if len(raw) != PUBLIC_KEY_SIZE:
+        return False
+    return raw[:31] + bytes([raw[31] & 0x7F]) in SMALL_ORDER_ENCODINGS
 
 
 class KeyFileError(BilatError):
@@ -80,12 +120,14 @@ def _loaded(raw: bytes) -> Ed25519PublicKey:
 
 @dataclass(frozen=True, slots=True)
 class PublicKey:
-    """A raw 32-byte Ed25519 public key."""
+    """A raw 32-byte Ed25519 public key; never one of small order (:func:`is_small_order`)."""
 
     raw: bytes
 
     def __post_init__(self) -> None:
         _check_raw(self.raw)
+        if is_small_order(self.raw):
+            raise KeyFileError(f"Ed25519 public key {self.raw.hex()}: {SMALL_ORDER_PROBLEM}")
 
     @property
     def key_id(self) -> str:
@@ -147,6 +189,9 @@ def _hex_bytes(text: Any, size: int, name: str, problems: list[str]) -> bytes | 
         return None
     if len(raw) != size:
         problems.append(f"{name}: got {len(raw)} bytes, want {size}")
+        return None
+    if size == PUBLIC_KEY_SIZE and is_small_order(raw):
+        problems.append(f"{name}: {SMALL_ORDER_PROBLEM}")
         return None
     return raw
 

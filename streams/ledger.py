@@ -34,7 +34,7 @@ from typing import Any, TypeGuard
 from streams.canonical import canonical_json, decimal_text, tagged
 from streams.clock import from_ms, to_ms
 from streams.errors import BilatError
-from streams.keys import PublicKey, Signer, key_id_of
+from streams.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order, key_id_of
 from streams.records import ms_of
 
 __all__ = [
@@ -47,8 +47,10 @@ __all__ = [
     "anchor_problems",
     "is_hex",
     "make_entry",
+    "rotation_message",
     "rotation_payload",
     "rotation_problems",
+    "rotation_proof_ok",
     "window_key",
 ]
 
@@ -380,38 +382,81 @@ def window_key(payload: Mapping[str, Any]) -> WindowKey:
 
 # --- key rotation --------------------------------------------------------------------------
 
+ROTATION_DOMAIN = "key-rotation.v1"
+"""The domain of what the *new* key signs in a rotation (:func:`rotation_message`)."""
 
-def rotation_payload(new_key: PublicKey, valid_from: datetime) -> dict[str, Any]:
-    """The payload of a ``key-rotation`` entry: from the next entry on, the party's chain is
-    signed by ``new_key`` instead of the key that signs this entry.
+ROTATION_FIELDS = ("new_key_id", "public_key", "valid_from_ms", "new_key_signature")
+
+
+def rotation_message(
+    agreement_id: str, party: str, old_key_id: str, new_key_id: str, valid_from_ms: int
+) -> bytes:
+    """What the new key signs to prove it is held by the party rotating to it:
+    ``tagged("key-rotation.v1", canonical_json({"agreement_id", "party", "old_key_id",
+    "new_key_id", "valid_from_ms"}))``. It names the chain (agreement, party), the key handing
+    over and the listing taken over, so the proof cannot be replayed into another chain."""
+    return tagged(
+        ROTATION_DOMAIN,
+        canonical_json(
+            {
+                "agreement_id": agreement_id,
+                "party": party,
+                "old_key_id": old_key_id,
+                "new_key_id": new_key_id,
+                "valid_from_ms": valid_from_ms,
+            }
+        ),
+    )
+
+
+def rotation_payload(
+    new_key: Signer, valid_from: datetime, *, agreement_id: str, party: str, old_key_id: str
+) -> dict[str, Any]:
+    """The payload of a ``key-rotation`` entry: from the next entry on, ``party``'s chain of
+    ``agreement_id`` is signed by ``new_key`` instead of ``old_key_id``, the key that signs this
+    entry (the chain's current key).
 
     ``{"new_key_id": key_id_of(new key), "public_key": <64 lowercase hex>, "valid_from_ms":
-    <int>}``, where ``valid_from_ms`` is the new key's ``valid_from`` as the agreement lists it
-    (UTC epoch milliseconds), so the entry names which listing it relies on. The entry itself
-    is an ordinary entry (:func:`make_entry`), signed by the party's *current* key. What
-    :func:`streams.ledger_check.check_ledger` requires of it: signed by the current key, valid
-    at the entry's time; the new key listed for the party by the trusted keys with exactly
-    this ``valid_from``, valid at the entry's time, and not the current key. Checking those is
-    the caller's (it needs the trusted keys); this builds the shape only.
+    <int>, "new_key_signature": <128 lowercase hex>}``, where ``valid_from_ms`` is the new
+    key's ``valid_from`` as the agreement lists it (UTC epoch milliseconds), so the entry names
+    which listing it relies on, and ``new_key_signature`` is the new key's Ed25519 signature of
+    :func:`rotation_message`: proof that whoever rotates holds the new private key, so a chain
+    is never handed to a key no one (or someone else) holds. Hence ``new_key`` is a signer,
+    not a public key.
+
+    The entry itself is an ordinary entry (:func:`make_entry`), signed by the party's *current*
+    key. What :func:`streams.ledger_check.check_ledger` requires of it: signed by the current
+    key, valid at the entry's time; the new key listed for the party by the trusted keys with
+    exactly this ``valid_from``, valid at the entry's time, not the current key, and the proof
+    verifying with it. Checking those is the caller's (it needs the trusted keys); this builds
+    the shape only.
     """
     if not _is_aware(valid_from):
         raise LedgerError(f"key rotation: valid_from: got {valid_from!r}, want an aware time")
+    valid_from_ms = to_ms(valid_from)
+    message = rotation_message(agreement_id, party, old_key_id, new_key.key_id, valid_from_ms)
     return {
         "new_key_id": new_key.key_id,
-        "public_key": new_key.raw.hex(),
-        "valid_from_ms": to_ms(valid_from),
+        "public_key": new_key.public.raw.hex(),
+        "valid_from_ms": valid_from_ms,
+        "new_key_signature": new_key.sign(message).hex(),
     }
 
 
 def rotation_problems(payload: Mapping[str, Any]) -> list[str]:
-    """What makes a ``key-rotation`` payload misshapen (every problem; [] when well formed)."""
+    """What makes a ``key-rotation`` payload misshapen (every problem; [] when well formed):
+    exactly the four fields of :func:`rotation_payload`, a public key that is not of small
+    order, its key id, an integer ``valid_from_ms`` and a signature of 128 lowercase hex
+    digits. Whether the signature verifies is :func:`rotation_proof_ok`'s question."""
     problems = []
-    extra = sorted(set(payload) - {"new_key_id", "public_key", "valid_from_ms"})
+    extra = sorted(set(payload) - set(ROTATION_FIELDS))
     if extra:
-        problems.append(f"fields: got {extra}, want only new_key_id, public_key, valid_from_ms")
+        problems.append(f"fields: got {extra}, want only {', '.join(ROTATION_FIELDS)}")
     public = payload.get("public_key")
     if not is_hex(public):
         problems.append(f"public_key: got {public!r}, want 64 lowercase hex digits")
+    elif is_small_order(bytes.fromhex(public)):
+        problems.append(f"public_key: {SMALL_ORDER_PROBLEM}")
     elif payload.get("new_key_id") != key_id_of(bytes.fromhex(public)):
         problems.append(
             f"new_key_id: got {payload.get('new_key_id')!r}, want "
@@ -419,4 +464,24 @@ def rotation_problems(payload: Mapping[str, Any]) -> list[str]:
         )
     if not _is_int(payload.get("valid_from_ms")):
         problems.append(f"valid_from_ms: got {payload.get('valid_from_ms')!r}, want an integer")
+    signature = payload.get("new_key_signature")
+    if not is_hex(signature, 128):
+        shown = signature if not isinstance(signature, str) or len(signature) < 40 else "…"
+        problems.append(
+            f"new_key_signature: got {shown!r}, want 128 lowercase hex digits (the new key's "
+            "signature: proof of possession)"
+        )
     return problems
+
+
+def rotation_proof_ok(
+    payload: Mapping[str, Any], agreement_id: str, party: str, old_key_id: str
+) -> bool:
+    """Whether a well-formed rotation payload's ``new_key_signature`` verifies with its
+    ``public_key`` over :func:`rotation_message` of this chain and its current key."""
+    message = rotation_message(
+        agreement_id, party, old_key_id, payload["new_key_id"], payload["valid_from_ms"]
+    )
+    return PublicKey(bytes.fromhex(payload["public_key"])).verify(
+        message, bytes.fromhex(payload["new_key_signature"])
+    )

@@ -7,8 +7,10 @@ Signatures are checked against :class:`~streams.trust.TrustedKeys` the checker b
 agreement, or a trusted-keys file), never against keys the chain publishes about itself. Which
 key is *current* at each point of the chain: the key the owner's agreement signature in the
 genesis names, until a validly signed ``key-rotation`` entry names the next
-(:func:`streams.ledger.rotation_payload`); every entry, genesis included, must be signed by the
-current key, trusted for the owner and valid at the entry's time.
+(:func:`streams.ledger.rotation_payload`, which carries the new key's signature: proof that the
+party holds it); every entry, genesis included, must be signed by the current key, trusted for
+the owner (those very key bytes, not just the key id) and valid at the entry's time.
+``docs/spec/ledger.md`` specifies every finding.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from streams.canonical import canonical_json
 from streams.clock import to_ms
 from streams.keys import KeyFileError, PublicKey, key_id_of
 from streams.ledger import (
+    ROTATION_DOMAIN,
     ZERO_HASH,
     LedgerEntry,
     LedgerError,
@@ -32,6 +35,7 @@ from streams.ledger import (
     anchor_problems,
     is_hex,
     rotation_problems,
+    rotation_proof_ok,
     window_key,
 )
 from streams.trust import TrustedKeys
@@ -154,8 +158,9 @@ def check_ledger(
       ``trusted`` (the chain is for another agreement, or another set of versions);
     * ``bad-payload`` — payload not matching ``payload_hash``, not canonical JSON, or not the
       kind's shape (genesis: keys, book hash, both agreement signatures; anchor: window,
-      revision, root; key-rotation: key, id, valid_from matching the trusted listing; a
-      revision superseding a root its window was not anchored with);
+      revision, root; key-rotation: key (not of small order), id, valid_from matching the
+      trusted listing, and a proof of possession that verifies with the new key; a revision
+      superseding a root its window was not anchored with);
     * ``unknown-key`` — signed by a key ``trusted`` does not list for the owner (a stranger's,
       or the partner's), an agreement signature in the genesis by a key not trusted for its
       party, or a key rotation to such a key; the detail names the key and the trusted ones;
@@ -232,7 +237,9 @@ def check_ledger(
     since = 0  # the sequence from which ``current`` signs
     for sequence in sorted(by_sequence):
         rotated: PublicKey | None = None
-        for entry in by_sequence[sequence]:
+        # In entry-hash order, so that of two rotations at one sequence (an equivocation) the
+        # same one is taken whatever the order the entries were read in.
+        for entry in sorted(by_sequence[sequence], key=lambda e: e.entry_hash()):
             hashes.setdefault(sequence, set()).add(entry.entry_hash())
             payload, problems = _payload_problems(entry, agreement)
             problems += genesis_problems.get(id(entry), [])
@@ -275,16 +282,22 @@ def check_ledger(
 
 
 def _trust_finding(
-    trusted: TrustedKeys, party: str, key_id: str, at: datetime, sequence: int, what: str
+    trusted: TrustedKeys,
+    party: str,
+    key_id: str,
+    at: datetime,
+    sequence: int,
+    what: str,
+    public_key: str,
 ) -> Finding | None:
-    """``unknown-key`` or ``key-not-valid`` when ``key_id`` may not sign for ``party`` at
-    ``at``; None when it may."""
-    problem = trusted.key_problem(party, key_id, at)
+    """``unknown-key`` or ``key-not-valid`` when the key ``public_key`` (id ``key_id``) may not
+    sign for ``party`` at ``at``; None when it may."""
+    problem = trusted.key_problem(party, key_id, at, public_key)
     if problem is None:
         return None
     found = trusted.owner_of(key_id)
-    kind = "key-not-valid" if found is not None and found[0] == party else "unknown-key"
-    return Finding(kind, sequence, f"{what}: {problem}")
+    listed = found is not None and found[0] == party and found[1].public_key == public_key
+    return Finding("key-not-valid" if listed else "unknown-key", sequence, f"{what}: {problem}")
 
 
 def _genesis_trust(genesis: LedgerEntry, trusted: TrustedKeys) -> list[Finding]:
@@ -319,6 +332,7 @@ def _genesis_trust(genesis: LedgerEntry, trusted: TrustedKeys) -> list[Finding]:
             genesis.time,
             0,
             f"signatures[{index}] (the agreement signed by {doc['party']})",
+            public,
         )
         if found is not None:
             findings.append(found)
@@ -337,7 +351,7 @@ def _signature_ok(
     valid at the entry's time, with a good signature; adds the finding if not. While the
     chain's current key is not trusted (a genesis naming a stranger's key), no entry is."""
     found = trusted.owner_of(current.key_id)
-    if found is None or found[0] != owner:
+    if found is None or found[0] != owner or found[1].public_key != current.raw.hex():
         findings.append(
             Finding(
                 "unknown-key",
@@ -436,6 +450,17 @@ def _rotation(
                 "key-not-valid",
                 entry.sequence,
                 f"key rotation at {entry.time.isoformat()} to {new_id}, {listing.window()}",
+            )
+        )
+        return None
+    if not rotation_proof_ok(payload, entry.agreement_id, owner, current.key_id):
+        findings.append(
+            Finding(
+                "bad-payload",
+                entry.sequence,
+                f"key rotation: new_key_signature does not verify with the new key {new_id} "
+                f"over {ROTATION_DOMAIN} of ({entry.agreement_id}, {owner}, {current.key_id} → "
+                f"{new_id}, {payload['valid_from_ms']}): no proof the party holds the new key",
             )
         )
         return None

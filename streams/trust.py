@@ -29,7 +29,8 @@ The trusted-keys file (version 1) is one JSON object (UTF-8, at most
 
 Times are ISO-8601 with a ``Z`` or ``±HH:MM`` offset; a key may sign at ``t`` iff
 ``valid_from <= t < valid_until``. Every party has at least one key; a key belongs to one
-party and is listed once; no other field is allowed (a misspelt field would be read by people
+party and is listed once, and is never of small order (:func:`streams.keys.is_small_order`);
+no other field is allowed (a misspelt field would be read by people
 but never applied). :meth:`TrustedKeys.to_json` writes exactly this shape, times in UTC with
 ``Z``, ``agreement_id`` and ``book_hash`` always present (``null`` when unknown).
 """
@@ -47,7 +48,7 @@ from typing import Any
 from streams.agreement import AgreementBook, PartyKey
 from streams.agreement_signing import book_hash
 from streams.errors import BilatError
-from streams.keys import key_id_of
+from streams.keys import SMALL_ORDER_PROBLEM, is_small_order, key_id_of
 
 __all__ = ["MAX_TRUSTED_KEYS_BYTES", "TRUSTED_KEYS_VERSION", "TrustError", "TrustedKeys"]
 
@@ -117,11 +118,14 @@ class TrustedKeys:
             return f"none (no key of {party} is trusted)"
         return ", ".join(f"{k.key_id} ({k.window()})" for k in keys)
 
-    def key_problem(self, party: str, key_id: str, at: datetime | None = None) -> str | None:
-        """None when ``key_id`` is a trusted key of ``party`` (valid at ``at`` when given); else
-        why not, naming the key and the trusted ones."""
+    def key_problem(
+        self, party: str, key_id: str, at: datetime | None = None, public_key: str | None = None
+    ) -> str | None:
+        """None when ``key_id`` is a trusted key of ``party`` (valid at ``at`` when given; with
+        exactly the bytes ``public_key``, 64 lowercase hex, when given: a key id is a 64-bit
+        name, not the key); else why not, naming the key and the trusted ones."""
         found = self.owner_of(key_id)
-        if found is None:
+        if found is None or (public_key is not None and found[1].public_key != public_key):
             return (
                 f"key {key_id} is not trusted for {party} ({self.source}); trusted for "
                 f"{party}: {self.listed(party)}"
@@ -164,7 +168,8 @@ class TrustedKeys:
             raise TrustError(f"{source}: got JSON {type(data).__name__}, want an object")
         problems = [f"{k}: got an unknown field, want one of {sorted(_TOP)}" for k in data
                     if k not in _TOP]  # fmt: skip
-        if data.get("bilat_trusted_keys") != TRUSTED_KEYS_VERSION:
+        version = data.get("bilat_trusted_keys")
+        if type(version) is not int or version != TRUSTED_KEYS_VERSION:
             problems.append(
                 f"bilat_trusted_keys: got {data.get('bilat_trusted_keys')!r}, "
                 f"want {TRUSTED_KEYS_VERSION}"
@@ -239,6 +244,9 @@ def _keys(party: Any, raw_keys: Any, problems: list[str]) -> tuple[PartyKey, ...
         public = raw.get("public_key")
         if not (isinstance(public, str) and _HEX64.fullmatch(public)):
             problems.append(f"{path}.public_key: got {public!r}, want 64 lowercase hex digits")
+            public = None
+        elif is_small_order(bytes.fromhex(public)):
+            problems.append(f"{path}.public_key: {SMALL_ORDER_PROBLEM}")
             public = None
         elif "key_id" in raw and raw["key_id"] != key_id_of(bytes.fromhex(public)):
             problems.append(

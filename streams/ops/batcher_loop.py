@@ -44,7 +44,7 @@ from streams.clock import Clock, SystemClock
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import BilatError, CodecError, StackError
-from streams.keys import KeyPair, PublicKey
+from streams.keys import KeyPair
 from streams.ledger import LedgerEntry, LedgerError, make_entry, rotation_payload
 from streams.ops.readback import read_topic
 from streams.ops.topics import ensure_topics
@@ -344,22 +344,25 @@ def init_ledger(
 
 
 def rotate_key(
-    settings: Settings, signer: KeyPair, new_key: PublicKey, clock: Clock | None = None
+    settings: Settings, signer: KeyPair, new_key: KeyPair, clock: Clock | None = None
 ) -> LedgerEntry:
     """Append a ``key-rotation`` entry to ``settings.party``'s chain: from the next entry on,
-    ``new_key`` signs it. Only the new key's public half is needed.
+    ``new_key`` signs it.
 
     ``signer`` must be the chain's current key; ``new_key`` a key the agreement lists for this
-    party, valid now, other than the current one. Fences any running batcher of the chain
-    first (it exits; restart it with the new key). Raises :class:`StackError` or
-    :class:`~streams.ledger.LedgerError` saying what is wrong; nothing is written then.
+    party, valid now, other than the current one. The new *private* key is needed: the entry
+    carries its signature over the rotation (proof of possession,
+    :func:`~streams.ledger.rotation_payload`), so a chain is never handed to a key its party
+    does not hold. Fences any running batcher of the chain first (it exits; restart it with
+    the new key). Raises :class:`StackError` or :class:`~streams.ledger.LedgerError` saying
+    what is wrong; nothing is written then.
     """
     clock = clock or SystemClock()
     book = load_book(settings.agreement)
     trusted = TrustedKeys.of_book(book, f"agreement {settings.agreement}")
     now = clock.now()
     party = settings.party
-    listing = next((k for k in trusted.of(party) if k.public_key == new_key.raw.hex()), None)
+    listing = next((k for k in trusted.of(party) if k.public_key == new_key.public.raw.hex()), None)
     if listing is None:
         raise StackError(f"--new-key: {trusted.key_problem(party, new_key.key_id)}")
     if not listing.valid_at(now):
@@ -378,9 +381,10 @@ def rotate_key(
     _check_signer(trusted, settings, signer, tip, clock)
     if tip.key_id == new_key.key_id:
         raise LedgerError(f"--new-key: {new_key.key_id} already signs {party}'s ledger")
-    entry = tip.next_entry(
-        "key-rotation", rotation_payload(new_key, listing.valid_from), signer, now
+    payload = rotation_payload(
+        new_key, listing.valid_from, agreement_id=book.id, party=party, old_key_id=signer.key_id
     )
+    entry = tip.next_entry("key-rotation", payload, signer, now)
     producer.begin_transaction()
     producer.produce(
         settings.topic("ledger.anchors"),

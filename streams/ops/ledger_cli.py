@@ -32,7 +32,7 @@ from streams.batchtree import NATIVE, NATIVE_HINT
 from streams.codec import Codec, make_codec
 from streams.config import Settings
 from streams.errors import StackError
-from streams.keys import KeyPair, PublicKey
+from streams.keys import KeyFileError, KeyPair
 from streams.ledger import LedgerEntry, LedgerError
 from streams.ledger_check import Finding, check_ledger
 from streams.ops.batcher_loop import BatcherLoop, init_ledger, rotate_key
@@ -155,7 +155,8 @@ def init_command(
     "new_key_file",
     type=_FILE,
     required=True,
-    help="The next key's public JSON (bilat keys new writes PARTY.pub.json) or private key.",
+    help="The next key's private key file (bilat keys new writes PARTY.key, mode 0600): it "
+    "signs the rotation to prove this party holds it. A public key (.pub.json) is refused.",
 )
 @friendly
 def rotate_key_command(
@@ -170,18 +171,21 @@ def rotate_key_command(
     current key (--key) naming the new one, which the agreement must list for this party,
     valid now.
 
+    The entry also carries the new key's own signature over the rotation (proof of
+    possession: the agreement id, this party, the old and new key ids and the new key's
+    valid_from), so the ledger can only be handed to a key this party holds; --new-key is
+    therefore the new private key, not its public JSON.
+
     From the next entry on, only the new key signs: the running batcher is fenced (it exits);
     start it again with --key set to the new private key.
 
     \b
     Example:
-      bilat ledger rotate-key --party hgc --key keys/hgc.key --new-key keys2/hgc.pub.json
+      bilat keys new --party hgc --dir keys2
+      bilat ledger rotate-key --party hgc --key keys/hgc.key --new-key keys2/hgc.key
     """
     settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
-    if new_key_file.name.endswith(".json"):
-        new_key = PublicKey.from_json(_read_json_object(new_key_file))
-    else:
-        new_key = KeyPair.load(new_key_file).public
+    new_key = _new_private_key(new_key_file)
     entry = rotate_key(settings, KeyPair.load(key_file), new_key)
     console.print(
         f"key rotation of {settings.party} at sequence {entry.sequence}: "
@@ -189,14 +193,20 @@ def rotate_key_command(
     )
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def _new_private_key(path: Path) -> KeyPair:
+    """The private key of ``--new-key``; a public key file is refused saying why."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise LedgerError(f"{path}: got unreadable JSON ({exc}), want a JSON object") from None
-    if not isinstance(value, dict):
-        raise LedgerError(f"{path}: got JSON {type(value).__name__}, want an object")
-    return value
+        head = path.read_bytes()[:64].lstrip()
+    except OSError as exc:
+        raise KeyFileError(f"--new-key {path}: cannot read ({exc.strerror})") from None
+    if path.name.endswith(".json") or head.startswith(b"{"):
+        raise KeyFileError(
+            f"--new-key {path}: got a public key file, want the new key's private key file "
+            f"(bilat keys new writes PARTY.key beside PARTY.pub.json): the rotation carries "
+            "the new key's signature (proof of possession), so that a ledger is never handed "
+            "to a key its party does not hold"
+        )
+    return KeyPair.load(path)
 
 
 @ledger_group.command(name="check")

@@ -29,7 +29,7 @@ from streams.clock import ManualClock
 from streams.codec import make_codec
 from streams.config import REPO, Settings
 from streams.keys import KeyPair, demo_keypair
-from streams.ledger import LedgerEntry, make_entry
+from streams.ledger import LedgerEntry, make_entry, rotation_proof_ok
 from streams.ledger_check import check_ledger as check_chain
 from streams.ops.batcher_loop import FAULT_POINTS, BatcherLoop
 from streams.ops.produce import publish
@@ -539,10 +539,15 @@ def test_a_key_rotation_through_the_cli(
     stranger = KeyPair.generate()
     stranger.save(tmp_path / "stranger.key")
     unlisted = bilat(ready, "ledger", "rotate-key", "--key", str(keys["hgc"]), "--new-key",
-                     str(tmp_path / "stranger.pub.json"), env=env)  # fmt: skip
+                     str(tmp_path / "stranger.key"), env=env)  # fmt: skip
     assert unlisted.returncode == 2 and "is not trusted for hgc" in unlisted.stderr
+    public_only = bilat(ready, "ledger", "rotate-key", "--key", str(keys["hgc"]), "--new-key",
+                        str(tmp_path / "hgc-next.pub.json"), env=env)  # fmt: skip
+    assert public_only.returncode == 2, public_only.stdout + public_only.stderr
+    assert "want the new key's private key file" in public_only.stderr
+    assert "proof of possession" in public_only.stderr
     rotated = bilat(ready, "ledger", "rotate-key", "--key", str(keys["hgc"]), "--new-key",
-                    str(tmp_path / "hgc-next.pub.json"), env=env)  # fmt: skip
+                    str(tmp_path / "hgc-next.key"), env=env)  # fmt: skip
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     assert f"{demo_keypair('hgc').key_id} → {following.key_id}" in rotated.stdout
 
@@ -559,6 +564,10 @@ def test_a_key_rotation_through_the_cli(
         ("key-rotation", demo_keypair("hgc").key_id),
         ("anchor", following.key_id),
     ]
+    # the rotation carries the new key's proof of possession over this chain's handover
+    handover = entries[2].payload_json()
+    assert rotation_proof_ok(handover, book.id, "hgc", demo_keypair("hgc").key_id)
+    assert not rotation_proof_ok(handover, book.id, "dcc", demo_keypair("hgc").key_id)
     checked = bilat(ready, "ledger", "check", env=env)
     assert checked.returncode == 0 and "intact" in checked.stdout, checked.stdout + checked.stderr
     # against the example agreement, which lists no next key, the rotation is refused

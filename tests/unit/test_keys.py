@@ -3,6 +3,7 @@ JSON, and the ``bilat keys`` commands."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -16,11 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from streams.keys import (
+    SMALL_ORDER_ENCODINGS,
     KeyFileError,
     KeyPair,
     PublicKey,
     demo_keypair,
     demo_seed,
+    is_small_order,
     key_id_of,
     public_path_of,
 )
@@ -75,6 +78,123 @@ def test_tampered_message_or_signature_is_rejected_without_raising() -> None:
 def test_malformed_public_keys_are_refused(raw: bytes) -> None:
     with pytest.raises(KeyFileError, match="want 32"):
         PublicKey(raw)
+
+
+# --- small-order keys ----------------------------------------------------------------------
+# edwards25519 (RFC 8032 section 5.1), in plain integers: enough to find the points of small
+# order from the curve equation, independently of the list streams.keys embeds.
+
+P = 2**255 - 19
+D = -121665 * pow(121666, P - 2, P) % P
+L = 2**252 + 27742317777372353535851937790883648493
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+Point = tuple[int, int, int, int]
+"""Extended coordinates (X, Y, Z, T): x = X/Z, y = Y/Z, xy = T/Z (RFC 8032 section 5.1.4)."""
+IDENTITY: Point = (0, 1, 1, 0)
+
+
+def add(a: Point, b: Point) -> Point:
+    """RFC 8032 section 5.1.4 point addition (complete: also doubles)."""
+    (x1, y1, z1, t1), (x2, y2, z2, t2) = a, b
+    aa, bb = (y1 - x1) * (y2 - x2) % P, (y1 + x1) * (y2 + x2) % P
+    c, dd = 2 * t1 * t2 * D % P, 2 * z1 * z2 % P
+    e, f, g, h = bb - aa, dd - c, dd + c, bb + aa
+    return e * f % P, g * h % P, f * g % P, e * h % P
+
+
+def times(n: int, point: Point) -> Point:
+    result = IDENTITY
+    while n:
+        if n & 1:
+            result = add(result, point)
+        point, n = add(point, point), n >> 1
+    return result
+
+
+def same(a: Point, b: Point) -> bool:
+    return (a[0] * b[2] - b[0] * a[2]) % P == 0 and (a[1] * b[2] - b[1] * a[2]) % P == 0
+
+
+def decode(raw: bytes) -> Point | None:
+    """RFC 8032 section 5.1.3, strict: None for y >= p, x = 0 with the sign bit, off-curve."""
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    sign = raw[31] >> 7
+    if y >= P:
+        return None
+    u, v = (y * y - 1) % P, (D * y * y + 1) % P
+    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
+    if v * x * x % P != u:
+        x = x * SQRT_M1 % P
+    if v * x * x % P != u or (x == 0 and sign):
+        return None
+    x = P - x if x & 1 != sign else x
+    return x, y, 1, x * y % P
+
+
+def encode(point: Point) -> bytes:
+    x, y, z, _ = point
+    inverse = pow(z, P - 2, P)
+    x, y = x * inverse % P, y * inverse % P
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+@functools.cache
+def small_order_points() -> frozenset[bytes]:
+    """The encodings of the 8 points T with 8T = O: multiples of L·Q for a point Q of full
+    order 8L (the torsion subgroup is cyclic of order 8)."""
+    for seed in range(256):
+        q = decode(hashlib.sha256(bytes([seed])).digest())
+        if q is not None and not same(times(4, times(L, q)), IDENTITY):
+            generator = times(L, q)
+            return frozenset(encode(times(k, generator)) for k in range(8))
+    raise AssertionError("no point of full order found")
+
+
+def test_the_small_order_list_is_the_eight_points_of_small_order() -> None:
+    points = small_order_points()
+    assert len(points) == 8
+    assert all(same(times(8, decode(p) or (1, 1, 1, 1)), IDENTITY) for p in points)
+    listed = {e[:31] + bytes([e[31] | sign]) for e in SMALL_ORDER_ENCODINGS for sign in (0, 0x80)}
+    assert len(listed) == 14
+    assert points <= listed  # every canonical encoding of a point of small order
+    for extra in listed - points:  # the others do not decode strictly: non-canonical
+        assert decode(extra) is None
+        y = int.from_bytes(extra, "little") & ((1 << 255) - 1)
+        assert (y % P) in {int.from_bytes(p, "little") & ((1 << 255) - 1) for p in points}
+    assert all(is_small_order(e) for e in listed)
+
+
+@pytest.mark.parametrize("raw", sorted(small_order_points()))
+def test_a_small_order_key_is_refused_wherever_a_key_is_read(raw: bytes) -> None:
+    with pytest.raises(KeyFileError, match="got a small-order key, want a real Ed25519"):
+        PublicKey(raw)
+    with pytest.raises(KeyFileError, match="public_key: got a small-order key"):
+        PublicKey.from_hex(raw.hex())
+    with pytest.raises(KeyFileError, match="public_key: got a small-order key"):
+        PublicKey.from_json({"algorithm": "Ed25519", "public_key": raw.hex()})
+    assert key_id_of(raw).startswith("ed25519:")  # still named, for messages
+
+
+def test_the_zero_key_verifies_the_zero_signature_which_is_why_it_is_refused() -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    accepted = 0
+    for n in range(32):
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes(32)).verify(bytes(64), b"entry %d" % n)
+            accepted += 1
+        except InvalidSignature:
+            pass
+    assert accepted > 0  # OpenSSL alone would let a signer without a key through
+
+
+def test_real_keys_are_not_of_small_order() -> None:
+    for seed in range(8):
+        public = KeyPair.from_seed(hashlib.sha256(bytes([seed])).digest()).public.raw
+        assert not is_small_order(public)
+        point = decode(public)
+        assert point is not None and same(times(L, point), IDENTITY)  # of prime order L
 
 
 def test_public_json_round_trip_and_checks() -> None:

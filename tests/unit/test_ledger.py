@@ -4,6 +4,7 @@ a pinned entry, and the ``bilat agreement sign|verify-signatures`` commands."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import itertools
@@ -27,10 +28,10 @@ from streams.agreement_signing import (
     sign_agreement,
     verify_agreement_signature,
 )
-from streams.canonical import canonical_json
+from streams.canonical import canonical_json, tagged
 from streams.chain import ChainTip
 from streams.codec import make_codec
-from streams.keys import KeyPair, PublicKey, demo_keypair
+from streams.keys import KeyPair, PublicKey, demo_keypair, key_id_of
 from streams.ledger import (
     ZERO_HASH,
     LedgerEntry,
@@ -40,7 +41,7 @@ from streams.ledger import (
     rotation_payload,
     rotation_problems,
 )
-from streams.ledger_check import Finding, check_ledger
+from streams.ledger_check import Finding, check_ledger, genesis_keys
 from streams.ops.keys_cli import sign_agreement_command, verify_agreement_command
 from streams.trust import TrustedKeys
 from tests.fakes.agreements import EXAMPLE as EXAMPLE_FILE
@@ -809,6 +810,14 @@ ROTATING_TRUST = trusted(ROTATING)
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
 
 
+def rotation(
+    new: KeyPair, valid_from: datetime = MARCH, old: KeyPair = HGC, **changes: Any
+) -> dict[str, Any]:
+    """The payload of hgc's rotation from ``old`` to ``new``, proof of possession by ``new``."""
+    fields = {"agreement_id": BOOK.id, "party": "hgc", "old_key_id": old.key_id, **changes}
+    return rotation_payload(new, valid_from, **fields)
+
+
 def rotated(book: AgreementBook = ROTATING) -> tuple[ChainTip, list[LedgerEntry]]:
     """genesis, anchor (HGC), rotation HGC → HGC_NEXT (signed by HGC), anchor (HGC_NEXT)."""
     tip = ChainTip("hgc", book.id)
@@ -816,7 +825,7 @@ def rotated(book: AgreementBook = ROTATING) -> tuple[ChainTip, list[LedgerEntry]
     entries = [
         tip.append("genesis", genesis_payload(book, signatures(book)), HGC, T0),
         tip.append("anchor", anchor(0), HGC, T0 + hour),
-        tip.append("key-rotation", rotation_payload(HGC_NEXT.public, MARCH), HGC, T0 + 2 * hour),
+        tip.append("key-rotation", rotation(HGC_NEXT), HGC, T0 + 2 * hour),
         tip.append("anchor", anchor(1), HGC_NEXT, T0 + 3 * hour),
     ]
     return tip, entries
@@ -830,10 +839,23 @@ def after(entries: list[LedgerEntry], kind: str, payload: dict[str, Any], signer
 
 def test_a_key_rotation_hands_the_chain_to_the_next_key() -> None:
     tip, entries = rotated()
+    message = tagged(
+        "key-rotation.v1",
+        canonical_json(
+            {
+                "agreement_id": BOOK.id,
+                "party": "hgc",
+                "old_key_id": HGC.key_id,
+                "new_key_id": HGC_NEXT.key_id,
+                "valid_from_ms": 1_772_323_200_000,
+            }
+        ),
+    )
     assert json.loads(entries[2].payload) == {
         "new_key_id": HGC_NEXT.key_id,
         "public_key": HGC_NEXT.public.raw.hex(),
         "valid_from_ms": 1_772_323_200_000,
+        "new_key_signature": HGC_NEXT.sign(message).hex(),  # proof of possession
     }
     assert entries[2].key_id == HGC.key_id and entries[3].key_id == HGC_NEXT.key_id
     assert check_ledger(entries, trusted=ROTATING_TRUST) == []
@@ -867,7 +889,7 @@ def test_the_next_key_may_not_sign_before_its_rotation() -> None:
 def test_a_rotation_to_a_key_the_agreement_does_not_list() -> None:
     _, entries = rotated()
     entries = entries[:2]
-    bad = after(entries, "key-rotation", rotation_payload(MALLORY.public, MARCH), HGC, 2)
+    bad = after(entries, "key-rotation", rotation(MALLORY), HGC, 2)
     then = after([*entries, bad], "anchor", anchor(1), MALLORY, 3)
     findings = check_ledger([*entries, bad, then], trusted=ROTATING_TRUST)
     assert kinds(findings) == [("unknown-key", 2), ("unknown-key", 3)]
@@ -877,7 +899,7 @@ def test_a_rotation_to_a_key_the_agreement_does_not_list() -> None:
     )
     assert HGC.key_id in findings[1].detail  # still hgc's current key: the rotation failed
     # the partner's key is no better
-    to_partner = after(entries, "key-rotation", rotation_payload(DCC.public, MARCH), HGC, 2)
+    to_partner = after(entries, "key-rotation", rotation(DCC), HGC, 2)
     assert kinds(check_ledger([*entries, to_partner], trusted=ROTATING_TRUST)) == [
         ("unknown-key", 2)
     ]
@@ -886,7 +908,7 @@ def test_a_rotation_to_a_key_the_agreement_does_not_list() -> None:
 def test_a_rotation_signed_by_a_key_that_is_not_current() -> None:
     _, entries = rotated()
     entries = entries[:2]
-    grab = after(entries, "key-rotation", rotation_payload(HGC_NEXT.public, MARCH), HGC_NEXT, 2)
+    grab = after(entries, "key-rotation", rotation(HGC_NEXT), HGC_NEXT, 2)
     then = after([*entries, grab], "anchor", anchor(1), HGC_NEXT, 3)
     findings = check_ledger([*entries, grab, then], trusted=ROTATING_TRUST)
     assert kinds(findings) == [("key-not-current", 2), ("key-not-current", 3)]
@@ -895,17 +917,17 @@ def test_a_rotation_signed_by_a_key_that_is_not_current() -> None:
 def test_a_rotation_must_name_the_listing_and_a_key_valid_at_its_time() -> None:
     _, entries = rotated()
     entries = entries[:2]
-    wrong_from = rotation_payload(HGC_NEXT.public, MARCH + timedelta(days=1))
+    wrong_from = rotation(HGC_NEXT, MARCH + timedelta(days=1))
     findings = check_ledger([*entries, after(entries, "key-rotation", wrong_from, HGC, 2)],
                             trusted=ROTATING_TRUST)  # fmt: skip
     assert kinds(findings) == [("bad-payload", 2)]
     assert "valid_from_ms: got 1772409600000, want 1772323200000" in findings[0].detail
-    to_itself = rotation_payload(HGC.public, datetime(2026, 1, 1, tzinfo=UTC))
+    to_itself = rotation(HGC, datetime(2026, 1, 1, tzinfo=UTC))
     findings = check_ledger([*entries, after(entries, "key-rotation", to_itself, HGC, 2)],
                             trusted=ROTATING_TRUST)  # fmt: skip
     assert kinds(findings) == [("bad-payload", 2)]
     assert findings[0].detail == f"key rotation to the current key {HGC.key_id}"
-    misshapen = {**rotation_payload(HGC_NEXT.public, MARCH), "new_key_id": DCC.key_id}
+    misshapen = {**rotation(HGC_NEXT), "new_key_id": DCC.key_id}
     findings = check_ledger([*entries, after(entries, "key-rotation", misshapen, HGC, 2)],
                             trusted=ROTATING_TRUST)  # fmt: skip
     assert kinds(findings) == [("bad-payload", 2)]
@@ -915,7 +937,7 @@ def test_a_rotation_must_name_the_listing_and_a_key_valid_at_its_time() -> None:
         with_keys(hgc=[key(HGC), key(HGC_NEXT, "2026-04-01T00:00:00Z")], dcc=[key(DCC)])
     )
     tip = ChainTip("hgc", april.id)
-    handover = rotation_payload(HGC_NEXT.public, MARCH.replace(month=4))
+    handover = rotation(HGC_NEXT, MARCH.replace(month=4))
     early = [
         tip.append("genesis", genesis_payload(april, signatures(april)), HGC, T0),
         tip.append("key-rotation", handover, HGC, T0),
@@ -955,9 +977,140 @@ def test_the_chain_tip_signs_only_with_the_current_key() -> None:
 
 def test_rotation_payload_shape() -> None:
     with pytest.raises(LedgerError, match="want an aware time"):
-        rotation_payload(HGC.public, datetime(2026, 3, 1))  # noqa: DTZ001
+        rotation(HGC, datetime(2026, 3, 1))  # noqa: DTZ001
     assert rotation_problems({"public_key": "x", "extra": 1}) == [
-        "fields: got ['extra'], want only new_key_id, public_key, valid_from_ms",
+        "fields: got ['extra'], want only new_key_id, public_key, valid_from_ms, new_key_signature",
         "public_key: got 'x', want 64 lowercase hex digits",
         "valid_from_ms: got None, want an integer",
+        "new_key_signature: got None, want 128 lowercase hex digits (the new key's signature: "
+        "proof of possession)",
     ]
+    weak = {**rotation(HGC_NEXT), "public_key": "00" * 32, "new_key_id": key_id_of(bytes(32))}
+    assert rotation_problems(weak) == [
+        "public_key: got a small-order key, want a real Ed25519 public key"
+    ]
+
+
+# --- proof of possession -------------------------------------------------------------------
+
+
+def test_a_rotation_without_a_proof_of_possession_is_refused() -> None:
+    _, entries = rotated()
+    entries = entries[:2]
+    unproven = {k: v for k, v in rotation(HGC_NEXT).items() if k != "new_key_signature"}
+    rotation_entry = after(entries, "key-rotation", unproven, HGC, 2)
+    then = after([*entries, rotation_entry], "anchor", anchor(1), HGC_NEXT, 3)
+    findings = check_ledger([*entries, rotation_entry, then], trusted=ROTATING_TRUST)
+    assert kinds(findings) == [("bad-payload", 2), ("key-not-current", 3)]
+    assert "new_key_signature: got None" in findings[0].detail
+
+
+@pytest.mark.parametrize(
+    ("proof", "why"),
+    [
+        (lambda: rotation(HGC_NEXT) | {"new_key_signature": rotation(HGC)["new_key_signature"]},
+         "signed by the old key"),
+        (lambda: rotation(HGC_NEXT, old=DCC), "over another old key id"),
+        (lambda: rotation(HGC_NEXT, agreement_id="another"), "over another agreement"),
+        (lambda: rotation(HGC_NEXT, party="dcc"), "over another party"),
+    ],
+)  # fmt: skip
+def test_a_rotation_whose_proof_of_possession_does_not_verify(proof: Any, why: str) -> None:
+    """A key no one proves to hold never takes a chain over: the rotation is refused and the
+    old key stays current."""
+    _, entries = rotated()
+    entries = entries[:2]
+    rotation_entry = after(entries, "key-rotation", proof(), HGC, 2)
+    then = after([*entries, rotation_entry], "anchor", anchor(1), HGC_NEXT, 3)
+    findings = check_ledger([*entries, rotation_entry, then], trusted=ROTATING_TRUST)
+    assert kinds(findings) == [("bad-payload", 2), ("key-not-current", 3)], why
+    assert findings[0].detail == (
+        f"key rotation: new_key_signature does not verify with the new key "
+        f"{HGC_NEXT.key_id} over key-rotation.v1 of ({BOOK.id}, hgc, {HGC.key_id} → "
+        f"{HGC_NEXT.key_id}, 1772323200000): no proof the party holds the new key"
+    )
+
+
+def test_the_chain_tip_refuses_a_rotation_without_a_valid_proof() -> None:
+    tip, _ = rotated()  # HGC_NEXT is current
+    with pytest.raises(LedgerError, match="no proof of possession"):
+        tip.append("key-rotation", rotation(HGC, old=HGC), HGC_NEXT, T0 + timedelta(hours=5))
+    with pytest.raises(LedgerError, match="new_key_signature: got None"):
+        unproven = {
+            k: v for k, v in rotation(HGC, old=HGC_NEXT).items() if k != "new_key_signature"
+        }
+        tip.append("key-rotation", unproven, HGC_NEXT, T0 + timedelta(hours=5))
+
+
+# --- small-order keys ----------------------------------------------------------------------
+
+ZERO = "00" * 32
+"""The all-zero public key: a point of order 4, whose all-zero signature verifies about one
+message in four (OpenSSL does not refuse such keys)."""
+
+
+def zero_signature_verifies(message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes(32)).verify(bytes(64), message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_a_genesis_publishing_a_small_order_key_publishes_nothing() -> None:
+    """The forgery a small-order key allows: a genesis naming the zero key for hgc, whose
+    entries carry the all-zero signature (ground until it verifies). Refused as a published
+    key, whatever the trusted keys say."""
+    genesis = copy.deepcopy(GENESIS)
+    genesis["parties"]["hgc"] |= {"key_id": key_id_of(bytes(32)), "public_key": ZERO}
+    published, problems = genesis_keys(
+        make_entry(
+            None,
+            party="hgc",
+            agreement_id=BOOK.id,
+            kind="genesis",
+            payload=genesis,
+            signer=HGC,
+            time=T0,
+        )
+    )
+    assert "hgc" not in {party for party, _ in published.values()}
+    assert any(
+        p == "parties.hgc: public key: public_key: got a small-order key, want a real Ed25519 "
+        "public key"
+        for p in problems
+    ), problems
+    assert any(zero_signature_verifies(b"m%d" % n) for n in range(16))  # why it matters
+
+
+def test_small_order_keys_are_refused_as_signature_documents() -> None:
+    doc = sign_agreement(BOOK, HGC, "hgc") | {"public_key": ZERO, "key_id": key_id_of(bytes(32))}
+    assert verify_agreement_signature(BOOK, doc)[0] == (
+        "public_key: got a small-order key, want a real Ed25519 public key"
+    )
+
+
+def test_rotate_key_wants_the_new_private_key(tmp_path: Path) -> None:
+    """Without the new private key there is no proof of possession: a public key file is
+    refused before anything is read from Kafka, saying why."""
+    from streams.cli import main
+
+    current, following = tmp_path / "hgc.key", tmp_path / "next" / "hgc.key"
+    HGC.save(current)
+    HGC_NEXT.save(following)
+    public = following.with_name("hgc.pub.json")
+    result = CliRunner().invoke(
+        main,
+        ["ledger", "rotate-key", "--kafka", "127.0.0.1:1", "--key", str(current),
+         "--new-key", str(public)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "got a public key file, want the new key's private key file" in result.output
+    assert "proof of possession" in result.output
+    assert (
+        "--new-key" in result.output
+        and "private key" in CliRunner().invoke(main, ["ledger", "rotate-key", "--help"]).output
+    )

@@ -109,6 +109,17 @@ def test_keys_are_part_of_the_signed_content() -> None:
             "    keys:\n" + key(DCC),
             f"parties.buyer.keys: got '{DCC.public.raw.hex()[:50]}",
         ),
+        (
+            f'    keys:\n      - {{public_key: "{"00" * 32}", '
+            'valid_from: "2026-01-01T00:00:00Z"}\n',
+            "parties.seller.keys[0].public_key: got a small-order key, want a real Ed25519 public "
+            "key",
+        ),
+        (
+            '    keys:\n      - {public_key: "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64e'
+            'c7fd7792ac03fa", valid_from: "2026-01-01T00:00:00Z"}\n',
+            "parties.seller.keys[0].public_key: got a small-order key",
+        ),
     ],
 )
 def test_keys_are_read_strictly_with_their_path(keys: str, problem: str) -> None:
@@ -255,6 +266,19 @@ def test_a_malformed_trusted_keys_document_lists_every_problem() -> None:
     }
     with pytest.raises(TrustError, match=f"parties.dcc: key {HGC.key_id} is also hgc's"):
         TrustedKeys.from_json(shared)
+    weak = {
+        "bilat_trusted_keys": 1,
+        "parties": {"hgc": [{"public_key": "01" + "00" * 31, "valid_from": "2026-01-01T00:00Z"}]},
+    }
+    with pytest.raises(TrustError) as caught:
+        TrustedKeys.from_json(weak)
+    assert caught.value.problems == (
+        "parties.hgc[0].public_key: got a small-order key, want a real Ed25519 public key",
+        "parties.hgc[0].valid_from: got '2026-01-01T00:00Z', want an ISO-8601 time with offset, "
+        "e.g. 2026-01-01T00:00:00Z",
+    )
+    with pytest.raises(TrustError, match="bilat_trusted_keys: got True, want 1"):
+        TrustedKeys.from_json({**shared, "bilat_trusted_keys": True, "parties": weak["parties"]})
 
 
 def test_loading_a_trusted_keys_file(tmp_path: Path) -> None:
@@ -286,3 +310,12 @@ def test_bilat_keys_trusted_prints_or_writes_the_agreements_trusted_keys(tmp_pat
     bad.write_text(V1.replace("    keys:\n" + key(HGC), ""))
     refused = runner.invoke(keys_group, ["trusted", "--agreement", str(bad)])
     assert refused.exit_code == 2 and "parties.seller.keys: got None" in refused.output
+
+
+def test_a_key_is_trusted_by_its_bytes_not_only_by_its_id() -> None:
+    """A key id is a 64-bit name: a key whose id matches a trusted one is not trusted unless its
+    bytes are the trusted key's (a second preimage of 64 bits is within a large budget)."""
+    trust = TrustedKeys.of_book(book_with_keys(hgc=[key(HGC)]))
+    assert trust.key_problem("hgc", HGC.key_id, public_key=HGC.public.raw.hex()) is None
+    problem = trust.key_problem("hgc", HGC.key_id, public_key=NEXT.public.raw.hex())
+    assert problem is not None and problem.startswith(f"key {HGC.key_id} is not trusted for hgc")
