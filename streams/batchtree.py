@@ -37,6 +37,7 @@ the leaves.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -146,15 +147,15 @@ def _top_levels(bucket_hashes: Sequence[bytes]) -> list[Sequence[bytes]]:
 
 
 def _hex_hash(name: str, value: object, problems: list[str]) -> bytes:
-    """A 32-byte hash from its hex form; on failure notes the problem and returns ``b""``."""
-    try:
-        raw = bytes.fromhex(value) if isinstance(value, str) else b""
-    except ValueError:
-        raw = b""
-    if len(raw) != HASH_SIZE:
-        problems.append(f"field '{name}': got {value!r}, want {2 * HASH_SIZE} hex digits")
+    """A 32-byte hash from its hex form, lowercase (the one spelling of bytes: a proof has one
+    JSON form); on failure notes the problem and returns ``b""``."""
+    if not (isinstance(value, str) and _LOWER_HEX.fullmatch(value)):
+        problems.append(f"field '{name}': got {value!r}, want {2 * HASH_SIZE} lowercase hex digits")
         return b""
-    return raw
+    return bytes.fromhex(value)
+
+
+_LOWER_HEX = re.compile(f"[0-9a-f]{{{2 * HASH_SIZE}}}")
 
 
 def _natural(name: str, value: object, minimum: int, problems: list[str]) -> int | None:

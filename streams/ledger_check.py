@@ -103,8 +103,12 @@ def genesis_keys(entry: LedgerEntry) -> tuple[dict[str, tuple[str, PublicKey]], 
     if not isinstance(parties, dict):
         return {}, [f"parties: got {parties!r}, want an object"]
     for party, info in parties.items():
+        public = info.get("public_key") if isinstance(info, dict) else None
+        if not is_hex(public):
+            problems.append(f"parties.{party}: public_key: got {public!r}, want 64 lowercase hex")
+            continue
         try:
-            key = PublicKey.from_json(info if isinstance(info, dict) else {})
+            key = PublicKey.from_json(info)
         except KeyFileError as exc:
             problems.append(f"parties.{party}: {exc}")
             continue

@@ -475,7 +475,10 @@ def _verify_json(
     """``bilat verify --json``: the checks, and the bundle's facts as far as it has them."""
     record = document.get("record")
     chain = document.get("chain")
-    anchor = chain[-1] if isinstance(chain, list) and chain else None
+    batch = document.get("batch")
+    anchor = chain[-1] if isinstance(chain, list) and chain else None  # version 1: the last
+    if isinstance(batch, dict) and "anchor_sequence" in batch:  # version 2: named
+        anchor = {"sequence": batch["anchor_sequence"]}
     return {
         "ok": all(check.ok for check in checks),
         "usage_key": record.get("key") if isinstance(record, dict) else None,

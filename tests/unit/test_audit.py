@@ -110,6 +110,8 @@ def test_a_sound_bundle_passes_every_check(bundle: dict[str, Any]) -> None:
         ),
         (lambda b: b["batch"].update(leaf_count=24), "anchor"),
         (lambda b: b["batch"].update(revision=1), "anchor"),
+        (lambda b: b["batch"].update(agreement_id="another-agreement"), "anchor"),
+        (lambda b: b["batch"].update(depth=3), "anchor"),
     ],
 )
 def test_each_forgery_is_caught_by_its_check(
@@ -125,6 +127,48 @@ def test_an_unreadable_bundle_is_one_failed_format_check(bundle: dict[str, Any])
     broken = copy.deepcopy(bundle)
     del broken["proof"]
     assert failed(broken) == {"format"}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda b: b.pop("record"), "bundle: missing ['record']"),
+        (lambda b: b.update(note="trust me"), "bundle: got unknown fields ['note']"),
+        (lambda b: b["batch"].update(signer="hgc"), "batch: got unknown fields ['signer']"),
+        (lambda b: b["record"].update(rate="0.0142"), "record: got unknown fields ['rate']"),
+        (lambda b: b["record"].update(start_ms="1"), "record.start_ms: got '1', want a int"),
+        (lambda b: b["batch"].update(depth=True), "batch.depth: got True, want an integer"),
+        (lambda b: b["batch"].update(depth=17), "batch.depth: got 17, want 0 to 16"),
+        (lambda b: b["batch"].update(root=b["batch"]["root"].upper()), "batch.root: got"),
+        (lambda b: b["batch"].pop("anchor_sequence"), "batch: missing ['anchor_sequence']"),
+        (lambda b: b["batch"].update(anchor_sequence=7), "want the sequence of one entry"),
+        (lambda b: b["chain"][0].update(prev_hash="00" * 31), "chain[0].prev_hash: got"),
+        (lambda b: b["chain"][1].update(signature="ABCD"), "chain[1].signature: got 'ABCD'"),
+        (lambda b: b["chain"][1].update(kind="memo"), "chain[1].kind: got 'memo'"),
+        (lambda b: b["chain"][1].update(time_ms=10**16), "chain[1].time_ms: got"),
+        (lambda b: b["chain"][1].pop("key_id"), "chain[1]: missing ['key_id']"),
+        (lambda b: b["proof"].update(leaf_hash=b["proof"]["leaf_hash"].upper()), "lowercase"),
+        (lambda b: b.update(bilat_bundle=True), "bilat_bundle: got True"),
+    ],
+)
+def test_nothing_in_a_bundle_goes_unchecked(
+    bundle: dict[str, Any], mutate: Any, problem: str
+) -> None:
+    """A member the checks would not read, of a type they do not expect, or a second spelling
+    of some bytes is a failed format check: never a traceback, never silently ignored."""
+    changed = copy.deepcopy(bundle)
+    mutate(changed)
+    (check,) = verify_bundle(changed, TRUST)
+    assert (check.name, check.ok) == ("format", False)
+    assert problem in check.detail, check.detail
+
+
+def test_version_1_layout_has_no_anchor_sequence_or_status(bundle: dict[str, Any]) -> None:
+    old = copy.deepcopy(bundle)
+    old["bilat_bundle"] = 1
+    assert failed(old) == {"format"}  # a version 2 layout under version 1
+    del old["status"], old["batch"]["anchor_sequence"]
+    assert failed(old) == set()
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,9 @@ def test_a_later_revision_is_reported_and_the_stated_status_must_match_the_chain
     lying = copy.deepcopy(document)
     lying["status"]["superseded_by"] = None
     assert "revision" in failures(lying)
+    typed = copy.deepcopy(document)
+    typed["status"]["revision"] = False  # JSON false is not 0
+    assert "revision" in failures(typed)
 
 
 def test_a_version_1_bundle_still_verifies_with_its_anchor_last() -> None:

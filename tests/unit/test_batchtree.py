@@ -302,14 +302,20 @@ def test_proof_json_lists_every_problem() -> None:
         RecordProof.from_json(data)
     assert caught.value.problems == (
         "field 'usage_key': got 7, want a non-empty string",
-        "field 'leaf_hash': got 'zz', want 64 hex digits",
+        "field 'leaf_hash': got 'zz', want 64 lowercase hex digits",
         "field 'index': got -1, want an integer >= 0",
         "field 'bucket_size': got True, want an integer >= 1",
-        f"field 'bucket_path[0]': got '{'00' * 31}', want 64 hex digits",
+        f"field 'bucket_path[0]': got '{'00' * 31}', want 64 lowercase hex digits",
         "field 'top_path': got 'not a list', want a list of hex hashes",
         "unknown fields: got ['extra'], want none",
     )
     assert "7 problems" in str(caught.value)
+
+
+def test_proof_json_has_one_spelling_of_a_hash() -> None:
+    upper = PROOF.to_json() | {"leaf_hash": PROOF.leaf_hash.hex().upper()}
+    with pytest.raises(ProofError, match="want 64 lowercase hex digits"):
+        RecordProof.from_json(upper)
 
 
 def test_proof_json_rejects_missing_fields_and_index_beyond_the_bucket() -> None:

@@ -1114,3 +1114,15 @@ def test_rotate_key_wants_the_new_private_key(tmp_path: Path) -> None:
         "--new-key" in result.output
         and "private key" in CliRunner().invoke(main, ["ledger", "rotate-key", "--help"]).output
     )
+
+
+def test_a_genesis_key_has_one_spelling() -> None:
+    genesis = copy.deepcopy(GENESIS)
+    genesis["parties"]["dcc"]["public_key"] = DCC.public.raw.hex().upper()
+    entry = make_entry(
+        None, party="hgc", agreement_id=BOOK.id, kind="genesis", payload=genesis, signer=HGC,
+        time=T0,
+    )  # fmt: skip
+    published, problems = genesis_keys(entry)
+    assert "dcc" not in {party for party, _ in published.values()}
+    assert any(p.startswith("parties.dcc: public_key: got '") for p in problems), problems
