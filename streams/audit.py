@@ -51,7 +51,14 @@ from decimal import Decimal
 from typing import Any, TypeGuard
 
 from streams.batchtree import RecordProof, verify_record
-from streams.canonical import LEAF_DOMAIN, canonical_json, decimal_text, leaf_fields, tagged
+from streams.canonical import (
+    LEAF_DOMAIN,
+    MAX_SAFE_INT,
+    canonical_json,
+    decimal_text,
+    leaf_fields,
+    tagged,
+)
 from streams.clock import from_ms, to_ms
 from streams.errors import BilatError
 from streams.ledger import KINDS, LedgerEntry, is_hex
@@ -243,8 +250,10 @@ def _entry_layout(entry: Any, where: str) -> list[str]:
     for name in ("party", "agreement_id", "key_id"):
         if not (isinstance(entry[name], str) and entry[name]):
             problems.append(f"{where}.{name}: got {entry[name]!r}, want a non-empty string")
-    if not (_is_int(entry["sequence"]) and entry["sequence"] >= 0):
-        problems.append(f"{where}.sequence: got {entry['sequence']!r}, want an integer >= 0")
+    if not (_is_int(entry["sequence"]) and 0 <= entry["sequence"] <= MAX_SAFE_INT):
+        problems.append(
+            f"{where}.sequence: got {entry['sequence']!r}, want an integer from 0 to 2**53-1"
+        )
     if entry["kind"] not in KINDS:
         problems.append(f"{where}.kind: got {entry['kind']!r}, want one of {list(KINDS)}")
     for name in ("prev_hash", "payload_hash"):
@@ -406,9 +415,18 @@ def _anchor(entry: LedgerEntry, batch: Mapping[str, Any], root: bytes) -> Check:
     return Check(
         "anchor",
         True,
-        f"entry {entry.sequence} anchors window "
-        f"{from_ms(batch['window_start_ms']).isoformat()} rev {batch['revision']}",
+        f"entry {entry.sequence} anchors window {_when(batch['window_start_ms'])} "
+        f"rev {batch['revision']}",
     )
+
+
+def _when(ms: int) -> str:
+    """Epoch milliseconds for a message: ISO-8601 when a datetime can hold it, else the
+    number (a signed anchor may carry any integer)."""
+    try:
+        return from_ms(ms).isoformat()
+    except (OverflowError, ValueError):
+        return f"{ms} ms"
 
 
 def _canonical_decimal(text: Any) -> str | None:
@@ -463,7 +481,7 @@ def _record(fields: Mapping[str, Any], entry: LedgerEntry, batch: Mapping[str, A
     return Check(
         "record",
         True,
-        f"in window {from_ms(begin).isoformat()}, version {fields['agreement_version']}, "
+        f"in window {_when(begin)}, version {fields['agreement_version']}, "
         f"{fields['currency']} totalled",
     )
 

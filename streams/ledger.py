@@ -31,7 +31,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeGuard
 
-from streams.canonical import canonical_json, decimal_text, tagged
+from streams.canonical import MAX_SAFE_INT, canonical_json, decimal_text, tagged
 from streams.clock import from_ms, to_ms
 from streams.errors import BilatError
 from streams.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order, key_id_of
@@ -142,7 +142,11 @@ class LedgerEntry:
 
     def __post_init__(self) -> None:
         checks = (
-            ("sequence", type(self.sequence) is int and self.sequence >= 0, "an int >= 0"),
+            (
+                "sequence",
+                type(self.sequence) is int and 0 <= self.sequence <= MAX_SAFE_INT,
+                "an int from 0 to 2**53-1 (it is signed as canonical JSON)",
+            ),
             ("kind", self.kind in KINDS, f"one of {', '.join(KINDS)}"),
             ("prev_hash", _is32(self.prev_hash), "32 bytes"),
             ("payload_hash", _is32(self.payload_hash), "32 bytes"),

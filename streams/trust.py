@@ -30,9 +30,10 @@ The trusted-keys file (version 1) is one JSON object (UTF-8, at most
 Times are ISO-8601 with a ``Z`` or ``±HH:MM`` offset; a key may sign at ``t`` iff
 ``valid_from <= t < valid_until``. Every party has at least one key; a key belongs to one
 party and is listed once, and is never of small order (:func:`streams.keys.is_small_order`);
-no other field is allowed (a misspelt field would be read by people
-but never applied). :meth:`TrustedKeys.to_json` writes exactly this shape, times in UTC with
-``Z``, ``agreement_id`` and ``book_hash`` always present (``null`` when unknown).
+no other field is allowed (a misspelt field would be read by people but never applied), nor
+is a member name repeated within an object. :meth:`TrustedKeys.to_json` writes exactly this
+shape, times in UTC with ``Z``, ``agreement_id`` and ``book_hash`` always present (``null``
+when unknown). ``docs/spec/ledger.md`` (*Trusted keys*) specifies it.
 """
 
 from __future__ import annotations
@@ -216,13 +217,23 @@ class TrustedKeys:
                 "file (`bilat keys trusted --agreement FILE` writes one)"
             )
         try:
-            document = json.loads(data.decode("utf-8"))
+            document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_members)
         except (UnicodeDecodeError, ValueError) as exc:
             raise TrustError(
                 f"{source}: got unreadable JSON ({exc}), want a trusted-keys file "
                 "(`bilat keys trusted --agreement FILE` writes one)"
             ) from None
         return cls.from_json(document, source)
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose member names are unique: a file read by people must not hide a
+    second ``public_key`` that the parser alone would keep."""
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"member {repeated[0]!r} given twice in one object")
+    return dict(pairs)
 
 
 def _keys(party: Any, raw_keys: Any, problems: list[str]) -> tuple[PartyKey, ...]:

@@ -146,6 +146,7 @@ def test_an_unreadable_bundle_is_one_failed_format_check(bundle: dict[str, Any])
         (lambda b: b["chain"][1].update(signature="ABCD"), "chain[1].signature: got 'ABCD'"),
         (lambda b: b["chain"][1].update(kind="memo"), "chain[1].kind: got 'memo'"),
         (lambda b: b["chain"][1].update(time_ms=10**16), "chain[1].time_ms: got"),
+        (lambda b: b["chain"][1].update(sequence=2**60), "chain[1].sequence: got"),
         (lambda b: b["chain"][1].pop("key_id"), "chain[1]: missing ['key_id']"),
         (lambda b: b["proof"].update(leaf_hash=b["proof"]["leaf_hash"].upper()), "lowercase"),
         (lambda b: b.update(bilat_bundle=True), "bilat_bundle: got True"),

@@ -414,6 +414,9 @@ def test_misshapen_entries_cannot_be_constructed() -> None:
     with pytest.raises(LedgerError) as caught:
         dataclasses.replace(entry, prev_hash=b"\x00" * 31, kind="nope", sequence=-1)
     assert len(caught.value.problems) == 3
+    # a sequence with no canonical JSON could never be signed: not an entry either
+    with pytest.raises(LedgerError, match="sequence: got 9007199254740992, want an int from 0"):
+        dataclasses.replace(entry, sequence=2**53)
 
 
 def test_avro_round_trip_through_the_codec() -> None:

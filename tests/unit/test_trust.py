@@ -290,6 +290,12 @@ def test_loading_a_trusted_keys_file(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(TrustError, match="got unreadable JSON"):
         TrustedKeys.load(path)
+    hidden = json.dumps(TrustedKeys.of_book(load_book(EXAMPLE)).to_json()).replace(
+        '"public_key": ', f'"public_key": "{NEXT.public.raw.hex()}", "public_key": ', 1
+    )
+    path.write_text(hidden)
+    with pytest.raises(TrustError, match="member 'public_key' given twice in one object"):
+        TrustedKeys.load(path)
     path.write_text(" " * (MAX_TRUSTED_KEYS_BYTES + 1))
     with pytest.raises(TrustError, match="got more than 1,048,576 bytes"):
         TrustedKeys.load(path)
