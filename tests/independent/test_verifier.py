@@ -30,7 +30,8 @@ def names(folder: str) -> list[str]:
 
 def test_the_vectors_are_there() -> None:
     """Guards the parametrised tests below against an empty folder (they would pass)."""
-    assert len(names("chain")) >= 20 and len(names("proofs")) >= 10 and len(names("batch")) == 3
+    assert len(names("chain")) >= 40 and len(names("proofs")) >= 10 and len(names("batch")) == 3
+    assert len(names("bundle")) >= 15 and len(names("trust")) == 3
 
 
 def test_canonical_json() -> None:
@@ -147,6 +148,56 @@ def test_agreement_book_and_signatures() -> None:
         assert v.signature_doc_problems(doc, vector["agreement_id"], book, parties) == []
         message = v.agreement_message(doc["agreement_id"], book, doc["party"], doc["key_id"])
         assert message.hex() == signature["message_hex"]
+    contents = vector["version_contents"]
+    for version, content in zip(vector["versions"], contents, strict=True):
+        assert v.version_hash(content).hex() == version["hash"]
+
+
+def test_the_trusted_keys_are_the_agreements() -> None:
+    """The keys the signed versions list are the trusted-keys file's: the file can be checked
+    against the agreement it names."""
+    book = load("agreement/book.json")
+    vector = load("trust/trusted-keys.json")
+    derived = v.trusted_keys_of_agreement(
+        book["agreement_id"], book["book_hash"], book["version_contents"]
+    )
+    from_file = v.trusted_keys(vector["document"])
+    assert derived == from_file
+    assert (from_file.agreement_id, from_file.book_hash) == (
+        vector["agreement_id"],
+        vector["book_hash"],
+    )
+
+
+def test_trusted_keys_files() -> None:
+    for case in load("trust/files.json")["cases"]:
+        try:
+            v.trusted_keys(case["document"])
+            valid = True
+        except ValueError:
+            valid = False
+        assert valid == case["want_valid"], case["desc"]
+
+
+def test_small_order_keys() -> None:
+    vector = load("trust/small-order.json")
+    assert len(vector["refused"]) == 14
+    for key in vector["refused"]:
+        assert v.is_small_order(bytes.fromhex(key)), key
+    for key in vector["accepted"]:
+        assert not v.is_small_order(bytes.fromhex(key)), key
+
+
+@pytest.mark.parametrize("name", names("bundle"))
+def test_bundles(name: str) -> None:
+    vector = load(f"bundle/{name}")
+    trusted = v.trusted_keys(vector["trusted_keys"])
+    results = v.verify_bundle(vector["bundle"], trusted)
+    if vector["want_failed"] == ["format"]:
+        assert results == [("format", False)], name
+        return
+    assert [check for check, _ in results] == list(v.BUNDLE_CHECKS)
+    assert [check for check, ok in results if not ok] == vector["want_failed"], name
 
 
 @pytest.mark.parametrize("name", names("entries"))
@@ -175,7 +226,9 @@ def test_chains(name: str) -> None:
     vector = load(f"chain/{name}")
     owner = vector["owner"]
     entries = [v.Entry.from_json(e) for e in vector["entries"]]
-    assert distinct(v.check_chain(entries, owner)) == vector["want_chain_findings"], name
+    trusted = v.trusted_keys(vector["trusted_keys"])
+    found = v.check_chain(entries, owner, trusted)
+    assert distinct(found) == vector["want_chain_findings"], name
     if vector["digests"] is None:
         return
     mine = [e for e in entries if e.party == owner]
@@ -217,3 +270,29 @@ def test_the_spec_examples_are_the_vectors() -> None:
     assert signed.encode().hex() == anchor["signed_bytes_hex"]
     hgc = load("keys.json")["keys"][0]
     assert hgc["key_id"] in spec and hgc["public_key"][:8] in spec
+    # the key rotation message of chain/rotation-valid.json, sequence 2
+    rotation = load("chain/rotation-valid.json")["entries"][2]
+    payload = v.parse_json(rotation["payload"])
+    message = v.rotation_message(
+        rotation["agreement_id"],
+        rotation["party"],
+        rotation["key_id"],
+        payload["new_key_id"],
+        payload["valid_from_ms"],
+    )
+    lines = spec.split("    bilat.key-rotation.v1\\x00\n", 1)[1].split("\n\n", 1)[0]
+    assert (
+        b"bilat.key-rotation.v1\x00" + "".join(line.strip() for line in lines.split("\n")).encode()
+        == message
+    )
+    assert f"these {len(message)} bytes" in spec
+    assert v.verify_signature(
+        bytes.fromhex(payload["public_key"]), message, bytes.fromhex(payload["new_key_signature"])
+    )
+    # the keys of a version's content
+    content = load("agreement/book.json")["version_contents"][0]
+    seller = v.parse_json(content)["seller"]
+    assert f'"seller":{{"id":"{seller["id"]}","keys":[{{"public_key":"{hgc["public_key"][:8]}' in (
+        spec.replace("\n    ", "")
+    )
+    assert '"valid_from":"2026-01-01T00:00:00+00:00","valid_until":null}]' in content

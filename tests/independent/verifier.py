@@ -6,9 +6,11 @@ function cites the section of the spec it implements; where the spec was not eno
 vector right, the spec was fixed, not this file (``tests/independent/README.md`` lists
 where). Written for clarity, not speed: trees are built recursively, straight from RFC 9162.
 
-The entry points an auditor uses: :func:`verify_record` (a record proof against an anchored
-root), :func:`check_chain` (a party's chain, as findings) and :func:`check_stored` (digests
-and leaf stores against the anchors).
+The entry points an auditor uses: :func:`trusted_keys` (a trusted-keys file: the keys that may
+sign, which never come from the chain), :func:`verify_record` (a record proof against an
+anchored root), :func:`check_chain` (a party's chain against trusted keys, as findings, key
+rotations included), :func:`check_stored` (digests and leaf stores against the anchors) and
+:func:`verify_bundle` (an audit bundle, check by check).
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
+    "BUNDLE_CHECKS",
     "Entry",
     "Finding",
+    "Listing",
     "NotCanonical",
+    "Trusted",
     "VerifyError",
     "batch_root",
     "book_hash",
@@ -40,15 +45,23 @@ __all__ = [
     "decimal_text",
     "digest_hash",
     "is_canonical",
+    "is_small_order",
     "key_id",
     "leaf_data",
     "leaf_fields",
     "leaf_hash",
     "mth",
     "parse_json",
+    "parse_time",
     "root_from_path",
+    "rotation_message",
     "signature_doc_problems",
+    "status",
+    "trusted_keys",
+    "trusted_keys_of_agreement",
+    "verify_bundle",
     "verify_record",
+    "version_hash",
 ]
 
 
@@ -419,6 +432,25 @@ def key_id(public_key: bytes) -> str:
     return "ed25519:" + sha256(public_key)[:8].hex()
 
 
+_SMALL_ORDER_Y = {
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+}
+
+
+def is_small_order(public_key: bytes) -> bool:
+    """Spec: Small-order keys. The 32 bytes with the high bit of the last byte cleared are one
+    of the seven listed values."""
+    if len(public_key) != 32:
+        return False
+    return (public_key[:31] + bytes([public_key[31] & 0x7F])).hex() in _SMALL_ORDER_Y
+
+
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
     if len(signature) != 64:
         return False
@@ -462,6 +494,8 @@ def signature_doc_problems(
     if problems:
         return problems
     public = bytes.fromhex(doc["public_key"])
+    if is_small_order(public):
+        return ["a public key of small order"]
     if doc["key_id"] != key_id(public):
         return ["key_id is not the key's"]
     message = agreement_message(doc["agreement_id"], book, doc["party"], doc["key_id"])
@@ -470,9 +504,148 @@ def signature_doc_problems(
     return []
 
 
+def version_hash(content: str) -> bytes:
+    """SHA-256(tag("agreement.v1", canonical JSON of the version's content)), from the content
+    as canonical JSON text."""
+    data = content.encode("utf-8")
+    if not is_canonical(data):
+        raise ValueError("a version's content is not canonical JSON")
+    return sha256(tag("agreement.v1", data))
+
+
+# --- Trusted keys --------------------------------------------------------------------------
+
+_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_time(text: Any) -> int:
+    """A time of the spec (trusted-keys file, or a key in a version's content) as microseconds
+    since the epoch: exact for up to six fractional digits. ``ValueError`` if it is none."""
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
+        raise ValueError(f"{text!r} is not a time")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))  # ValueError: no such date
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One trusted key: its bytes and validity, [valid_from, valid_until) in microseconds."""
+
+    public_key: bytes
+    valid_from_us: int
+    valid_until_us: int | None
+
+    def may_sign_at(self, time_ms: int) -> bool:
+        t = time_ms * 1000
+        return self.valid_from_us <= t and (self.valid_until_us is None or t < self.valid_until_us)
+
+
+@dataclass(frozen=True)
+class Trusted:
+    """Trusted keys T (spec: Trusted keys)."""
+
+    parties: dict[str, list[Listing]]
+    agreement_id: str | None
+    book_hash: str | None
+
+    def listing(self, party: str, public_key: bytes) -> Listing | None:
+        """The listing of exactly this key for ``party``, if T lists it."""
+        return next((k for k in self.parties.get(party, []) if k.public_key == public_key), None)
+
+    def lists_key_id(self, party: str, kid: str) -> bool:
+        return any(key_id(k.public_key) == kid for k in self.parties.get(party, []))
+
+
+_FILE_MEMBERS = {"bilat_trusted_keys", "agreement_id", "book_hash", "parties"}
+_KEY_MEMBERS = {"public_key", "key_id", "valid_from", "valid_until"}
+
+
+def trusted_keys(document: Any) -> Trusted:
+    """The trusted keys of a trusted-keys file's (parsed) document; ``ValueError`` naming the
+    first rule it breaks (spec: The trusted-keys file)."""
+    if not isinstance(document, dict) or not set(document) <= _FILE_MEMBERS:
+        raise ValueError("not an object of the file's members")
+    version = document.get("bilat_trusted_keys")
+    if not (_is_int(version) and version == 1):
+        raise ValueError("bilat_trusted_keys is not the integer 1")
+    agreement = document.get("agreement_id")
+    if agreement is not None and not (isinstance(agreement, str) and agreement):
+        raise ValueError("agreement_id")
+    book = document.get("book_hash")
+    if book is not None and not is_hex(book, 32):
+        raise ValueError("book_hash")
+    parties = document.get("parties")
+    if not isinstance(parties, dict) or not parties:
+        raise ValueError("parties is not a non-empty object")
+    result: dict[str, list[Listing]] = {}
+    owners: dict[bytes, str] = {}
+    for party, keys in parties.items():
+        if not party or not isinstance(keys, list) or not keys:
+            raise ValueError(f"party {party!r}: not a non-empty array of keys")
+        listings = []
+        for key in keys:
+            listing = _file_key(key)
+            if any(k.public_key == listing.public_key for k in listings):
+                raise ValueError("a key listed twice for one party")
+            if owners.setdefault(listing.public_key, party) != party:
+                raise ValueError("a key listed for two parties")
+            listings.append(listing)
+        result[party] = listings
+    return Trusted(result, agreement, book)
+
+
+def _file_key(key: Any) -> Listing:
+    if not isinstance(key, dict) or not set(key) <= _KEY_MEMBERS or "public_key" not in key:
+        raise ValueError("a key is not an object of the key members")
+    if not is_hex(key["public_key"], 32):
+        raise ValueError("public_key is not 64 lowercase hex digits")
+    public = bytes.fromhex(key["public_key"])
+    if is_small_order(public):
+        raise ValueError("public_key is of small order")
+    if "key_id" in key and key["key_id"] != key_id(public):
+        raise ValueError("key_id is not the key's")
+    start = parse_time(key.get("valid_from"))
+    until = None if key.get("valid_until") is None else parse_time(key["valid_until"])
+    if until is not None and until <= start:
+        raise ValueError("valid_until is not after valid_from")
+    return Listing(public, start, until)
+
+
+def trusted_keys_of_agreement(agreement_id: str, book: str, contents: Sequence[str]) -> Trusted:
+    """The trusted keys of an agreement, from its versions' contents (spec: Keys in the
+    agreement, Trusted keys): every key any version lists for each party, once."""
+    parties: dict[str, list[Listing]] = {}
+    for content in contents:
+        value = parse_json(content)
+        for role in ("seller", "buyer"):
+            party = value[role]
+            for key in party["keys"]:
+                public = unhex(key["public_key"], 32)
+                until = key["valid_until"]
+                listing = Listing(
+                    public,
+                    parse_time(key["valid_from"]),
+                    None if until is None else parse_time(until),
+                )
+                listed = parties.setdefault(party["id"], [])
+                if listing not in listed:
+                    listed.append(listing)
+    return Trusted(parties, agreement_id, book)
+
+
 # --- Ledger entries ------------------------------------------------------------------------
 
-KINDS = ("genesis", "anchor", "countersignature", "dispute", "resolution", "statement")
+KINDS = (
+    "genesis",
+    "anchor",
+    "key-rotation",
+    "countersignature",
+    "dispute",
+    "resolution",
+    "statement",
+)
 
 
 @dataclass(frozen=True)
@@ -620,6 +793,8 @@ def _published_key(info: Any) -> bytes | None:
     if not isinstance(info, dict) or not is_hex(info.get("public_key"), 32):
         return None
     public = bytes.fromhex(info["public_key"])
+    if is_small_order(public):
+        return None
     if info.get("algorithm", "Ed25519") != "Ed25519":
         return None
     if "key_id" in info and info["key_id"] != key_id(public):
@@ -632,8 +807,9 @@ def _most_frequent(values: Iterable[str]) -> str:
     return min(counts, key=lambda v: (-counts[v], v)) if counts else ""
 
 
-def check_chain(entries: Sequence[Entry], owner: str) -> list[Finding]:
-    """Every finding of ``owner``'s chain (spec: Checking a chain, steps 1-9)."""
+def check_chain(entries: Sequence[Entry], owner: str, trusted: Trusted) -> list[Finding]:
+    """Every finding of ``owner``'s chain against trusted keys ``trusted`` (spec: Checking a
+    chain, steps 1-9)."""
     findings: list[Finding] = []
     # 1. Agreement.
     mine = [e for e in entries if e.party == owner]
@@ -650,18 +826,23 @@ def check_chain(entries: Sequence[Entry], owner: str) -> list[Finding]:
         elif e not in variants.setdefault(e.sequence, []):
             variants[e.sequence].append(e)
     everything = [e for s in sorted(variants) for e in variants[s]]
-    # 3. Keys.
-    keys: dict[str, tuple[str, bytes]] | None = None
+    # 3. Genesis, no-genesis, wrong-agreement; the first current key.
+    current: bytes | None = None
     genesis_problems: dict[Entry, list[str]] = {}
     geneses = [e for e in variants.get(0, []) if e.kind == "genesis"]
     if not geneses:
         findings.append(Finding("no-genesis", 0 if 0 in variants else None))
+    if trusted.agreement_id is not None and entries and agreement != trusted.agreement_id:
+        findings.append(Finding("wrong-agreement", 0 if geneses else None))
     for genesis in sorted(geneses, key=Entry.entry_hash):
         published, problems = genesis_rules(genesis)
         genesis_problems[genesis] = problems
-        if keys is None and any(party == owner for party, _ in published.values()):
-            keys = published
-    if geneses and keys is None:
+        if current is None:
+            keys = [public for party, public in published.values() if party == owner]
+            if keys:
+                current = keys[0]
+                findings += _genesis_trust(genesis, trusted)
+    if geneses and current is None:
         findings.append(Finding("no-genesis", 0))
     # 4. bad-payload.
     payload_ok: dict[Entry, bool] = {}
@@ -669,19 +850,26 @@ def check_chain(entries: Sequence[Entry], owner: str) -> list[Finding]:
         problems = _payload_problems(e, agreement) + genesis_problems.get(e, [])
         findings += [Finding("bad-payload", e.sequence, p) for p in problems]
         payload_ok[e] = not problems
-    # 5. unknown-key, bad-signature.
+    # 5. Signatures and rotations.
     valid: dict[Entry, bool] = {}
-    for e in everything:
-        valid[e] = True
-        if keys is None:
-            continue
-        known = keys.get(e.key_id)
-        if known is None or known[0] != owner:
-            findings.append(Finding("unknown-key", e.sequence))
-            valid[e] = False
-        elif not verify_signature(known[1], e.signed_bytes(), e.signature):
-            findings.append(Finding("bad-signature", e.sequence))
-            valid[e] = False
+    for sequence in sorted(variants):
+        accepted: bytes | None = None
+        for e in sorted(variants[sequence], key=Entry.entry_hash):
+            if current is None:
+                valid[e] = True
+                continue
+            kind = _signature_finding(e, current, owner, trusted)
+            valid[e] = kind is None
+            if kind is not None:
+                findings.append(Finding(kind, sequence))
+            elif e.kind == "key-rotation" and payload_ok[e] and accepted is None:
+                outcome = _rotation(e, current, owner, trusted)
+                if isinstance(outcome, bytes):
+                    accepted = outcome
+                else:
+                    findings.append(Finding(outcome, sequence))
+        if accepted is not None:
+            current = accepted
     # 6. chain-break.
     for e in everything:
         if e.sequence == 0:
@@ -702,8 +890,9 @@ def check_chain(entries: Sequence[Entry], owner: str) -> list[Finding]:
         if sequence > previous + 1:
             findings.append(Finding("gap", previous + 1))
         previous = max(previous, sequence)
-    # 9. duplicate-window, supersedes.
-    good = [e for e in everything if e.kind == "anchor" and valid[e] and payload_ok[e]]
+    # 9. duplicate-window, supersedes: by sequence, then by entry hash.
+    by_hash = sorted(everything, key=lambda e: (e.sequence, e.entry_hash()))
+    good = [e for e in by_hash if e.kind == "anchor" and valid[e] and payload_ok[e]]
     first: dict[tuple[int, int, int], tuple[int, str]] = {}
     for e in good:
         p = e.payload_object() or {}
@@ -722,6 +911,97 @@ def check_chain(entries: Sequence[Entry], owner: str) -> list[Finding]:
     return findings
 
 
+def _genesis_trust(genesis: Entry, trusted: Trusted) -> list[Finding]:
+    """Spec: Genesis trust."""
+    payload = genesis.payload_object() or {}
+    findings = []
+    if trusted.book_hash is not None and payload.get("book_hash") != trusted.book_hash:
+        findings.append(Finding("wrong-agreement", 0))
+    signatures = payload.get("signatures")
+    for doc in signatures if isinstance(signatures, list) else []:
+        if not isinstance(doc, dict) or not isinstance(doc.get("party"), str):
+            continue
+        if not is_hex(doc.get("public_key"), 32):
+            continue
+        listing = trusted.listing(doc["party"], bytes.fromhex(doc["public_key"]))
+        if listing is None:
+            findings.append(Finding("unknown-key", 0))
+        elif not listing.may_sign_at(genesis.time_ms):
+            findings.append(Finding("key-not-valid", 0))
+    return findings
+
+
+def _signature_finding(e: Entry, current: bytes, owner: str, trusted: Trusted) -> str | None:
+    """Spec: Checking a chain, step 5, 1-4: the finding of an entry under the current key."""
+    listing = trusted.listing(owner, current)
+    if listing is None:
+        return "unknown-key"
+    if e.key_id != key_id(current):
+        return "key-not-current" if trusted.lists_key_id(owner, e.key_id) else "unknown-key"
+    if not listing.may_sign_at(e.time_ms):
+        return "key-not-valid"
+    if not verify_signature(current, e.signed_bytes(), e.signature):
+        return "bad-signature"
+    return None
+
+
+def rotation_message(
+    agreement_id: str, party: str, old_key_id: str, new_key_id: str, valid_from_ms: int
+) -> bytes:
+    """Spec: Key rotation: what the new key signs."""
+    fields = {
+        "agreement_id": agreement_id,
+        "party": party,
+        "old_key_id": old_key_id,
+        "new_key_id": new_key_id,
+        "valid_from_ms": valid_from_ms,
+    }
+    return tag("key-rotation.v1", canonical_json(fields))
+
+
+def _rotation(e: Entry, current: bytes, owner: str, trusted: Trusted) -> bytes | str:
+    """Spec: Key rotation rules. The new key if the rotation is accepted, else the finding."""
+    p = e.payload_object() or {}
+    new = bytes.fromhex(p["public_key"])
+    listing = trusted.listing(owner, new)
+    if listing is None:
+        return "unknown-key"
+    if p["new_key_id"] == key_id(current):
+        return "bad-payload"
+    if p["valid_from_ms"] != listing.valid_from_us // 1000:
+        return "bad-payload"
+    if not listing.may_sign_at(e.time_ms):
+        return "key-not-valid"
+    message = rotation_message(
+        e.agreement_id, owner, key_id(current), p["new_key_id"], p["valid_from_ms"]
+    )
+    if not verify_signature(new, message, bytes.fromhex(p["new_key_signature"])):
+        return "bad-payload"
+    return new
+
+
+_ROTATION_MEMBERS = {"new_key_id", "public_key", "valid_from_ms", "new_key_signature"}
+
+
+def rotation_problems(payload: Mapping[str, Any]) -> list[str]:
+    """Spec: Well-formed key rotations."""
+    if set(payload) != _ROTATION_MEMBERS:
+        return ["not the rotation's members"]
+    if not is_hex(payload["public_key"], 32):
+        return ["public_key"]
+    public = bytes.fromhex(payload["public_key"])
+    problems = []
+    if is_small_order(public):
+        problems.append("public_key of small order")
+    if payload["new_key_id"] != key_id(public):
+        problems.append("new_key_id")
+    if not _is_int(payload["valid_from_ms"]):
+        problems.append("valid_from_ms")
+    if not is_hex(payload["new_key_signature"], 64):
+        problems.append("new_key_signature")
+    return problems
+
+
 def _payload_problems(e: Entry, agreement: str) -> list[str]:
     if sha256(e.payload) != e.payload_hash:
         return ["payload does not match payload_hash"]
@@ -734,6 +1014,8 @@ def _payload_problems(e: Entry, agreement: str) -> list[str]:
         return ["genesis at a sequence other than 0"]
     if e.kind == "anchor":
         return anchor_problems(payload, agreement)
+    if e.kind == "key-rotation":
+        return rotation_problems(payload)
     return []
 
 
@@ -867,3 +1149,240 @@ def _store_findings(
         if not _equal(sums.get(currency, (0, 0)), signed.get(currency, (0, 0))):
             findings.append(Finding("total-mismatch", sequence, currency))
     return findings
+
+
+# --- Audit bundles -------------------------------------------------------------------------
+
+BUNDLE_CHECKS = ("leaf", "inclusion", "chain", "anchor", "record", "revision", "salt")
+_LEAF_MEMBERS = (
+    "key",
+    "start_ms",
+    "quantity",
+    "unit",
+    "amount",
+    "currency",
+    "agreement_id",
+    "agreement_version",
+)
+_BATCH_MEMBERS = (
+    "agreement_id",
+    "window_start_ms",
+    "window_end_ms",
+    "revision",
+    "depth",
+    "root",
+    "leaf_count",
+)
+_ENTRY_MEMBERS = (
+    "party",
+    "agreement_id",
+    "sequence",
+    "kind",
+    "prev_hash",
+    "payload",
+    "payload_hash",
+    "key_id",
+    "signature",
+    "time_ms",
+)
+_LAST_TIME_MS = 253402300799999
+_CANONICAL_DECIMAL = re.compile(r"0|-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
+
+
+def _exactly(value: Any, members: Iterable[str]) -> bool:
+    return isinstance(value, dict) and set(value) == set(members)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _bundle_entry(data: Any) -> Entry:
+    """An entry of a bundle's chain, checked as the bundle layout says; ``ValueError`` if not."""
+    if not _exactly(data, _ENTRY_MEMBERS):
+        raise ValueError("an entry has other members")
+    signature = data["signature"]
+    ok = (
+        all(_text(data[m]) for m in ("party", "agreement_id", "key_id"))
+        and _natural(data["sequence"], 0)
+        and data["sequence"] <= MAX_INT
+        and data["kind"] in KINDS
+        and is_hex(data["prev_hash"], 32)
+        and is_hex(data["payload_hash"], 32)
+        and isinstance(signature, str)
+        and len(signature) % 2 == 0
+        and is_hex(signature, len(signature) // 2)
+        and isinstance(data["payload"], str)
+        and _is_int(data["time_ms"])
+        and 0 <= data["time_ms"] <= _LAST_TIME_MS
+    )
+    if not ok:
+        raise ValueError("an entry member of the wrong type")
+    data["payload"].encode("utf-8")  # a lone surrogate: UnicodeEncodeError, a ValueError
+    return Entry.from_json(data)
+
+
+def _bundle_format(bundle: Any) -> tuple[int, list[Entry], Entry]:
+    """Spec: Audit bundles, check 0 (format): the version, the chain and the anchor entry."""
+    if not isinstance(bundle, dict):
+        raise ValueError("not an object")
+    version = bundle.get("bilat_bundle")
+    if not (_is_int(version) and version in (1, 2)):
+        raise ValueError("bilat_bundle")
+    top = ["bilat_bundle", "record", "proof", "batch", "chain"] + (
+        ["status"] if version == 2 else []
+    )
+    if not _exactly(bundle, top):
+        raise ValueError("members")
+    record = bundle["record"]
+    if not _exactly(record, _LEAF_MEMBERS):
+        raise ValueError("record members")
+    if not all(
+        _is_int(record[m]) if m == "start_ms" else isinstance(record[m], str) for m in _LEAF_MEMBERS
+    ):
+        raise ValueError("record types")
+    try:
+        _proof_shape(bundle["proof"])
+    except VerifyError as exc:
+        raise ValueError("proof") from exc
+    batch = bundle["batch"]
+    members = [*_BATCH_MEMBERS, "anchor_sequence"] if version == 2 else list(_BATCH_MEMBERS)
+    if not _exactly(batch, members):
+        raise ValueError("batch members")
+    integers = [m for m in members if m not in ("agreement_id", "root")]
+    if not (
+        _text(batch["agreement_id"])
+        and all(_is_int(batch[m]) for m in integers)
+        and 0 <= batch["depth"] <= 16
+        and is_hex(batch["root"], 32)
+    ):
+        raise ValueError("batch types")
+    if not isinstance(bundle["chain"], list) or not bundle["chain"]:
+        raise ValueError("chain")
+    chain = [_bundle_entry(e) for e in bundle["chain"]]
+    at = batch["anchor_sequence"] if version == 2 else chain[-1].sequence
+    anchors = [e for e in chain if e.sequence == at]
+    if len(anchors) != 1:
+        raise ValueError("no single entry at the anchor sequence")
+    return version, chain, anchors[0]
+
+
+def _canonical_object(e: Entry) -> dict[str, Any] | None:
+    return e.payload_object() if is_canonical(e.payload) else None
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    try:
+        return canonical_json(a) == canonical_json(b)
+    except NotCanonical:
+        return False
+
+
+def verify_bundle(bundle: Any, trusted: Trusted) -> list[tuple[str, bool]]:
+    """Spec: Audit bundles, Checks: ``[("format", False)]``, or every check with its result."""
+    try:
+        version, chain, anchor = _bundle_format(bundle)
+    except (ValueError, KeyError, TypeError):
+        return [("format", False)]
+    record, batch, proof = bundle["record"], bundle["batch"], bundle["proof"]
+    payload = _canonical_object(anchor)
+    first = _canonical_object(chain[0]) if chain[0].kind == "genesis" else None
+    book = first.get("book_hash") if first is not None else None
+    salt = bytes.fromhex(book) if is_hex(book, 32) else None
+    results = {
+        "leaf": _bundle_leaf(record, proof),
+        "inclusion": salt is not None and _inclusion(proof, batch, salt),
+        "chain": _bundle_chain(chain, trusted),
+        "anchor": _bundle_anchor(anchor, payload, batch),
+        "record": _bundle_record(record, anchor, payload, batch),
+        "revision": version == 1 or _json_equal(bundle["status"], status(chain, anchor, payload)),
+        "salt": salt is not None,
+    }
+    return [(name, results[name]) for name in BUNDLE_CHECKS]
+
+
+def _bundle_leaf(record: dict[str, Any], proof: dict[str, Any]) -> bool:
+    for name in ("quantity", "amount"):
+        if not _CANONICAL_DECIMAL.fullmatch(record[name]) or record[name] == "-0":
+            return False
+    try:
+        hashed = leaf_hash(record)
+    except NotCanonical:
+        return False
+    return hashed.hex() == proof["leaf_hash"] and record["key"] == proof["usage_key"]
+
+
+def _inclusion(proof: dict[str, Any], batch: dict[str, Any], salt: bytes) -> bool:
+    """Steps 4-6 of the record verification."""
+    leaf, bucket_path, top_path = _proof_shape(proof)
+    depth = batch["depth"]
+    if bucket_of(proof["usage_key"], depth, salt) != proof["bucket"]:
+        return False
+    try:
+        bucket = root_from_path(leaf, proof["index"], proof["bucket_size"], bucket_path)
+        root = root_from_path(sha256(b"\x00" + bucket), proof["bucket"], 2**depth, top_path)
+    except VerifyError:
+        return False
+    return root.hex() == batch["root"]
+
+
+def _bundle_chain(chain: list[Entry], trusted: Trusted) -> bool:
+    owner = _most_frequent(e.party for e in chain)
+    contiguous = [e.sequence for e in chain] == list(range(len(chain)))
+    return contiguous and not check_chain(chain, owner, trusted)
+
+
+def _bundle_anchor(anchor: Entry, payload: dict[str, Any] | None, batch: dict[str, Any]) -> bool:
+    if anchor.kind != "anchor" or payload is None:
+        return False
+    digest = payload.get("digest")
+    for name in _BATCH_MEMBERS:
+        if name == "depth":
+            signed = digest.get("depth") if isinstance(digest, dict) else None
+        else:
+            signed = payload.get(name)
+        if not (type(signed) is type(batch[name]) and signed == batch[name]):
+            return False
+    return True
+
+
+def _bundle_record(
+    record: dict[str, Any], anchor: Entry, payload: dict[str, Any] | None, batch: dict[str, Any]
+) -> bool:
+    payload = payload or {}
+    versions, totals = payload.get("agreement_versions"), payload.get("totals")
+    return (
+        batch["window_start_ms"] <= record["start_ms"] < batch["window_end_ms"]
+        and isinstance(versions, list)
+        and record["agreement_version"] in versions
+        and record["agreement_id"] == anchor.agreement_id
+        and isinstance(totals, dict)
+        and record["currency"] in totals
+        and batch["leaf_count"] > 0
+    )
+
+
+def status(chain: list[Entry], anchor: Entry, payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The status of the anchor's batch as the chain says it (spec: Audit bundles, revision)."""
+    mine = payload or {}
+    revision = mine.get("revision")
+    later = []
+    for e in chain:
+        other = (
+            _canonical_object(e) if e.kind == "anchor" and e.sequence > anchor.sequence else None
+        )
+        if (
+            other is not None
+            and other.get("window_start_ms") == mine.get("window_start_ms")
+            and other.get("window_end_ms") == mine.get("window_end_ms")
+            and _is_int(other.get("revision"))
+            and _is_int(revision)
+            and other["revision"] > revision
+        ):
+            later.append((e.sequence, other["revision"]))
+    last = max(later) if later else None
+    return {
+        "revision": revision,
+        "tip_sequence": max(e.sequence for e in chain),
+        "superseded_by": None if last is None else {"revision": last[1], "sequence": last[0]},
+    }

@@ -9,6 +9,7 @@ nothing). ``tests/independent/`` runs the same files through a verifier written 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,13 +23,20 @@ from streams.anchoring import digest_hash_of
 from streams.audit import entry_from_json
 from streams.batch_check import check_batches
 from streams.batchtree import NATIVE, BatchTree, batch_root, bucket_of
-from streams.canonical import canonical_json, decimal_text, leaf_data, leaf_fields, leaf_hash
-from streams.keys import KeyPair, PublicKey
+from streams.canonical import (
+    canonical_json,
+    decimal_text,
+    leaf_data,
+    leaf_fields,
+    leaf_hash,
+    tagged,
+)
+from streams.keys import KeyFileError, KeyPair, PublicKey, is_small_order
 from streams.ledger_check import check_ledger
 from streams.merkle import inclusion_proof, root_from_hashes, verify_inclusion
 from streams.merkle import leaf_hash as rfc_leaf_hash
 from streams.records import RatedUsage
-from streams.trust import TrustedKeys
+from streams.trust import TrustedKeys, TrustError
 from tests.vectors import generate
 
 TRUSTED = TrustedKeys.of_book(load_book(generate.AGREEMENT))
@@ -168,6 +176,42 @@ def test_keys_and_the_agreement() -> None:
     for signature in vector["signatures"]:
         doc = signature["document"]
         assert signature_problems(doc, vector["agreement_id"], book, ["hgc", "dcc"]) == []
+    contents = vector["version_contents"]
+    for version, content in zip(vector["versions"], contents, strict=True):
+        assert (
+            hashlib.sha256(tagged("agreement.v1", content.encode())).hexdigest()
+            == (version["hash"])
+        )
+    assert contents == [
+        canonical_json(v.canonical()).decode() for v in load_book(generate.AGREEMENT).versions
+    ]
+
+
+def test_trusted_keys() -> None:
+    vector = load("trust/trusted-keys.json")
+    assert vector["document"] == TRUSTED.to_json()
+    assert TrustedKeys.from_json(vector["document"]).parties == TRUSTED.parties
+    for case in load("trust/files.json")["cases"]:
+        try:
+            TrustedKeys.from_json(case["document"])
+            valid = True
+        except TrustError:
+            valid = False
+        assert valid == case["want_valid"], case["desc"]
+    keys = load("trust/small-order.json")
+    for key in keys["refused"]:
+        assert is_small_order(bytes.fromhex(key))
+        with pytest.raises(KeyFileError, match="small-order"):
+            PublicKey.from_hex(key)
+    for key in keys["accepted"]:
+        assert not is_small_order(bytes.fromhex(key))
+
+
+@pytest.mark.parametrize("name", names("bundle"))
+def test_bundles(name: str) -> None:
+    vector = load(f"bundle/{name}")
+    trusted = TrustedKeys.from_json(vector["trusted_keys"])
+    assert generate.failed_checks(vector["bundle"], trusted) == vector["want_failed"]
 
 
 @pytest.mark.parametrize("name", names("entries"))
@@ -188,7 +232,8 @@ def test_chains(name: str) -> None:
     vector = load(f"chain/{name}")
     owner = vector["owner"]
     entries = [entry_from_json(e) for e in vector["entries"]]
-    found = generate.distinct_findings(check_ledger(entries, owner, trusted=TRUSTED))
+    trusted = TrustedKeys.from_json(vector["trusted_keys"])
+    found = generate.distinct_findings(check_ledger(entries, owner, trusted=trusted))
     assert found == vector["want_chain_findings"], vector["desc"]
     if vector["digests"] is None:
         return

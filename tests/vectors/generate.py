@@ -33,7 +33,7 @@ from streams.agreement import AgreementBook
 from streams.agreement_loader import load_book
 from streams.agreement_signing import book_hash, book_versions, genesis_payload, sign_agreement
 from streams.anchoring import anchor_entry, digest_hash, digest_record, leaves_record
-from streams.audit import entry_to_json
+from streams.audit import build_bundle, entry_to_json, verify_bundle
 from streams.batch_check import check_batches
 from streams.batching import Batch, Batcher
 from streams.batchtree import BatchTree, RecordProof, bucket_of, verify_record
@@ -47,18 +47,26 @@ from streams.canonical import (
     tagged,
 )
 from streams.chain import ChainTip
-from streams.keys import KeyPair
-from streams.ledger import LedgerEntry, make_entry
+from streams.clock import to_ms
+from streams.keys import SMALL_ORDER_ENCODINGS, KeyPair, is_small_order, key_id_of
+from streams.ledger import (
+    LedgerEntry,
+    anchor_payload,
+    make_entry,
+    rotation_message,
+    rotation_payload,
+)
 from streams.ledger_check import Finding, check_ledger
 from streams.merkle import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
 from streams.merkle import leaf_hash as rfc_leaf_hash
 from streams.records import RatedUsage
-from streams.trust import TrustedKeys
+from streams.trust import TrustedKeys, TrustError
 
 __all__ = [
     "HERE",
     "build",
     "distinct_findings",
+    "failed_checks",
     "main",
     "proof_error",
     "seed_of",
@@ -68,6 +76,9 @@ __all__ = [
 
 HERE = Path(__file__).resolve().parent
 AGREEMENT = HERE / "agreement.yaml"
+ROTATION_AGREEMENT = HERE / "agreement-rotation.yaml"
+MARCH = datetime(2026, 3, 1, tzinfo=UTC)
+"""When hgc-next may start signing for hgc under the rotation agreement."""
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 """Time of the genesis entry; entry n is appended n minutes later."""
@@ -82,7 +93,9 @@ def seed_of(name: str) -> bytes:
     return hashlib.sha256(f"bilat test vector key: {name}".encode()).digest()
 
 
-KEYS = {name: KeyPair.from_seed(seed_of(name)) for name in ("hgc", "dcc", "stranger")}
+KEYS = {name: KeyPair.from_seed(seed_of(name)) for name in ("hgc", "dcc", "stranger", "hgc-next")}
+"""hgc and dcc sign the vectors' agreement; hgc-next is hgc's next key in the rotation
+agreement; the stranger is listed nowhere."""
 
 
 # --- output --------------------------------------------------------------------------------
@@ -466,7 +479,9 @@ def _keys_vector() -> dict[str, Any]:
     return {
         "keys.json": {
             "desc": "the Ed25519 keys of the vectors: seed = SHA-256('bilat test vector key: ' "
-            "+ name); key id = 'ed25519:' + hex of the first 8 bytes of SHA-256(public key)",
+            "+ name); key id = 'ed25519:' + hex of the first 8 bytes of SHA-256(public key). "
+            "agreement.yaml lists hgc and dcc, agreement-rotation.yaml hgc, hgc-next and dcc; "
+            "the stranger is listed nowhere",
             "keys": [
                 {
                     "name": name,
@@ -484,6 +499,9 @@ def _agreement_vector(world: World) -> dict[str, Any]:
     book = world.book
     versions = book_versions(book)
     body = canonical_json({"agreement_id": book.id, "versions": versions})
+    for version, content in zip(versions, book.versions, strict=True):
+        data = tagged("agreement.v1", canonical_json(content.canonical()))
+        assert hashlib.sha256(data).hexdigest() == version["hash"]
     signatures = []
     for doc in world.docs:
         fields = {k: doc[k] for k in ("agreement_id", "book_hash", "party", "key_id")}
@@ -495,6 +513,7 @@ def _agreement_vector(world: World) -> dict[str, Any]:
             "desc": "the agreement book hash and both parties' signature documents",
             "agreement_id": book.id,
             "versions": versions,
+            "version_contents": [canonical_json(v.canonical()).decode() for v in book.versions],
             "book_data_hex": tagged("agreement-book.v1", body).hex(),
             "book_hash": book_hash(book).hex(),
             "signatures": signatures,
@@ -739,10 +758,10 @@ def _proof_vectors(world: World) -> dict[str, Any]:
 
 
 def _resign(entry: LedgerEntry, key: KeyPair | None = None, **changes: Any) -> LedgerEntry:
-    """``entry`` with ``changes``, signed again (by ``key``, default its party's key)."""
+    """``entry`` with ``changes``, signed again (by ``key``, default the key that signed it)."""
     if "payload" in changes and "payload_hash" not in changes:
         changes["payload_hash"] = hashlib.sha256(changes["payload"]).digest()
-    signer = key or KEYS[entry.party]
+    signer = key or next(k for k in KEYS.values() if k.key_id == entry.key_id)
     if key is not None:
         changes.setdefault("key_id", key.key_id)
     unsigned = dataclasses.replace(entry, **changes)
@@ -774,11 +793,14 @@ class Mutation:
     digests: list[dict[str, Any]] | None = None
     leaf_stores: list[dict[str, Any]] | None = None
     with_stored: bool = True
+    trusted: TrustedKeys | None = None
+    """The keys the chain is checked against; None: the vectors' agreement's."""
 
 
 def _chain_vector(world: World, m: Mutation) -> dict[str, Any]:
     entries = m.entries
-    chain_found = check_ledger(entries, "hgc", trusted=TrustedKeys.of_book(world.book))
+    trusted = m.trusted or TrustedKeys.of_book(world.book)
+    chain_found = check_ledger(entries, "hgc", trusted=trusted)
     digests = m.digests if m.digests is not None else world.digests
     stores = m.leaf_stores if m.leaf_stores is not None else world.leaf_stores
     want_chain = distinct_findings([Finding(k, s, "") for k, s in m.chain])
@@ -787,6 +809,7 @@ def _chain_vector(world: World, m: Mutation) -> dict[str, Any]:
     vector: dict[str, Any] = {
         "desc": m.desc,
         "owner": "hgc",
+        "trusted_keys": trusted.to_json(),
         "entries": [entry_to_json(e) for e in entries],
         "digests": None,
         "leaf_stores": None,
@@ -909,9 +932,68 @@ def _mutations(world: World) -> dict[str, Mutation]:
     def stranger_party(p: dict[str, Any]) -> None:
         p["parties"]["hgc"] = stranger.public.to_json() | {"role": "seller"}
 
+    def stranger_genesis(p: dict[str, Any]) -> None:
+        p["parties"]["hgc"] = {"role": "seller"} | {
+            k: v for k, v in stranger.public.to_json().items() if k != "algorithm"
+        }
+        p["signatures"][0] = signature_document(world.book, stranger, "hgc")
+
+    resigned = [_resign(genesis, key=stranger, payload=_payload(genesis, stranger_genesis))]
+    for entry in e[1:]:
+        resigned.append(_resign(entry, key=stranger, prev_hash=resigned[-1].entry_hash()))
+
+    def zero_key(p: dict[str, Any]) -> None:
+        p["parties"]["hgc"] |= {"key_id": key_id_of(bytes(32)), "public_key": "00" * 32}
+
+    # Of two anchors of one window revision at one sequence, the one with the smaller entry
+    # hash is *the* anchor; a later replay of the other's root is then a duplicate-window.
+    first_anchor, second_anchor = sorted((a3, other_anchor), key=lambda x: x.entry_hash())
+    replay = make_entry(
+        second_anchor,
+        party="hgc",
+        agreement_id=world.book.id,
+        kind="anchor",
+        payload=second_anchor.payload_json(),
+        signer=KEYS["hgc"],
+        time=T0 + timedelta(minutes=4),
+    )
+
     stored_ok: list[tuple[str, int | None]] = []
     return {
+        "equivocation-then-replay": Mutation(
+            "two anchors of window 1 revision 1 at sequence 3 (an equivocation), given with the "
+            "one of larger entry hash first, then that one's payload again at sequence 4: the "
+            "anchor of the window revision is the one of smaller entry hash, whatever the "
+            "input order, so sequence 4 anchors another root",
+            [genesis, a1, a2, second_anchor, first_anchor, replay],
+            [("equivocation", 3), ("duplicate-window", 4)],
+            with_stored=False,
+        ),
         "valid": Mutation("a valid chain: genesis and three anchors", e, [], stored_ok),
+        "resigned-by-stranger": Mutation(
+            "the whole chain re-signed from genesis on by the stranger's key, which the genesis "
+            "names for hgc (with an agreement signature by it; dcc's is the real one): "
+            "self-consistent, but the stranger's key is not trusted for hgc",
+            resigned,
+            [("unknown-key", n) for n in range(4)],
+            stored_ok,
+        ),
+        "genesis-small-order-key": Mutation(
+            "the genesis names the all-zero key (a point of small order) for hgc: it publishes "
+            "no key of hgc, so nothing can be checked",
+            genesis_with(zero_key),
+            [("bad-payload", 0), ("no-genesis", 0)],
+            stored_ok,
+        ),
+        "checked-against-another-agreement": Mutation(
+            "the valid chain checked against the trusted keys of another agreement "
+            "(agreement-rotation.yaml, which lists the same keys of hgc and dcc): its genesis "
+            "names another agreement id and book hash",
+            e,
+            [("wrong-agreement", 0)],
+            stored_ok,
+            trusted=TrustedKeys.of_book(load_book(ROTATION_AGREEMENT)),
+        ),
         "replayed-entry": Mutation(
             "a valid chain with an entry delivered twice (Kafka is at least once)",
             [*e, a2],
@@ -1111,6 +1193,449 @@ def _mutations(world: World) -> dict[str, Mutation]:
     }
 
 
+def signature_document(book: AgreementBook, key: KeyPair, party: str) -> dict[str, str]:
+    """A party's signature document by any key (``sign_agreement`` refuses keys the agreement
+    does not list): built from the spec's bytes."""
+    fields = {
+        "agreement_id": book.id,
+        "book_hash": book_hash(book).hex(),
+        "party": party,
+        "key_id": key.key_id,
+    }
+    signature = key.sign(tagged("agreement-signature.v1", canonical_json(fields)))
+    return {**fields, "public_key": key.public.raw.hex(), "signature": signature.hex()}
+
+
+# --- trust: trusted keys, small-order keys, key rotation -----------------------------------
+
+
+def _trust_vectors(world: World) -> dict[str, Any]:
+    trusted = TrustedKeys.of_book(world.book)
+    document = trusted.to_json()
+    hgc = document["parties"]["hgc"][0]
+    zero = "00" * 32
+    order8 = "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"
+
+    def with_hgc(**changes: Any) -> dict[str, Any]:
+        changed = copy.deepcopy(document)
+        changed["parties"]["hgc"][0].update(changes)
+        for name, value in list(changes.items()):
+            if value is None and name != "valid_until":
+                del changed["parties"]["hgc"][0][name]
+        return changed
+
+    minimal = {
+        "bilat_trusted_keys": 1,
+        "parties": {"hgc": [{"public_key": hgc["public_key"], "valid_from": hgc["valid_from"]}]},
+    }
+    cases: list[tuple[str, Any, bool]] = [
+        ("the vectors' agreement's trusted keys (`bilat keys trusted`)", document, True),
+        ("minimal: no agreement id, book hash, key id or valid_until", minimal, True),
+        (
+            "times with an offset and with fractional seconds",
+            with_hgc(valid_from="2026-01-01T01:00:00+01:00", valid_until="2027-01-01T00:00:00.5Z"),
+            True,
+        ),
+        ("agreement_id and book_hash null: unknown", document | {"agreement_id": None,
+                                                                 "book_hash": None}, True),
+        ("bilat_trusted_keys 2", document | {"bilat_trusted_keys": 2}, False),
+        ("bilat_trusted_keys true, not 1", document | {"bilat_trusted_keys": True}, False),
+        ("bilat_trusted_keys missing", {k: v for k, v in document.items()
+                                        if k != "bilat_trusted_keys"}, False),
+        ("an unknown top-level field", document | {"note": "x"}, False),
+        ("an unknown field of a key", with_hgc(note="x"), False),
+        ("agreement_id empty", document | {"agreement_id": ""}, False),
+        ("agreement_id not a string", document | {"agreement_id": 7}, False),
+        ("book_hash in uppercase", document | {"book_hash": document["book_hash"].upper()}, False),
+        ("public_key in uppercase",
+         with_hgc(public_key=hgc["public_key"].upper(), key_id=None), False),
+        ("public_key of 31 bytes", with_hgc(public_key=hgc["public_key"][:62], key_id=None), False),
+        ("public_key all zero: a point of small order",
+         with_hgc(public_key=zero, key_id=None), False),
+        ("public_key of a point of order 8", with_hgc(public_key=order8, key_id=None), False),
+        ("key_id not the key's", with_hgc(key_id=document["parties"]["dcc"][0]["key_id"]), False),
+        ("valid_from missing", with_hgc(valid_from=None), False),
+        ("valid_from without an offset", with_hgc(valid_from="2026-01-01T00:00:00"), False),
+        ("valid_from without seconds", with_hgc(valid_from="2026-01-01T00:00Z"), False),
+        ("valid_from not a date", with_hgc(valid_from="2026-02-30T00:00:00Z"), False),
+        ("valid_until equal to valid_from", with_hgc(valid_until=hgc["valid_from"]), False),
+        ("parties empty", document | {"parties": {}}, False),
+        ("a party with no key", document | {"parties": document["parties"] | {"dcc": []}}, False),
+        (
+            "one key listed twice for a party",
+            document | {"parties": document["parties"] | {"hgc": [hgc, hgc]}},
+            False,
+        ),
+        (
+            "one key listed for two parties",
+            document | {"parties": document["parties"] | {"dcc": [hgc]}},
+            False,
+        ),
+    ]  # fmt: skip
+    checked = []
+    for desc, value, valid in cases:
+        try:
+            TrustedKeys.from_json(value)
+            accepted = True
+        except TrustError:
+            accepted = False
+        assert accepted == valid, desc
+        checked.append({"desc": desc, "document": value, "want_valid": valid})
+    refused = sorted(e[:31] + bytes([e[31] | sign]) for e in SMALL_ORDER_ENCODINGS
+                     for sign in (0, 0x80))  # fmt: skip
+    assert all(is_small_order(key) for key in refused)
+    accepted_keys = [k.public.raw.hex() for k in KEYS.values()]
+    assert not any(is_small_order(bytes.fromhex(k)) for k in accepted_keys)
+    return {
+        "trust/trusted-keys.json": {
+            "desc": "the trusted keys of the vectors' agreement: every key any version lists "
+            "for each party (see agreement/book.json, version_contents), its id and book hash",
+            "agreement_id": world.book.id,
+            "book_hash": book_hash(world.book).hex(),
+            "document": document,
+        },
+        "trust/files.json": {
+            "desc": "trusted-keys documents: valid ones, and one refusal per rule",
+            "cases": checked,
+        },
+        "trust/small-order.json": {
+            "desc": "public keys refused everywhere (points of small order, with either sign "
+            "bit: 8 canonical and 6 non-canonical encodings), and keys accepted",
+            "refused": [key.hex() for key in refused],
+            "accepted": accepted_keys,
+        },
+    }
+
+
+def _made_up_anchor(book: AgreementBook, n: int) -> dict[str, Any]:
+    """An anchor of window ``n`` of a made-up batch: the rotation chains are checked as chains
+    only (no digests, no leaves)."""
+    start = to_ms(W1) + n * 3_600_000
+    return anchor_payload(
+        agreement_id=book.id,
+        window_start_ms=start,
+        window_end_ms=start + 3_600_000,
+        revision=0,
+        leaf_count=1,
+        totals={"EUR": Decimal("0.01")},
+        root=hashlib.sha256(b"made-up root %d" % n).digest(),
+        digest_depth=2,
+        digest_hash=hashlib.sha256(b"made-up digest %d" % n).digest(),
+        agreement_versions=["1"],
+        supersedes=None,
+    )
+
+
+def _rotation(
+    book: AgreementBook, new: KeyPair, valid_from: datetime = MARCH, old: str = "hgc", **kw: Any
+) -> dict[str, Any]:
+    fields = {"agreement_id": book.id, "party": "hgc", "old_key_id": KEYS[old].key_id} | kw
+    return rotation_payload(new, valid_from, **fields)
+
+
+def _rotation_mutations() -> dict[str, Mutation]:
+    """hgc's chain under agreement-rotation.yaml: genesis and an anchor signed by hgc, a
+    rotation to hgc-next signed by hgc, an anchor signed by hgc-next; then one file per
+    mutation."""
+    book = load_book(ROTATION_AGREEMENT)
+    trusted = TrustedKeys.of_book(book)
+    docs = [sign_agreement(book, KEYS[p], p) for p in ("hgc", "dcc")]
+    tip = ChainTip("hgc", book.id)
+    minute = timedelta(minutes=1)
+    e = [
+        tip.append("genesis", genesis_payload(book, docs), KEYS["hgc"], T0),
+        tip.append("anchor", _made_up_anchor(book, 0), KEYS["hgc"], T0 + minute),
+        tip.append("key-rotation", _rotation(book, KEYS["hgc-next"]), KEYS["hgc"], T0 + 2 * minute),
+        tip.append("anchor", _made_up_anchor(book, 1), KEYS["hgc-next"], T0 + 3 * minute),
+    ]
+    hgc, following, stranger = KEYS["hgc"], KEYS["hgc-next"], KEYS["stranger"]
+
+    def then(entries: list[LedgerEntry], kind: str, payload: Any, key: KeyPair,
+             time: datetime | None = None) -> list[LedgerEntry]:  # fmt: skip
+        """``entries`` and one more entry after them."""
+        at = time or T0 + len(entries) * minute
+        entry = make_entry(entries[-1], party="hgc", agreement_id=book.id, kind=kind,
+                           payload=payload, signer=key, time=at)  # fmt: skip
+        return [*entries, entry]
+
+    def handover(payload: dict[str, Any], key: KeyPair = hgc, time: datetime | None = None,
+                 next_key: KeyPair = following) -> list[LedgerEntry]:  # fmt: skip
+        """Genesis, anchor, this rotation signed by ``key``, an anchor by ``next_key``."""
+        rotated = then(e[:2], "key-rotation", payload, key, time)
+        return then(rotated, "anchor", _made_up_anchor(book, 1), next_key)
+
+    good = _rotation(book, following)
+    message = rotation_message(book.id, "hgc", hgc.key_id, following.key_id, to_ms(MARCH))
+    # The all-zero key accepts the all-zero signature on about one message in four: the first
+    # valid_from_ms from March 1 on whose rotation message it accepts (OpenSSL's verify).
+    zero = next(
+        ms for ms in range(to_ms(MARCH), to_ms(MARCH) + 64)
+        if _zero_signature_verifies(rotation_message(book.id, "hgc", hgc.key_id,
+                                                     key_id_of(bytes(32)), ms))
+    )  # fmt: skip
+    weak = {"new_key_id": key_id_of(bytes(32)), "public_key": "00" * 32, "valid_from_ms": zero,
+            "new_key_signature": "00" * 64}  # fmt: skip
+    unproven = {k: v for k, v in good.items() if k != "new_key_signature"}
+    key_not_current_after = [("key-not-current", 3)]
+    return {
+        "rotation-valid": Mutation(
+            "a key rotation: hgc's chain handed from hgc to hgc-next (signed by hgc, with "
+            "hgc-next's proof of possession), then signed by hgc-next",
+            e, [], trusted=trusted, with_stored=False,
+        ),
+        "rotation-old-key-after": Mutation(
+            "after the rotation, an entry signed by the old key (still trusted and valid)",
+            then(e, "anchor", _made_up_anchor(book, 2), hgc),
+            [("key-not-current", 4)], trusted=trusted, with_stored=False,
+        ),
+        "rotation-next-key-before": Mutation(
+            "before the rotation, an entry signed by the next key (trusted and valid)",
+            _rechain([e[0], _resign(e[1], key=following), e[2], e[3]], 2),
+            [("key-not-current", 1)], trusted=trusted, with_stored=False,
+        ),
+        "rotation-to-unlisted-key": Mutation(
+            "a rotation to the stranger's key (with its proof of possession), which the "
+            "agreement does not list for hgc; the next entry signed by it",
+            handover(_rotation(book, stranger), next_key=stranger),
+            [("unknown-key", 2), ("unknown-key", 3)], trusted=trusted, with_stored=False,
+        ),
+        "rotation-signed-by-non-current-key": Mutation(
+            "the rotation signed by the next key itself, not by the current one",
+            handover(good, key=following),
+            [("key-not-current", 2), *key_not_current_after], trusted=trusted,
+            with_stored=False,
+        ),
+        "rotation-bad-proof-of-possession": Mutation(
+            "the rotation's new_key_signature made by the old key, not the new one: no proof "
+            "that hgc holds hgc-next; the rotation is refused and hgc-next's entry is not hgc's "
+            "current key's",
+            handover(good | {"new_key_signature": hgc.sign(message).hex()}),
+            [("bad-payload", 2), *key_not_current_after], trusted=trusted, with_stored=False,
+        ),
+        "rotation-proof-for-another-agreement": Mutation(
+            "the proof of possession is hgc-next's, but over the rotation message of another "
+            "agreement (vec-2026): replayed, it does not verify here",
+            handover(good | {"new_key_signature": _rotation(
+                book, following, agreement_id="vec-2026")["new_key_signature"]}),
+            [("bad-payload", 2), *key_not_current_after], trusted=trusted, with_stored=False,
+        ),
+        "rotation-without-proof": Mutation(
+            "a rotation without new_key_signature (the payload before proofs of possession)",
+            handover(unproven),
+            [("bad-payload", 2), *key_not_current_after], trusted=trusted, with_stored=False,
+        ),
+        "rotation-wrong-valid-from": Mutation(
+            "the rotation names a valid_from_ms one day after the agreement's listing of "
+            "hgc-next (its proof signs that value)",
+            handover(_rotation(book, following, MARCH + timedelta(days=1))),
+            [("bad-payload", 2), *key_not_current_after], trusted=trusted, with_stored=False,
+        ),
+        "rotation-to-current-key": Mutation(
+            "a rotation from hgc to hgc itself",
+            handover(_rotation(book, hgc, datetime(2026, 1, 1, tzinfo=UTC))),
+            [("bad-payload", 2), *key_not_current_after], trusted=trusted, with_stored=False,
+        ),
+        "rotation-before-valid": Mutation(
+            "the rotation's time (2026-02-15) is before hgc-next's valid_from (2026-03-01)",
+            handover(good, time=datetime(2026, 2, 15, tzinfo=UTC)),
+            [("key-not-valid", 2), *key_not_current_after], trusted=trusted, with_stored=False,
+        ),
+        "rotation-small-order-key": Mutation(
+            "a rotation to the all-zero key (a point of small order) whose new_key_signature is "
+            "64 zero bytes, which OpenSSL accepts under that key for this message: refused for "
+            "the key, before any signature is checked; hgc's key stays current",
+            handover(weak, next_key=hgc),
+            [("bad-payload", 2)], trusted=trusted, with_stored=False,
+        ),
+        "key-expired": Mutation(
+            "no rotation: an entry signed by hgc at 2026-04-01T00:00:00Z, the end of its "
+            "validity (valid_until is exclusive)",
+            then(e[:2], "anchor", _made_up_anchor(book, 1), hgc, datetime(2026, 4, 1, tzinfo=UTC)),
+            [("key-not-valid", 2)], trusted=trusted, with_stored=False,
+        ),
+    }  # fmt: skip
+
+
+# --- audit bundles -------------------------------------------------------------------------
+
+CHECKS = ("leaf", "inclusion", "chain", "anchor", "record", "revision", "salt")
+
+
+def _batch_meta(batch: Batch, anchor: LedgerEntry) -> dict[str, Any]:
+    return {
+        "window_start_ms": to_ms(batch.window_start),
+        "window_end_ms": to_ms(batch.window_end),
+        "revision": batch.revision,
+        "depth": batch.tree.depth,
+        "root": batch.root,
+        "leaf_count": batch.tree.leaf_count,
+        "anchor_sequence": anchor.sequence,
+    }
+
+
+def _crafted(
+    world: World, records: Sequence[RatedUsage], **signed: Any
+) -> tuple[BatchTree, list[LedgerEntry], dict[str, Any]]:
+    """A batch of window 1 holding ``records`` as they are (whatever their start, version or
+    currency), anchored at sequence 1 of hgc's chain by hgc's key, the anchor signing
+    ``signed`` where it differs from the batch: what a party that can sign, but lies, exports."""
+    tree = BatchTree.build([(r.key, leaf_hash(r)) for r in records], 2, world.salt)
+    fields: dict[str, Any] = {
+        "agreement_id": world.book.id,
+        "window_start_ms": to_ms(W1),
+        "window_end_ms": to_ms(W1) + 3_600_000,
+        "revision": 0,
+        "leaf_count": tree.leaf_count,
+        "totals": {"EUR": sum((r.amount for r in records), Decimal(0))},
+        "root": tree.root,
+        "digest_depth": 2,
+        "digest_hash": hashlib.sha256(b"digest of a crafted batch").digest(),
+        "agreement_versions": sorted({r.agreement_version for r in records}),
+        "supersedes": None,
+    } | signed
+    genesis = world.entries[0]
+    anchor = make_entry(genesis, party="hgc", agreement_id=world.book.id, kind="anchor",
+                        payload=anchor_payload(**fields), signer=KEYS["hgc"],
+                        time=T0 + timedelta(minutes=1))  # fmt: skip
+    meta = {
+        "window_start_ms": fields["window_start_ms"],
+        "window_end_ms": fields["window_end_ms"],
+        "revision": 0,
+        "depth": 2,
+        "root": tree.root,
+        "leaf_count": fields["leaf_count"],
+        "anchor_sequence": 1,
+    }
+    return tree, [genesis, anchor], meta
+
+
+def failed_checks(bundle: Mapping[str, Any], trusted: TrustedKeys) -> list[str]:
+    """The names of the checks of ``verify_bundle`` that fail, in their order."""
+    return [c.name for c in verify_bundle(bundle, trusted) if not c.ok]
+
+
+def _bundle_vectors(world: World) -> dict[str, Any]:
+    trusted = TrustedKeys.of_book(world.book)
+    e = world.entries
+    w2 = WINDOW_2[1]
+    valid = build_bundle(
+        w2, world.batches[1].tree.proof(w2.key), _batch_meta(world.batches[1], e[2]), e
+    )
+    w1 = WINDOW_1[0]
+    superseded = build_bundle(
+        w1, world.batches[0].tree.proof(w1.key), _batch_meta(world.batches[0], e[1]), e
+    )
+    assert superseded["status"]["superseded_by"] == {"revision": 1, "sequence": 3}
+    version_1 = copy.deepcopy(valid)
+    version_1["bilat_bundle"] = 1
+    del version_1["batch"]["anchor_sequence"], version_1["status"]
+    version_1["chain"] = version_1["chain"][:3]
+
+    stranger = KEYS["stranger"]
+    forged_genesis = _resign(e[0], key=stranger, payload=_payload(e[0], lambda p: (
+        p["parties"].update(hgc={"role": "seller", "key_id": stranger.key_id,
+                                 "public_key": stranger.public.raw.hex()}),
+        p["signatures"].__setitem__(0, signature_document(world.book, stranger, "hgc")),
+    )))  # fmt: skip
+    resigned = [forged_genesis]
+    for entry in e[1:]:
+        resigned.append(_resign(entry, key=stranger, prev_hash=resigned[-1].entry_hash()))
+
+    def crafted(records: Sequence[RatedUsage], subject: RatedUsage, **signed: Any) -> Any:
+        tree, chain, meta = _crafted(world, records, **signed)
+        return build_bundle(subject, tree.proof(subject.key), meta, chain)
+
+    late_record = _rated("ix-fra-01", "cdr-0900", W1 + timedelta(hours=1), "10", "second", "0.0025")
+    version_2 = _rated("ix-fra-01", "cdr-0901", _at(W1, 30), "10", "second", "0.0024", version="2")
+    dollars = dataclasses.replace(_rated("ix-fra-01", "cdr-0902", _at(W1, 40), "10", "second",
+                                         "0.0030"), currency="USD")  # fmt: skip
+
+    def change(document: Any, fn: Callable[[dict[str, Any]], Any]) -> Any:
+        changed = copy.deepcopy(document)
+        fn(changed)
+        return changed
+
+    def flip_top(b: dict[str, Any]) -> None:
+        b["proof"]["top_path"][0] = _flip(b["proof"]["top_path"][0])
+
+    cases: dict[str, tuple[str, Any, list[str]]] = {
+        "valid": ("a record of window 2 (sequence 2), the chain to the tip (sequence 3): "
+                  "current", valid, []),
+        "superseded": ("a record of window 1 revision 0 (sequence 1), superseded by revision 1 "
+                       "(sequence 3): valid, and status says so", superseded, []),
+        "version-1": ("a version 1 bundle: no anchor_sequence or status; the chain ends at the "
+                      "anchor", version_1, []),
+        "leaf-amount-changed": ("the record's amount changed: it no longer hashes to the "
+                                "proof's leaf", change(valid, lambda b: b["record"].update(
+                                    amount="0.02")), ["leaf"]),
+        "leaf-non-canonical-decimal": ("the record's amount written 0.010, not its canonical "
+                                       "text 0.01", change(valid, lambda b: b["record"].update(
+                                           amount="0.010")), ["leaf"]),
+        "inclusion-path-node": ("one bit of the first top-path node flipped",
+                                change(valid, flip_top), ["inclusion"]),
+        "chain-resigned-by-stranger": ("the whole chain re-signed from genesis on by the "
+                                       "stranger's key, which the genesis names for hgc: every "
+                                       "signature verifies, none with a trusted key",
+                                       change(valid, lambda b: b.update(chain=[
+                                           entry_to_json(x) for x in resigned])), ["chain"]),
+        "chain-without-genesis": ("the chain without its genesis entry: no salt, no keys",
+                                  change(valid, lambda b: b["chain"].pop(0)),
+                                  ["inclusion", "chain", "salt"]),
+        "anchor-leaf-count": ("batch.leaf_count one more than the anchor signs",
+                              change(valid, lambda b: b["batch"].update(
+                                  leaf_count=b["batch"]["leaf_count"] + 1)), ["anchor"]),
+        "anchor-depth": ("batch.depth 3, the anchor's digest.depth is 2 (the proof's top path "
+                         "then fails too)", change(valid, lambda b: b["batch"].update(depth=3)),
+                         ["inclusion", "anchor"]),
+        "anchor-agreement-id": ("batch.agreement_id names another agreement than the anchor",
+                                change(valid, lambda b: b["batch"].update(
+                                    agreement_id="vec-2027")), ["anchor"]),
+        "record-start-outside-window": ("the batch holds a record starting at the window's end "
+                                        "(exclusive), anchored by hgc as window 1",
+                                        crafted([*WINDOW_1[:3], late_record], late_record),
+                                        ["record"]),
+        "record-version-not-listed": ("the record was rated under version 2, the anchor lists "
+                                      "only version 1", crafted([*WINDOW_1[:3], version_2],
+                                      version_2, agreement_versions=["1"]), ["record"]),
+        "record-currency-not-totalled": ("the record is in USD, the anchor totals only EUR",
+                                         crafted([*WINDOW_1[:3], dollars], dollars,
+                                                 totals={"EUR": Decimal("0.0547")}), ["record"]),
+        "record-zero-leaf-count": ("the anchor (and the batch) say 0 leaves, yet the root holds "
+                                   "the record", crafted(WINDOW_1[:3], WINDOW_1[0],
+                                                         leaf_count=0), ["record"]),
+        "revision-lying-status": ("the superseded record's bundle claims it is current",
+                                  change(superseded, lambda b: b["status"].update(
+                                      superseded_by=None)), ["revision"]),
+        "format-unknown-field": ("a member the checks would not read: the whole bundle is "
+                                 "refused", change(valid, lambda b: b.update(
+                                     note="approved by hgc")), ["format"]),
+    }  # fmt: skip
+    files = {}
+    for name, (desc, bundle, want) in cases.items():
+        got = failed_checks(bundle, trusted)
+        assert got == want, (name, got, want)
+        checks = ["format"] if want == ["format"] else list(CHECKS)
+        assert [c.name for c in verify_bundle(bundle, trusted)] == checks
+        files[f"bundle/{name}.json"] = {
+            "desc": desc,
+            "trusted_keys": trusted.to_json(),
+            "bundle": bundle,
+            "want_failed": want,
+        }
+    return files
+
+
+def _zero_signature_verifies(message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes(32)).verify(bytes(64), message)
+    except InvalidSignature:
+        return False
+    return True
+
+
 # --- all -----------------------------------------------------------------------------------
 
 
@@ -1127,8 +1652,10 @@ def build() -> dict[str, bytes]:
     files |= _entry_vectors(world)
     files |= _batch_vectors(world)
     files |= _proof_vectors(world)
-    for name, mutation in _mutations(world).items():
+    files |= _trust_vectors(world)
+    for name, mutation in (_mutations(world) | _rotation_mutations()).items():
         files[f"chain/{name}.json"] = _chain_vector(world, mutation)
+    files |= _bundle_vectors(world)
     return {path: _dump(value) for path, value in sorted(files.items())}
 
 
