@@ -1,10 +1,10 @@
 """Benchmark of the Merkle batch: leaves per second on one core.
 
-The leaves are real leaf data: the canonical leaf encoding v1 (``streams.canonical.leaf_data``)
+The leaves are real leaf data: the canonical leaf encoding v1 (``streams.core.canonical.leaf_data``)
 of a million synthetic rated calls, about 200 bytes each (checked against ``canonical_json``
 on a sample). Two builds are measured, each against its own baseline in the same run:
 
-* **C build** (``streams/_batchhash.c``, what Bilat uses where it is compiled). Baseline: the
+* **C build** (``streams/merkle/_batchhash.c``, what Bilat uses where it is compiled). Baseline: the
   bare cost of hashing every leaf, ``leaf_hashes(datas)`` (one C call, SHA-256 from OpenSSL,
   the same primitive the batch uses). Full batch: those leaf hashes, then
   ``BatchTree.from_columns`` (keyed BLAKE2b bucketing, per-bucket sort, every bucket's RFC 9162
@@ -27,9 +27,9 @@ import random
 from collections.abc import Callable
 
 from bench.common import Row, arguments, best_of, report
-from streams.batchtree import NATIVE, BatchTree, verify_record
-from streams.canonical import LEAF_DOMAIN, canonical_json, tagged
-from streams.merkle import leaf_hash, leaf_hashes, root_from_hashes
+from streams.core.canonical import LEAF_DOMAIN, canonical_json, tagged
+from streams.merkle.batchtree import NATIVE, BatchTree, verify_record
+from streams.merkle.rfc9162 import leaf_hash, leaf_hashes, root_from_hashes
 
 TARGET = 2.5
 SALT = b"bench-agreement-salt"
@@ -144,7 +144,7 @@ def main() -> None:
     if NATIVE:
         table("C", True, leaf_hashes, "merkle.json")
     else:
-        print("streams._batchhash is not compiled here: only the Python build is measured")
+        print("streams.merkle._batchhash is not compiled here: only the Python build is measured")
     table("Python", False, python_leaf_hashes, "merkle-python.json")
     judged = "C" if NATIVE else "Python"
     ratio = results[judged]

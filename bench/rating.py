@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 from bench.common import arguments, best_of, report
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.synth import synth_order, synth_pair
-from streams.agreement_loader import load_book
-from streams.clock import ManualClock
-from streams.codec import make_codec
-from streams.config import REPO
-from streams.errors import BilatError
-from streams.inventory import Inventory, OrderEvent
-from streams.pipeline import Origin, UsagePipeline
-from streams.rating import Rater
-from streams.validation import parse_usage
+from streams.agreement.loader import load_book
+from streams.contract.codec import make_codec
+from streams.core.clock import ManualClock
+from streams.core.errors import BilatError
+from streams.rating.inventory import Inventory, OrderEvent
+from streams.rating.pipeline import Origin, UsagePipeline
+from streams.rating.rater import Rater
+from streams.rating.validation import parse_usage
+from streams.runtime.config import REPO
 
 TARGET = 100_000
 

@@ -19,16 +19,16 @@ import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend
 
 from bench.common import arguments, best_of, report
-from streams.agreement_loader import load_book
-from streams.agreement_signing import genesis_payload, sign_agreement
-from streams.canonical import leaf_hash
-from streams.chain import ChainTip
-from streams.config import REPO
-from streams.keys import demo_keypair
-from streams.ledger import anchor_payload, make_entry
-from streams.ledger_check import check_ledger
-from streams.records import RatedUsage
-from streams.trust import TrustedKeys
+from streams.agreement.loader import load_book
+from streams.agreement.signing import genesis_payload, sign_agreement
+from streams.agreement.trust import TrustedKeys
+from streams.contract.records import RatedUsage
+from streams.core.canonical import leaf_hash
+from streams.core.keys import demo_keypair
+from streams.ledger.chain import ChainTip
+from streams.ledger.check import check_ledger
+from streams.ledger.entries import anchor_payload, make_entry
+from streams.runtime.config import REPO
 
 HOUR_MS = 3_600_000
 

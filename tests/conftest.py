@@ -4,7 +4,7 @@ Where they come from, first match wins:
 
 1. ``BILAT_TEST_KAFKA`` / ``BILAT_TEST_REDIS`` (bootstrap servers, Redis URL): services you run;
 2. testcontainers, when a Docker engine answers (``BILAT_TEST_DOCKER=0`` turns this off);
-3. the project's own launcher (``streams.ops.localstack``): Kafka from Maven Central jars on
+3. the project's own launcher (``streams.devstack.localstack``): Kafka from Maven Central jars on
    the JDK, Debian's redis-server; on ports 39092/39093 and 39379, logs in ``.bilat/test-run``.
 
 Every test gets its own topic prefix, so tests never see each other's records.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import REPO, Settings
+from streams.runtime.config import REPO, Settings
 
 TEST_RUN_DIR = REPO / ".bilat" / "test-run"
 
@@ -50,7 +50,7 @@ def _docker_answers() -> bool:
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[object]:
     """The project's launcher, for tests that start services themselves (stopped at the end)."""
-    from streams.ops.localstack import LocalStack
+    from streams.devstack.localstack import LocalStack
 
     stack = LocalStack(run_dir=TEST_RUN_DIR)
     yield stack
@@ -70,7 +70,7 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
             with KafkaContainer().with_kraft() as container:
                 yield container.get_bootstrap_server()
             return
-    from streams.ops.localstack import KafkaSpec
+    from streams.devstack.localstack import KafkaSpec
 
     stack = request.getfixturevalue("local_stack")
     handle = stack.kafka_up(KafkaSpec(name="test", port=39092, controller_port=39093))
@@ -91,7 +91,7 @@ def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
                 host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
                 yield f"redis://{host}:{port}/0"
             return
-    from streams.ops.localstack import RedisSpec
+    from streams.devstack.localstack import RedisSpec
 
     stack = request.getfixturevalue("local_stack")
     yield stack.redis_up(RedisSpec(name="test-redis", port=39379)).url

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
 from connectors.mediation.base import Line
-from streams.clock import to_ms
-from streams.errors import BilatError, InvalidRecord
+from streams.core.clock import to_ms
+from streams.core.errors import BilatError, InvalidRecord
 
 __all__ = [
     "ECHO_CHARS",

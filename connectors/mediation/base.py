@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-from streams.errors import InvalidRecord
+from streams.core.errors import InvalidRecord
 
 __all__ = ["Line", "MediationFormat"]
 

@@ -35,8 +35,8 @@ from connectors.mediation._common import (
     unencodable,
 )
 from connectors.mediation.base import Line
-from streams.clock import to_ms
-from streams.errors import InvalidRecord
+from streams.core.clock import to_ms
+from streams.core.errors import InvalidRecord
 
 __all__ = ["COLUMNS", "MAX_EPOCH_MS", "REQUIRED", "GenericCsv", "parse_start"]
 

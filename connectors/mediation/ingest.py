@@ -26,11 +26,11 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connectors.mediation.base import Line
 from connectors.mediation.options import FormatOptions, make_format
-from streams.clock import Clock, SystemClock
-from streams.codec import Codec, make_codec
-from streams.config import Settings
-from streams.errors import BilatError, EncodeError, InvalidRecord
-from streams.records import DeadLetter
+from streams.contract.codec import Codec, make_codec
+from streams.contract.records import DeadLetter
+from streams.core.clock import Clock, SystemClock
+from streams.core.errors import BilatError, EncodeError, InvalidRecord
+from streams.runtime.config import Settings
 
 __all__ = ["IngestError", "IngestReport", "KafkaSink", "Sink", "ingest_files"]
 

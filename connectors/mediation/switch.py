@@ -39,7 +39,7 @@ from connectors.mediation._common import (
     unencodable,
 )
 from connectors.mediation.base import Line
-from streams.validation import PRODUCT_UNITS
+from streams.rating.validation import PRODUCT_UNITS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

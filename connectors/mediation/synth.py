@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.mediation.generic_csv import COLUMNS
-from streams.clock import to_ms
+from streams.core.clock import to_ms
 
 __all__ = ["BAD_LINE_KINDS", "PRODUCT_ID", "SynthFile", "synth_order", "synth_pair"]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from streams.errors import BilatError
+from streams.core.errors import BilatError
 
 __all__ = [
     "PublishError",

@@ -24,7 +24,7 @@ The ``Content-Type`` is not checked (no 415 for it): MEF declares ``*/*`` for th
 Cancel and Modify listener bodies, and the body is validated as JSON whatever it says.
 
 Bodies say what the *caller* can act on and nothing of the Buyer's internals: no URL of the
-Seller API, no exception text, no stack. Those are logged (redacted, :mod:`streams.redact`)
+Seller API, no exception text, no stack. Those are logged (redacted, :mod:`streams.core.redact`)
 under the ``reference`` the 5xx body quotes, so the two sides can talk about one failure.
 
 Not covered: a request that is not well-formed HTTP (a broken request line or chunk framing, a
@@ -45,7 +45,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.sonata.notifications import LISTENER_BASE_PATH
-from streams.redact import redact_text
+from streams.core.redact import redact_text
 
 __all__ = [
     "HANDLER_ARGS",

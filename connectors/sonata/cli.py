@@ -1,7 +1,7 @@
 """``bilat sonata``: the MEF LSO Sonata commands (the lead registers :data:`sonata` in ``bilat``).
 
 The shared options (``--party``, ``--kafka``, ``--topic-prefix`` and their ``BILAT_*``
-variables) and the friendly errors come from :mod:`streams.ops.cli_common`, as for every
+variables) and the friendly errors come from :mod:`streams.cli.common`, as for every
 ``bilat`` command.
 """
 
@@ -17,12 +17,12 @@ import click
 
 from connectors.sonata.listener import Parties
 from connectors.sonata.notifications import LISTENER_BASE_PATH
-from streams.config import Settings
-from streams.ops.cli_common import friendly, party_options
-from streams.redact import redact_text, redact_url
+from streams.cli.common import friendly, party_options
+from streams.core.redact import redact_text, redact_url
+from streams.runtime.config import Settings
 
 if TYPE_CHECKING:
-    from streams.agreement import AgreementBook
+    from streams.agreement.model import AgreementBook
 
 __all__ = ["TOKEN_ENV", "sonata"]
 
@@ -193,7 +193,7 @@ def _book(agreement: Path, *, required: bool) -> AgreementBook | None:
     """The agreement, or ``None`` when it is not needed for the parties and absent."""
     if not required and not agreement.is_file():
         return None
-    from streams.agreement_loader import load_book
+    from streams.agreement.loader import load_book
 
     return load_book(agreement)
 

@@ -20,7 +20,7 @@ Answers (the MEF listener responses, plus 503):
   too (:mod:`connectors.sonata.answers`), never aiohttp's plain text.
 
 No answer carries the Buyer's internals (the Seller API's URL, exception text, a stack): the
-listener logs them, redacted (:mod:`streams.redact`), under a ``reference`` that the 5xx body
+listener logs them, redacted (:mod:`streams.core.redact`), under a ``reference`` that the 5xx body
 quotes. The 500 for unusable Seller data lists the problems found in the Seller's own JSON,
 which the Seller needs to fix it.
 
@@ -69,15 +69,15 @@ from connectors.sonata.notifications import (
     parse_notification,
 )
 from connectors.sonata.orders import charge_ids, order_events
-from streams.charges import unpriced_offering
-from streams.clock import from_ms
-from streams.config import Settings
-from streams.errors import EncodeError, PortInUseError, RatingError
-from streams.redact import redact_text
+from streams.core.clock import from_ms
+from streams.core.errors import EncodeError, PortInUseError, RatingError
+from streams.core.redact import redact_text
+from streams.runtime.config import Settings
+from streams.settle.charges import unpriced_offering
 
 if TYPE_CHECKING:
     from connectors.sonata.seller_api import RetryPolicy
-    from streams.agreement import AgreementBook
+    from streams.agreement.model import AgreementBook
 
 __all__ = [
     "NotificationHandler",
@@ -299,11 +299,11 @@ def run_listener(
 ) -> None:
     """Create ``sonata.orders`` if needed and serve the listener until SIGINT/SIGTERM.
 
-    Raises :class:`~streams.errors.PortInUseError` when ``host:port`` is taken. What aiohttp
-    prints at start-up goes through :func:`~streams.redact.redact_text`.
+    Raises :class:`~streams.core.errors.PortInUseError` when ``host:port`` is taken. What aiohttp
+    prints at start-up goes through :func:`~streams.core.redact.redact_text`.
     """
     from connectors.sonata.publisher import TOPIC
-    from streams.ops.topics import ensure_topics
+    from streams.runtime.topics import ensure_topics
 
     ensure_topics(settings, [TOPIC])
     app = build_app(settings, seller_api_url, parties, headers=headers, book=book)

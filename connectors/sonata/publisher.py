@@ -26,8 +26,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connectors.sonata import PublishError
 from connectors.sonata.orders import SUBJECT, record_key
-from streams.codec import Codec, make_codec
-from streams.config import Settings
+from streams.contract.codec import Codec, make_codec
+from streams.runtime.config import Settings
 
 __all__ = ["TOPIC", "KafkaOrderPublisher"]
 
@@ -73,7 +73,7 @@ class KafkaOrderPublisher:
         """Encode and produce ``records`` in order; return once Kafka acknowledged them all.
 
         Raises :class:`PublishError` naming the first broker error when any record is not
-        acknowledged, and lets :class:`~streams.errors.EncodeError` (a record that does not
+        acknowledged, and lets :class:`~streams.core.errors.EncodeError` (a record that does not
         fit the schema: a bug, not the broker) through.
         """
         if not records:

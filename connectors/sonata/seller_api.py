@@ -40,7 +40,7 @@ from yarl import URL
 
 from connectors.sonata import SellerApiError, SellerUnavailableError
 from connectors.sonata.notifications import loads_exact
-from streams.redact import redact_text, redact_url
+from streams.core.redact import redact_text, redact_url
 
 __all__ = ["MANAGEMENT_BASE_PATH", "RetryPolicy", "SellerApiClient", "parse_retry_after"]
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.codec import make_codec
-from streams.config import REPO
-from streams.ops.readback import read_topic
-from streams.records import DeadLetter, RatedUsage
+from streams.contract.codec import make_codec
+from streams.contract.records import DeadLetter, RatedUsage
+from streams.runtime.config import REPO
+from streams.runtime.readback import read_topic
 
 BASE_PORT = 39492  # hgc 39492/39493, dcc 39592/39593
 REDIS_PORT = 39490
@@ -31,7 +31,7 @@ def bilat(
     *args: str, env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "streams.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -94,7 +94,7 @@ def test_ingest_then_worker_by_hand(env: dict[str, str], tmp_path: Path) -> None
     assert "1 malformed lines" in ingest.stdout
 
     worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
+        [sys.executable, "-m", "streams.cli.main", "worker"],
         env=run_env,
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams.cli import main
-from streams.config import REPO
-from streams.ops import stack_cli
-from streams.ops.stack_cli import Probe
+from streams.cli import stack as stack_cli
+from streams.cli.main import main
+from streams.cli.stack import Probe
+from streams.runtime.config import REPO
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_status_of_a_fresh_run_dir_names_it(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     env = dict(os.environ, BILAT_RUN_DIR=str(run_dir), COLUMNS="80")
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "status"],
+        [sys.executable, "-m", "streams.cli.main", "status"],
         capture_output=True,
         text=True,
         env=env,

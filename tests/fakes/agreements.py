@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from streams.agreement import AgreementBook
-from streams.agreement_loader import loads_book
-from streams.agreement_signing import book_hash, book_versions
-from streams.canonical import canonical_json, tagged
-from streams.config import REPO
-from streams.keys import KeyPair, PublicKey, demo_keypair
-from streams.trust import TrustedKeys
+from streams.agreement.loader import loads_book
+from streams.agreement.model import AgreementBook
+from streams.agreement.signing import book_hash, book_versions
+from streams.agreement.trust import TrustedKeys
+from streams.core.canonical import canonical_json, tagged
+from streams.core.keys import KeyPair, PublicKey, demo_keypair
+from streams.runtime.config import REPO
 
 EXAMPLE = REPO / "examples" / "agreement.yaml"
 TEXT = EXAMPLE.read_text(encoding="utf-8")
@@ -47,7 +47,7 @@ def trusted(book: AgreementBook) -> TrustedKeys:
 
 
 def forged_signature(book: AgreementBook, pair: KeyPair, party: str) -> dict[str, str]:
-    """A signature document as :func:`~streams.agreement_signing.sign_agreement` makes it, but
+    """A signature document as :func:`~streams.agreement.signing.sign_agreement` makes it, but
     by any key (which ``sign_agreement`` refuses): built from the documented bytes, Ed25519
     over ``tagged("agreement-signature.v1", canonical_json({agreement_id, book_hash, party,
     key_id}))``."""
@@ -58,7 +58,7 @@ def forged_signature(book: AgreementBook, pair: KeyPair, party: str) -> dict[str
 
 
 def forged_genesis(book: AgreementBook, keys: Mapping[str, KeyPair]) -> dict[str, Any]:
-    """The genesis payload of ``book`` as :func:`~streams.agreement_signing.genesis_payload`
+    """The genesis payload of ``book`` as :func:`~streams.agreement.signing.genesis_payload`
     would build it were ``keys`` (party → key) the parties' keys, which it refuses unless the
     agreement lists them: what a forger re-signing a chain from genesis on writes."""
     roles = {book.latest.seller.id: "seller", book.latest.buyer.id: "buyer"}

@@ -29,7 +29,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from connectors.sonata.notifications import EVENT_SCHEMAS, ITEM_EVENT_TYPES, rfc3339_ms
-from streams.config import REPO
+from streams.runtime.config import REPO
 
 SELLER_BASE = "https://hgc.example/mefApi/sonata/productOrderingManagement/v10"
 ORDER_ID = "PO-7001"

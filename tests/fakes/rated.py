@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from streams.records import RatedUsage
+from streams.contract.records import RatedUsage
 
 
 def rated_call(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.codec import Codec, make_codec
+from streams.contract.codec import Codec, make_codec
 
 __all__ = ["USAGE_FIELDS", "usage"]
 

@@ -22,10 +22,10 @@ from connectors.sonata.listener import Parties, build_app
 from connectors.sonata.notifications import LISTENER_BASE_PATH
 from connectors.sonata.publisher import TOPIC
 from connectors.sonata.seller_api import RetryPolicy
-from streams.agreement_loader import load_book
-from streams.cli import main
-from streams.config import REPO, Settings
-from streams.ops.topics import ensure_topics
+from streams.agreement.loader import load_book
+from streams.cli.main import main
+from streams.runtime.config import REPO, Settings
+from streams.runtime.topics import ensure_topics
 from tests.fakes.mef_payloads import (
     CHARGE_ID,
     ORDER_ID,

@@ -22,21 +22,21 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
-from streams.agreement_loader import load_book
-from streams.agreement_signing import book_hash, sign_agreement
-from streams.batching import Batcher
-from streams.clock import ManualClock
-from streams.codec import make_codec
-from streams.config import REPO, Settings
-from streams.keys import KeyPair, demo_keypair
-from streams.ledger import LedgerEntry, make_entry, rotation_proof_ok
-from streams.ledger_check import check_ledger as check_chain
-from streams.ops.batcher_loop import FAULT_POINTS, BatcherLoop
-from streams.ops.produce import publish
-from streams.ops.readback import read_topic
-from streams.ops.topics import ensure_topics
-from streams.records import RatedUsage
-from streams.trust import TrustedKeys
+from streams.agreement.loader import load_book
+from streams.agreement.signing import book_hash, sign_agreement
+from streams.agreement.trust import TrustedKeys
+from streams.contract.codec import make_codec
+from streams.contract.records import RatedUsage
+from streams.core.clock import ManualClock
+from streams.core.keys import KeyPair, demo_keypair
+from streams.ledger.batching import Batcher
+from streams.ledger.check import check_ledger as check_chain
+from streams.ledger.entries import LedgerEntry, make_entry, rotation_proof_ok
+from streams.runtime.batcher import FAULT_POINTS, BatcherLoop
+from streams.runtime.config import REPO, Settings
+from streams.runtime.produce import publish
+from streams.runtime.readback import read_topic
+from streams.runtime.topics import ensure_topics
 from tests.fakes.agreements import EXAMPLE, forged_genesis, key, with_keys
 from tests.fakes.rated import rated_call
 
@@ -92,7 +92,7 @@ def bilat(
     settings: Settings, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "streams.cli.main", *args],
         capture_output=True,
         text=True,
         env=cli_env(settings, env),
@@ -107,7 +107,7 @@ def start_batcher(
 ) -> subprocess.Popen[str]:
     """`bilat batcher` running in the background (stdout and stderr in one pipe)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "batcher", "--key", str(keys["hgc"])],
+        [sys.executable, "-m", "streams.cli.main", "batcher", "--key", str(keys["hgc"])],
         env=cli_env(settings, {"BILAT_FAULT": fault} if fault else None),
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from streams.errors import PortInUseError, ServiceStartError
-from streams.ops import procs
-from streams.ops.localstack import KafkaHandle, KafkaSpec, LocalStack, RedisSpec
-from streams.ops.stack_cli import down_command, status_command, up_command
+from streams.cli.stack import down_command, status_command, up_command
+from streams.core.errors import PortInUseError, ServiceStartError
+from streams.devstack import procs
+from streams.devstack.localstack import KafkaHandle, KafkaSpec, LocalStack, RedisSpec
 
 pytestmark = pytest.mark.integration
 

@@ -16,15 +16,15 @@ import pytest
 from click.testing import CliRunner, Result
 from confluent_kafka import Producer
 
-from streams.agreement_loader import load_book
-from streams.agreement_signing import sign_agreement
-from streams.cli import main
-from streams.config import REPO, Settings
-from streams.keys import demo_keypair
-from streams.ops.batcher_loop import BatcherLoop, init_ledger
-from streams.ops.produce import publish
-from streams.ops.topics import ensure_topics
-from streams.records import DeadLetter, RatedUsage
+from streams.agreement.loader import load_book
+from streams.agreement.signing import sign_agreement
+from streams.cli.main import main
+from streams.contract.records import DeadLetter, RatedUsage
+from streams.core.keys import demo_keypair
+from streams.runtime.batcher import BatcherLoop, init_ledger
+from streams.runtime.config import REPO, Settings
+from streams.runtime.produce import publish
+from streams.runtime.topics import ensure_topics
 from tests.fakes.rated import rated_call
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")

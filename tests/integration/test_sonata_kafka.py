@@ -24,10 +24,10 @@ from connectors.sonata.notifications import LISTENER_BASE_PATH
 from connectors.sonata.orders import SUBJECT
 from connectors.sonata.publisher import TOPIC, KafkaOrderPublisher
 from connectors.sonata.seller_api import RetryPolicy, SellerApiClient
-from streams.codec import make_codec
-from streams.config import Settings
-from streams.ops.readback import read_topic
-from streams.ops.topics import ensure_topics
+from streams.contract.codec import make_codec
+from streams.runtime.config import Settings
+from streams.runtime.readback import read_topic
+from streams.runtime.topics import ensure_topics
 from tests.fakes.mef_payloads import (
     CHARGE_ID,
     COMPLETED_AT_MS,

@@ -21,18 +21,18 @@ from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.options import FormatOptions
 from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
-from streams.agreement_loader import load_book
-from streams.codec import make_codec
-from streams.config import Settings
-from streams.errors import InvalidRecord, RatingError
-from streams.inventory import Inventory, OrderEvent
-from streams.ops.produce import publish
-from streams.ops.readback import read_topic
-from streams.ops.topics import ensure_topics
-from streams.ops.workers import message_count, start_worker, stop_worker
-from streams.rating import Rater
-from streams.records import DeadLetter, RatedUsage
-from streams.validation import parse_usage
+from streams.agreement.loader import load_book
+from streams.contract.codec import make_codec
+from streams.contract.records import DeadLetter, RatedUsage
+from streams.core.errors import InvalidRecord, RatingError
+from streams.rating.inventory import Inventory, OrderEvent
+from streams.rating.rater import Rater
+from streams.rating.validation import parse_usage
+from streams.runtime.config import Settings
+from streams.runtime.produce import publish
+from streams.runtime.readback import read_topic
+from streams.runtime.topics import ensure_topics
+from streams.runtime.workers import message_count, start_worker, stop_worker
 
 CODEC = make_codec()
 

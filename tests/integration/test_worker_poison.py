@@ -21,14 +21,14 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from streams.codec import make_codec
-from streams.config import Settings
-from streams.ops.halt import EXIT_LOOP_FAILED
-from streams.ops.progress import end_offsets
-from streams.ops.readback import read_topic
-from streams.ops.topics import ensure_topics
-from streams.ops.workers import start_worker, stop_worker
-from streams.records import MAX_ORIGINAL_BYTES, DeadLetter, RatedUsage
+from streams.contract.codec import make_codec
+from streams.contract.records import MAX_ORIGINAL_BYTES, DeadLetter, RatedUsage
+from streams.runtime.config import Settings
+from streams.runtime.halt import EXIT_LOOP_FAILED
+from streams.runtime.progress import end_offsets
+from streams.runtime.readback import read_topic
+from streams.runtime.topics import ensure_topics
+from streams.runtime.workers import start_worker, stop_worker
 from tests.fakes.usage import usage as encoded_usage
 
 CODEC = make_codec()

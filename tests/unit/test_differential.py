@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from streams.audit import entry_from_json, entry_to_json, verify_bundle
-from streams.canonical import canonical_json
-from streams.clock import from_ms
-from streams.keys import KeyPair
-from streams.ledger import LedgerEntry
-from streams.ledger_check import check_ledger
-from streams.trust import TrustedKeys, TrustError
+from streams.agreement.trust import TrustedKeys, TrustError
+from streams.core.canonical import canonical_json
+from streams.core.clock import from_ms
+from streams.core.keys import KeyPair
+from streams.ledger.audit import entry_from_json, entry_to_json, verify_bundle
+from streams.ledger.check import check_ledger
+from streams.ledger.entries import LedgerEntry
 from tests.independent import verifier as v
 from tests.vectors import generate
 

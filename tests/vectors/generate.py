@@ -29,15 +29,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from streams.agreement import AgreementBook
-from streams.agreement_loader import load_book
-from streams.agreement_signing import book_hash, book_versions, genesis_payload, sign_agreement
-from streams.anchoring import anchor_entry, digest_hash, digest_record, leaves_record
-from streams.audit import build_bundle, entry_to_json, verify_bundle
-from streams.batch_check import check_batches
-from streams.batching import Batch, Batcher
-from streams.batchtree import BatchTree, RecordProof, bucket_of, verify_record
-from streams.canonical import (
+from streams.agreement.loader import load_book
+from streams.agreement.model import AgreementBook
+from streams.agreement.signing import book_hash, book_versions, genesis_payload, sign_agreement
+from streams.agreement.trust import TrustedKeys, TrustError
+from streams.contract.records import RatedUsage
+from streams.core.canonical import (
     LEAF_DOMAIN,
     canonical_json,
     decimal_text,
@@ -46,21 +43,24 @@ from streams.canonical import (
     leaf_hash,
     tagged,
 )
-from streams.chain import ChainTip
-from streams.clock import to_ms
-from streams.keys import SMALL_ORDER_ENCODINGS, KeyPair, is_small_order, key_id_of
-from streams.ledger import (
+from streams.core.clock import to_ms
+from streams.core.keys import SMALL_ORDER_ENCODINGS, KeyPair, is_small_order, key_id_of
+from streams.ledger.anchoring import anchor_entry, digest_hash, digest_record, leaves_record
+from streams.ledger.audit import build_bundle, entry_to_json, verify_bundle
+from streams.ledger.batch_check import check_batches
+from streams.ledger.batching import Batch, Batcher
+from streams.ledger.chain import ChainTip
+from streams.ledger.check import Finding, check_ledger
+from streams.ledger.entries import (
     LedgerEntry,
     anchor_payload,
     make_entry,
     rotation_message,
     rotation_payload,
 )
-from streams.ledger_check import Finding, check_ledger
-from streams.merkle import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
-from streams.merkle import leaf_hash as rfc_leaf_hash
-from streams.records import RatedUsage
-from streams.trust import TrustedKeys, TrustError
+from streams.merkle.batchtree import BatchTree, RecordProof, bucket_of, verify_record
+from streams.merkle.rfc9162 import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
+from streams.merkle.rfc9162 import leaf_hash as rfc_leaf_hash
 
 __all__ = [
     "HERE",
@@ -296,7 +296,7 @@ def _canonical_vectors() -> dict[str, Any]:
 # --- leaves, buckets, Merkle trees ---------------------------------------------------------
 
 LEAF_RECORDS = [
-    ("the worked example of streams/canonical.py", WINDOW_1[0]),
+    ("the worked example of streams/core/canonical.py", WINDOW_1[0]),
     (
         "sub-millisecond start truncated; quantity with trailing zeros",
         _rated(

@@ -1,6 +1,0 @@
-"""Types of the optional C module built from streams/_batchhash.c (see its header)."""
-
-def leaf_hashes(datas: list[bytes], /) -> list[bytes]: ...
-def build(
-    keys: list[str], hashes: list[bytes], depth: int, salt: bytes, /
-) -> tuple[bytes, bytes, list[bytes]]: ...

@@ -1,0 +1,544 @@
+"""Audit bundles: one rated record, its proof, the anchor and the chain, checkable offline.
+
+A bundle is a self-contained JSON document an auditor (or the partner) can verify with no
+access to Kafka or to the parties' systems, and with nothing but this module's rules, which
+the docstrings of :mod:`streams.core.canonical`, :mod:`streams.merkle.rfc9162`,
+:mod:`streams.merkle.batchtree` and :mod:`streams.ledger.entries` spell out:
+
+1. ``leaf``: the record's canonical leaf fields hash to the leaf hash in the proof;
+2. ``inclusion``: the proof leads from the leaf, through its bucket and the top tree, to the
+   batch root (the bucket is the keyed hash of the usage key, the key being the agreement's
+   book hash);
+3. ``chain``: every entry from genesis on is signed by the party's current key, a key the
+   checker trusts for that party (:class:`~streams.agreement.trust.TrustedKeys`: the agreement's
+   keys or a trusted-keys file, never keys the bundle brings) valid at the entry's time, each links
+   to the one before, genesis carries both parties' signatures of the agreement by trusted keys,
+   and its book hash is the trusted agreement's (:func:`streams.ledger.check.check_ledger`);
+4. ``anchor``: the entry at the batch's ``anchor_sequence`` is an anchor of this batch: it
+   signs every member of ``batch`` (agreement id, window, revision, depth as
+   ``digest.depth``, root, leaf count), so that no member of a bundle goes unchecked;
+5. ``record``: the record agrees with what that anchor signs: its start lies in the window,
+   its agreement version is one the anchor lists, the anchor totals its currency, and the
+   batch has leaves;
+6. ``revision``: which revision of the window the record is proven in, and whether a later
+   anchor in the exported chain (genesis to the tip at export) supersedes it with a higher
+   revision; the bundle's ``status`` must say exactly that. A bundle proves the record was in
+   *that* revision; a superseded revision is reported, not failed;
+7. ``salt``: the bucketing key is the genesis book hash.
+
+Before them, ``format``: a bundle has exactly the members of its version, each of its type,
+bytes in lowercase hex, and an entry at the anchor's sequence; if not, that one failed check
+is all :func:`verify_bundle` reports. ``docs/spec/ledger.md`` (*Audit bundles*) specifies the
+layout and every check.
+
+Decimal text in a bundle must be canonical (:func:`streams.core.canonical.decimal_text`): the leaf
+hash is computed over the text as written, so ``"0.0230"`` where the encoding makes
+``"0.023"`` is refused by name rather than reported as a mere hash mismatch.
+
+Bundle versions: 2 (this) carries the chain from genesis to the tip at export and names the
+anchor by ``batch.anchor_sequence``; 1 (older exports) ends the chain at the anchor, which
+is then its last entry, and says nothing about later revisions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeGuard
+
+from streams.agreement.trust import TrustedKeys
+from streams.contract.records import RatedUsage
+from streams.core.canonical import (
+    LEAF_DOMAIN,
+    MAX_SAFE_INT,
+    canonical_json,
+    decimal_text,
+    leaf_fields,
+    tagged,
+)
+from streams.core.clock import from_ms, to_ms
+from streams.core.errors import BilatError
+from streams.ledger.check import check_ledger
+from streams.ledger.entries import KINDS, LedgerEntry, is_hex
+from streams.merkle.batchtree import RecordProof, verify_record
+
+__all__ = [
+    "BUNDLE_VERSION",
+    "Check",
+    "build_bundle",
+    "entry_from_json",
+    "entry_to_json",
+    "revision_status",
+    "verify_bundle",
+]
+
+_DECIMAL = re.compile(r"[-+]?[0-9]{1,40}(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,2})?")
+
+BUNDLE_VERSION = 2
+"""Written by :func:`build_bundle`; :func:`verify_bundle` reads 1 and 2 (module docstring)."""
+BUNDLE_VERSIONS = (1, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def entry_to_json(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry as JSON: bytes as hex, the payload as its canonical JSON text."""
+    return {
+        "party": entry.party,
+        "agreement_id": entry.agreement_id,
+        "sequence": entry.sequence,
+        "kind": entry.kind,
+        "prev_hash": entry.prev_hash.hex(),
+        "payload": entry.payload.decode("utf-8"),
+        "payload_hash": entry.payload_hash.hex(),
+        "key_id": entry.key_id,
+        "signature": entry.signature.hex(),
+        "time_ms": to_ms(entry.time),
+    }
+
+
+def entry_from_json(data: Mapping[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        party=data["party"],
+        agreement_id=data["agreement_id"],
+        sequence=data["sequence"],
+        kind=data["kind"],
+        prev_hash=bytes.fromhex(data["prev_hash"]),
+        payload=data["payload"].encode("utf-8"),
+        payload_hash=bytes.fromhex(data["payload_hash"]),
+        key_id=data["key_id"],
+        signature=bytes.fromhex(data["signature"]),
+        time=from_ms(data["time_ms"]),
+    )
+
+
+def build_bundle(
+    record: RatedUsage,
+    proof: RecordProof,
+    batch: Mapping[str, Any],
+    chain: Sequence[LedgerEntry],
+) -> dict[str, Any]:
+    """The bundle of ``record``. ``batch`` holds ``window_start_ms``, ``window_end_ms``,
+    ``revision``, ``depth``, ``root`` (bytes), ``leaf_count`` and ``anchor_sequence``;
+    ``chain`` runs from genesis to the party's chain tip, in sequence order (so a verifier
+    sees the revisions anchored after this one)."""
+    return {
+        "bilat_bundle": BUNDLE_VERSION,
+        "record": leaf_fields(record),
+        "proof": proof.to_json(),
+        "batch": {
+            "agreement_id": record.agreement_id,
+            "window_start_ms": batch["window_start_ms"],
+            "window_end_ms": batch["window_end_ms"],
+            "revision": batch["revision"],
+            "depth": batch["depth"],
+            "root": batch["root"].hex(),
+            "leaf_count": batch["leaf_count"],
+            "anchor_sequence": batch["anchor_sequence"],
+        },
+        "chain": [entry_to_json(e) for e in chain],
+        "status": revision_status(batch["anchor_sequence"], chain),
+    }
+
+
+_LEAF_TYPES: Mapping[str, type] = {
+    "key": str,
+    "start_ms": int,
+    "quantity": str,
+    "unit": str,
+    "amount": str,
+    "currency": str,
+    "agreement_id": str,
+    "agreement_version": str,
+}
+_BATCH_FIELDS = (
+    "agreement_id",
+    "window_start_ms",
+    "window_end_ms",
+    "revision",
+    "depth",
+    "root",
+    "leaf_count",
+)
+_ENTRY_FIELDS = (
+    "party",
+    "agreement_id",
+    "sequence",
+    "kind",
+    "prev_hash",
+    "payload",
+    "payload_hash",
+    "key_id",
+    "signature",
+    "time_ms",
+)
+MAX_TIME_MS = 253_402_300_799_999
+"""The last millisecond before the year 10000: the latest ``time_ms`` a bundle may carry."""
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _fields(
+    value: Any, want: Sequence[str], where: str, problems: list[str]
+) -> TypeGuard[dict[str, Any]]:
+    """Whether ``value`` is an object with exactly the members ``want``; notes why not."""
+    if not isinstance(value, dict):
+        problems.append(f"{where}: got {type(value).__name__}, want an object")
+        return False
+    missing = [f for f in want if f not in value]
+    extra = sorted(set(value) - set(want))
+    if missing:
+        problems.append(f"{where}: missing {missing}")
+    if extra:
+        problems.append(f"{where}: got unknown fields {extra}, want only {list(want)}")
+    return not missing and not extra
+
+
+def _layout(bundle: Mapping[str, Any]) -> list[str]:
+    """Every problem of a bundle's layout (module docstring; docs/spec/ledger.md, *Audit
+    bundles*): exactly the members of its version, each of its type, hex in lowercase, so that
+    nothing in a bundle goes unchecked."""
+    problems: list[str] = []
+    version = bundle.get("bilat_bundle")
+    if not (_is_int(version) and version in BUNDLE_VERSIONS):
+        return [f"bilat_bundle: got {version!r}, want one of {list(BUNDLE_VERSIONS)}"]
+    top = ["bilat_bundle", "record", "proof", "batch", "chain"] + (
+        ["status"] if version >= 2 else []
+    )
+    _fields(bundle, top, "bundle", problems)
+    record = bundle.get("record")
+    if _fields(record, list(_LEAF_TYPES), "record", problems):
+        for name, kind in _LEAF_TYPES.items():
+            if type(record[name]) is not kind:
+                problems.append(f"record.{name}: got {record[name]!r}, want a {kind.__name__}")
+    batch = bundle.get("batch")
+    want = [*_BATCH_FIELDS, "anchor_sequence"] if version >= 2 else list(_BATCH_FIELDS)
+    if _fields(batch, want, "batch", problems):
+        if not (isinstance(batch["agreement_id"], str) and batch["agreement_id"]):
+            problems.append(f"batch.agreement_id: got {batch['agreement_id']!r}, want an id")
+        for name in (f for f in want if f not in ("agreement_id", "root")):
+            if not _is_int(batch[name]):
+                problems.append(f"batch.{name}: got {batch[name]!r}, want an integer")
+        if _is_int(batch["depth"]) and not 0 <= batch["depth"] <= 16:
+            problems.append(f"batch.depth: got {batch['depth']}, want 0 to 16")
+        if not is_hex(batch["root"]):
+            problems.append(f"batch.root: got {batch['root']!r}, want 64 lowercase hex digits")
+    chain = bundle.get("chain")
+    if not isinstance(chain, list) or not chain:
+        problems.append("chain: want a non-empty list of entries, genesis first")
+        chain = []
+    for index, entry in enumerate(chain):
+        problems += _entry_layout(entry, f"chain[{index}]")
+    return problems
+
+
+def _entry_layout(entry: Any, where: str) -> list[str]:
+    problems: list[str] = []
+    if not _fields(entry, _ENTRY_FIELDS, where, problems):
+        return problems
+    for name in ("party", "agreement_id", "key_id"):
+        if not (isinstance(entry[name], str) and entry[name]):
+            problems.append(f"{where}.{name}: got {entry[name]!r}, want a non-empty string")
+    if not (_is_int(entry["sequence"]) and 0 <= entry["sequence"] <= MAX_SAFE_INT):
+        problems.append(
+            f"{where}.sequence: got {entry['sequence']!r}, want an integer from 0 to 2**53-1"
+        )
+    if entry["kind"] not in KINDS:
+        problems.append(f"{where}.kind: got {entry['kind']!r}, want one of {list(KINDS)}")
+    for name in ("prev_hash", "payload_hash"):
+        if not is_hex(entry[name]):
+            problems.append(f"{where}.{name}: got {entry[name]!r}, want 64 lowercase hex digits")
+    signature = entry["signature"]
+    if not (
+        isinstance(signature, str) and len(signature) % 2 == 0 and is_hex(signature, len(signature))
+    ):
+        problems.append(f"{where}.signature: got {signature!r}, want lowercase hex")
+    if not isinstance(entry["payload"], str):
+        problems.append(f"{where}.payload: got {entry['payload']!r}, want the payload's text")
+    if not (_is_int(entry["time_ms"]) and 0 <= entry["time_ms"] <= MAX_TIME_MS):
+        problems.append(
+            f"{where}.time_ms: got {entry['time_ms']!r}, want an integer from 0 to {MAX_TIME_MS}"
+        )
+    return problems
+
+
+def verify_bundle(bundle: Mapping[str, Any], trusted: TrustedKeys) -> list[Check]:
+    """Every check of the module docstring, in order; a bundle is valid iff all are ok.
+
+    ``trusted`` is the checker's own knowledge of which keys may sign (the agreement both
+    parties signed, or a trusted-keys file): a chain signed by other keys fails ``chain``,
+    naming them and the trusted ones. Never raises for a bad bundle: one that is not laid out
+    as its version says (a missing or unknown member, a value of the wrong type, hex not in
+    lowercase, no entry at the anchor's sequence) is one failed ``format`` check.
+    """
+    try:
+        if not isinstance(bundle, Mapping):
+            raise ValueError(f"got {type(bundle).__name__}, want an object")
+        problems = _layout(bundle)
+        if problems:
+            raise ValueError("; ".join(problems[:8]) + ("; …" if len(problems) > 8 else ""))
+        version = bundle["bilat_bundle"]
+        proof = RecordProof.from_json(bundle["proof"])
+        batch = bundle["batch"]
+        root = bytes.fromhex(batch["root"])
+        chain = [entry_from_json(e) for e in bundle["chain"]]
+        at = batch["anchor_sequence"] if version >= 2 else chain[-1].sequence
+        anchors = [e for e in chain if e.sequence == at]
+        if len(anchors) != 1:
+            raise ValueError(
+                f"batch.anchor_sequence: got {at!r}, want the sequence of one entry of the chain"
+            )
+    except (BilatError, KeyError, TypeError, ValueError) as exc:
+        return [Check("format", False, f"not a readable bundle: {exc}")]
+    record: Mapping[str, Any] = bundle["record"]
+    anchor = anchors[0]
+    salt = _salt(chain[0])
+    checks = [_leaf(record, proof)]
+    if salt is None:
+        checks.append(Check("inclusion", False, "no salt: the first entry is not a genesis entry"))
+    else:
+        try:
+            verify_record(proof, root, batch["depth"], salt)
+            checks.append(
+                Check(
+                    "inclusion",
+                    True,
+                    f"bucket {proof.bucket}, index {proof.index} of "
+                    f"{proof.bucket_size}, root {root.hex()[:16]}…",
+                )
+            )
+        except (BilatError, ValueError) as exc:
+            checks.append(Check("inclusion", False, str(exc)))
+    findings = check_ledger(chain, trusted=trusted)
+    contiguous = [e.sequence for e in chain] == list(range(len(chain)))
+    checks.append(
+        Check(
+            "chain",
+            not findings and contiguous,
+            f"{len(chain)} entries from genesis, signed by {anchor.key_id} (trusted: "
+            f"{trusted.source}), linked"
+            if not findings and contiguous
+            else "; ".join(str(f) for f in findings) or "entries are not genesis..tip in order",
+        )
+    )
+    checks.append(_anchor(anchor, batch, root))
+    checks.append(_record(record, anchor, batch))
+    checks.append(_revision(bundle, anchor, chain))
+    checks.append(
+        Check(
+            "salt",
+            salt is not None,
+            f"bucket key = genesis book hash {salt.hex()[:16]}…"
+            if salt is not None
+            else "first entry is not a genesis entry carrying a book hash",
+        )
+    )
+    return checks
+
+
+def _salt(first: LedgerEntry) -> bytes | None:
+    """The bucketing key: the book hash of the chain's first entry, if it is a genesis entry
+    whose payload is canonical JSON carrying one (64 lowercase hex digits)."""
+    payload = _payload_object(first) if first.kind == "genesis" else None
+    book = payload.get("book_hash") if payload is not None else None
+    return bytes.fromhex(book) if is_hex(book) else None
+
+
+_CANONICAL_DECIMAL = re.compile(r"0|-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+
+
+def _leaf(fields: Mapping[str, Any], proof: RecordProof) -> Check:
+    for name in ("quantity", "amount"):
+        text = fields[name]
+        if not _CANONICAL_DECIMAL.fullmatch(text) or text == "-0":
+            canonical = _canonical_decimal(text)
+            want = f"the canonical text {canonical!r}" if canonical else "a decimal string"
+            return Check("leaf", False, f"field {name!r}: got {text!r}, want {want}")
+    try:
+        data = tagged(LEAF_DOMAIN, canonical_json(dict(fields)))
+    except (TypeError, ValueError) as exc:
+        return Check("leaf", False, f"record fields are not canonical: {exc}")
+    got = hashlib.sha256(b"\x00" + data).digest()
+    if got != proof.leaf_hash:
+        return Check(
+            "leaf", False, f"record hashes to {got.hex()}, proof names {proof.leaf_hash.hex()}"
+        )
+    if fields["key"] != proof.usage_key:
+        return Check("leaf", False, f"record key {fields['key']!r}, proof key {proof.usage_key!r}")
+    return Check("leaf", True, f"{proof.usage_key} hashes to {got.hex()[:16]}…")
+
+
+def _same(got: Any, want: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``, nor ``1`` ``1.0``."""
+    return type(got) is type(want) and got == want
+
+
+def _anchor(entry: LedgerEntry, batch: Mapping[str, Any], root: bytes) -> Check:
+    """The entry at the batch's anchor sequence signs exactly this batch: every member of
+    ``batch`` (but ``anchor_sequence``, which names the entry) is the anchor's."""
+    if entry.kind != "anchor":
+        return Check(
+            "anchor", False, f"entry {entry.sequence} is a {entry.kind!r} entry, want an anchor"
+        )
+    payload = _payload_object(entry)
+    if payload is None:
+        return Check("anchor", False, "anchor payload is not canonical JSON of an object")
+    digest = payload.get("digest")
+    signed = {
+        "agreement_id": payload.get("agreement_id"),
+        "window_start_ms": payload.get("window_start_ms"),
+        "window_end_ms": payload.get("window_end_ms"),
+        "revision": payload.get("revision"),
+        "depth": digest.get("depth") if isinstance(digest, dict) else None,
+        "root": payload.get("root"),
+        "leaf_count": payload.get("leaf_count"),
+    }
+    wrong = [
+        f"batch.{name}: got {batch[name]!r}, the anchor signs {signed[name]!r}"
+        + (" (digest.depth)" if name == "depth" else "")
+        for name in _BATCH_FIELDS
+        if not _same(batch[name], signed[name])
+    ]
+    if wrong:
+        return Check("anchor", False, "; ".join(wrong))
+    return Check(
+        "anchor",
+        True,
+        f"entry {entry.sequence} anchors window {_when(batch['window_start_ms'])} "
+        f"rev {batch['revision']}",
+    )
+
+
+def _when(ms: int) -> str:
+    """Epoch milliseconds for a message: ISO-8601 when a datetime can hold it, else the
+    number (a signed anchor may carry any integer)."""
+    try:
+        return from_ms(ms).isoformat()
+    except (OverflowError, ValueError):
+        return f"{ms} ms"
+
+
+def _canonical_decimal(text: Any) -> str | None:
+    """``decimal_text`` of ``text`` if it reads as a decimal number (exponents included, to
+    name the canonical text in the error), else ``None``."""
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        return None
+    return decimal_text(Decimal(text))
+
+
+def _payload_object(entry: LedgerEntry) -> dict[str, Any] | None:
+    """The payload, if it is the canonical JSON of an object (as every payload must be)."""
+    try:
+        payload = json.loads(entry.payload)
+        canonical = isinstance(payload, dict) and canonical_json(payload) == entry.payload
+    except (TypeError, ValueError):
+        return None
+    return payload if canonical else None
+
+
+def _anchor_payload(entry: LedgerEntry) -> dict[str, Any]:
+    return _payload_object(entry) or {}
+
+
+def _record(fields: Mapping[str, Any], entry: LedgerEntry, batch: Mapping[str, Any]) -> Check:
+    """The record against what its anchor signs (a valid proof alone does not show this)."""
+    payload = _anchor_payload(entry)
+    problems = []
+    start, begin, end = fields["start_ms"], batch["window_start_ms"], batch["window_end_ms"]
+    if not begin <= start < end:
+        problems.append(f"start_ms: got {start!r}, want in the anchored window [{begin}, {end})")
+    versions = payload.get("agreement_versions")
+    if not isinstance(versions, list) or fields["agreement_version"] not in versions:
+        problems.append(
+            f"agreement_version: got {fields['agreement_version']!r}, want one the anchor "
+            f"lists: {versions!r}"
+        )
+    if fields["agreement_id"] != entry.agreement_id:
+        problems.append(
+            f"agreement_id: got {fields['agreement_id']!r}, want {entry.agreement_id!r}"
+        )
+    totals = payload.get("totals")
+    if not isinstance(totals, dict) or fields["currency"] not in totals:
+        problems.append(
+            f"currency: got {fields['currency']!r}, want one the anchor totals: "
+            f"{sorted(totals) if isinstance(totals, dict) else totals!r}"
+        )
+    if not batch["leaf_count"] > 0:
+        problems.append(f"leaf_count: got {batch['leaf_count']!r}, want > 0 for a batch with it")
+    if problems:
+        return Check("record", False, "; ".join(problems))
+    return Check(
+        "record",
+        True,
+        f"in window {_when(begin)}, version {fields['agreement_version']}, "
+        f"{fields['currency']} totalled",
+    )
+
+
+def revision_status(anchor_sequence: int, chain: Sequence[LedgerEntry]) -> dict[str, Any]:
+    """What ``chain`` (genesis to its tip) says of the anchor at ``anchor_sequence``:
+    ``{"revision", "tip_sequence", "superseded_by": null | {"revision", "sequence"}}``.
+
+    ``revision`` is the anchor's; ``tip_sequence`` the highest sequence of the chain;
+    ``superseded_by`` the anchor of highest sequence among the later anchors (sequence above
+    ``anchor_sequence``) of the same window (``window_start_ms`` and ``window_end_ms``) with a
+    higher revision, or null. Only anchors whose payload is canonical JSON of an object count.
+    Written into a bundle at export as ``status``, and recomputed by :func:`verify_bundle` from
+    the chain it carries."""
+    mine = _anchor_payload(next(e for e in chain if e.sequence == anchor_sequence))
+    window = (mine.get("window_start_ms"), mine.get("window_end_ms"))
+    revision = mine.get("revision")
+    later = [
+        (entry.sequence, payload["revision"])
+        for entry in chain
+        if entry.kind == "anchor"
+        and entry.sequence > anchor_sequence
+        and (payload := _anchor_payload(entry))
+        and (payload.get("window_start_ms"), payload.get("window_end_ms")) == window
+        and _is_int(payload.get("revision"))
+        and _is_int(revision)
+        and payload["revision"] > revision
+    ]
+    last = max(later, default=None)
+    return {
+        "revision": revision,
+        "tip_sequence": max(e.sequence for e in chain),
+        "superseded_by": None if last is None else {"revision": last[1], "sequence": last[0]},
+    }
+
+
+def _revision(
+    bundle: Mapping[str, Any], anchor: LedgerEntry, chain: Sequence[LedgerEntry]
+) -> Check:
+    """The bundle's ``status`` (version 2) is exactly what its chain says; a revision
+    superseded by a later one is reported, not failed (the record was in it)."""
+    status = revision_status(anchor.sequence, chain)
+    if "status" in bundle:
+        try:
+            same = canonical_json(bundle["status"]) == canonical_json(status)
+        except (TypeError, ValueError):  # no canonical form: never the chain's value
+            same = False
+        if not same:
+            return Check(
+                "revision", False, f"status: got {bundle['status']!r}, the chain says {status!r}"
+            )
+    later, tip = status["superseded_by"], status["tip_sequence"]
+    if later is None:
+        return Check("revision", True, f"revision {status['revision']}, current as of entry {tip}")
+    return Check(
+        "revision",
+        True,
+        f"revision {status['revision']}, superseded by revision {later['revision']} "
+        f"(entry {later['sequence']}) as of entry {tip}",
+    )

@@ -1,0 +1,6 @@
+"""Types of the optional C module built from streams/merkle/_batchhash.c (see its header)."""
+
+def leaf_hashes(datas: list[bytes], /) -> list[bytes]: ...
+def build(
+    keys: list[str], hashes: list[bytes], depth: int, salt: bytes, /
+) -> tuple[bytes, bytes, list[bytes]]: ...

@@ -1,1 +1,0 @@
-"""Operations: the local stack (Kafka, Redis) and the tools that run against a deployment."""

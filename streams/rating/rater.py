@@ -1,0 +1,263 @@
+"""Rating: a validated usage record priced under the agreement version in force. Pure, no I/O.
+
+Contract of :meth:`Rater.rate`:
+
+* the version is the one in force at the usage's event time (:class:`AgreementBook`); the
+  record names it, and the tariff (with its time bands) that priced it;
+* usage that names a product (``product_id``) is billable only while that product is active
+  in the product inventory (Sonata order items, :mod:`streams.rating.inventory`); otherwise it is
+  not revenue and is refused with ``unknown-product`` or ``product-not-active``;
+* the tariff is the one for the usage's product whose prefix is the longest match of the
+  B number (data and any tariff with prefix ``""`` match everything);
+* the billed quantity is the usage rounded up to the tariff's increments: nothing below zero,
+  ``first`` for the first step, then whole multiples of ``next``
+  (a 61 s call at 60/60 bills 120 s, at 30/6 bills 66 s, at 1/1 bills 61 s);
+* a voice call under a tariff with rates per time band is split at the band edges in the
+  agreement's time zone (:mod:`streams.agreement.timebands`); each part is priced at its band's
+  rate, and the increment rounding (billed minus actual seconds) is priced in the call's last band;
+  SMS and data are priced in the band in force at their start;
+* amount = connect fee (if anything is billed) + sum of parts (billed / per-size x rate),
+  raised to the minimum charge, rounded as the agreement's :class:`Rounding` says;
+* the event-time window is aligned to the epoch in UTC, ``window_seconds`` wide.
+
+The same usage and agreement always give the same :class:`RatedUsage`, byte for byte, on both
+sides: all arithmetic is :class:`~decimal.Decimal` in a local context of fixed precision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import (
+    ROUND_CEILING,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
+from typing import Protocol
+
+from streams.agreement.model import STATEMENT_EXTRA_DIGITS, Agreement, AgreementBook, Tariff
+from streams.agreement.timebands import BandCalendar
+from streams.contract.records import RatedUsage, UsageRecord
+from streams.core.clock import from_ms, to_ms
+from streams.core.errors import RatingError
+
+__all__ = ["BASE_UNITS", "ProductLookup", "Rater", "billed_quantity", "window_of"]
+
+BASE_UNITS = {"voice": "second", "sms": "message", "data": "byte"}
+"""The unit increments and ``billed_quantity`` are counted in, per product."""
+
+TO_BASE = {
+    "second": 1,
+    "message": 1,
+    "byte": 1,
+    "kilobyte": 1_000,
+    "megabyte": 1_000_000,
+    "gigabyte": 1_000_000_000,
+}
+_CTX = Context(
+    prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+"""All rating arithmetic runs in this context, whatever the caller's thread context is, so both
+partners round identically: 34 significant digits (decimal128) before the agreement's rounding,
+products before quotients (one inexact step per part at most)."""
+
+
+class ProductLookup(Protocol):
+    """Whether a product is billable at a time (the product inventory, or a fake in tests)."""
+
+    def check(self, product_id: str, at: datetime) -> None:
+        """Return if billable at ``at``; else raise ``RatingError`` saying why."""
+
+
+def billed_quantity(quantity: Decimal, first: int, next_: int) -> Decimal:
+    """Quantity rounded up to increments: 0 → 0, else ``first`` then multiples of ``next_``."""
+    if quantity <= 0:
+        return _ZERO
+    if quantity <= first:
+        return Decimal(first)
+    # Decimal's // truncates toward zero (not floor), so ceil via to_integral_value.
+    steps = _CTX.divide(_CTX.subtract(quantity, first), next_)
+    return _CTX.add(first, _CTX.multiply(steps.to_integral_value(ROUND_CEILING), next_))
+
+
+def window_of(start: datetime, window_seconds: int) -> tuple[datetime, datetime]:
+    """The ``[start, end)`` event-time window, epoch-aligned in UTC, that contains ``start``."""
+    size_ms = window_seconds * 1000
+    begin = to_ms(start) // size_ms * size_ms
+    window = _WINDOWS.get((begin, size_ms))
+    if window is None:
+        if len(_WINDOWS) > 10_000:  # bounded: usage clusters in few recent windows
+            _WINDOWS.clear()
+        window = _WINDOWS[(begin, size_ms)] = (from_ms(begin), from_ms(begin + size_ms))
+    return window
+
+
+_WINDOWS: dict[tuple[int, int], tuple[datetime, datetime]] = {}
+
+
+_ZERO = Decimal(0)
+
+
+class _Version:
+    """What rating needs of one agreement version, built once: prefix index, longest prefix
+    per product, band calendar and rounding quanta."""
+
+    __slots__ = ("agreement", "calendar", "index", "longest", "mode", "quantum", "stage")
+
+    def __init__(self, agreement: Agreement) -> None:
+        self.agreement = agreement
+        self.index: dict[tuple[str, str], Tariff] = {
+            (tariff.product, prefix): tariff
+            for tariff in agreement.tariffs
+            for prefix in tariff.prefixes
+        }
+        self.longest: dict[str, int] = {}
+        for product, prefix in self.index:
+            self.longest[product] = max(self.longest.get(product, 0), len(prefix))
+        rounding = agreement.rounding
+        self.mode = rounding.decimal_mode
+        self.stage = rounding.stage
+        extra = STATEMENT_EXTRA_DIGITS if rounding.stage == "statement" else 0
+        self.quantum = rounding.quantum(extra)
+        self.calendar = (
+            BandCalendar(agreement.timezone, agreement.bands, agreement.holidays)
+            if agreement.bands
+            else None
+        )
+
+
+class Rater:
+    """Rates usage under an :class:`AgreementBook`, optionally gated by a product inventory.
+
+    Tariff lookup walks the B number's own prefixes from longest to shortest (at most 16
+    dictionary probes), so it costs the same for ten tariffs or a hundred thousand.
+    """
+
+    __slots__ = ("_versions", "book", "inventory")
+
+    def __init__(self, book: AgreementBook | Agreement, inventory: ProductLookup | None = None):
+        self.book = book if isinstance(book, AgreementBook) else AgreementBook([book])
+        self.inventory = inventory
+        self._versions = {v.version: _Version(v) for v in self.book.versions}
+
+    def tariff_for(self, usage: UsageRecord, agreement: Agreement | None = None) -> Tariff:
+        """The tariff pricing ``usage``; raises ``RatingError('no-tariff')`` if none matches."""
+        agreement = agreement or self.book.in_force(usage.start)
+        version = self._versions[agreement.version]
+        index, product = version.index, usage.product
+        number = usage.b_number or ""
+        for length in range(min(len(number), version.longest.get(product, 0)), -1, -1):
+            tariff = index.get((product, number[:length]))
+            if tariff is not None:
+                return tariff
+        raise RatingError(
+            "no-tariff",
+            f"no tariff in agreement {agreement.id} v{agreement.version} prices "
+            f"{usage.product} to {usage.b_number or '(no number)'}: add a tariff with a "
+            f'matching prefix, or a catch-all prefix ""',
+        )
+
+    def rate(
+        self, usage: UsageRecord, rated_at: datetime, version: str | None = None
+    ) -> RatedUsage:
+        """Price ``usage`` (under ``version`` if given, else the one in force at its start).
+
+        Raises :class:`RatingError` when it cannot be priced here.
+        """
+        if usage.agreement_id != self.book.id:
+            raise RatingError(
+                "unknown-agreement",
+                f"usage names agreement {usage.agreement_id!r}, this worker rates {self.book.id!r}",
+            )
+        agreement = self.book.version(version) if version else self.book.in_force(usage.start)
+        if usage.partner not in agreement.parties:
+            raise RatingError(
+                "unknown-partner",
+                f"partner {usage.partner!r} is not a party of {agreement.id} {agreement.parties}",
+            )
+        if usage.product_id is not None and self.inventory is not None:
+            self.inventory.check(usage.product_id, usage.start)
+        tariff = self.tariff_for(usage, agreement)
+        base = _CTX.multiply(usage.quantity, TO_BASE[usage.unit])
+        billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
+        parts = self._parts(usage, tariff, agreement, base, billed)
+        amount = self._amount(tariff, self._versions[agreement.version], billed, parts)
+        return self._record(usage, agreement, tariff, billed, parts, amount, rated_at)
+
+    def parts(self, usage: UsageRecord) -> list[tuple[str, Decimal]]:
+        """``(band, billed base units)`` of ``usage``, for audits and tests; sums to billed."""
+        agreement = self.book.in_force(usage.start)
+        tariff = self.tariff_for(usage, agreement)
+        base = _CTX.multiply(usage.quantity, TO_BASE[usage.unit])
+        billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
+        return self._parts(usage, tariff, agreement, base, billed)
+
+    @staticmethod
+    def _record(
+        usage: UsageRecord,
+        agreement: Agreement,
+        tariff: Tariff,
+        billed: Decimal,
+        parts: list[tuple[str, Decimal]],
+        amount: Decimal,
+        rated_at: datetime,
+    ) -> RatedUsage:
+        window_start, window_end = window_of(usage.start, agreement.window_seconds)
+        bands = list(dict.fromkeys(band for band, _ in parts))
+        return RatedUsage(
+            source=usage.source,
+            record_id=usage.record_id,
+            agreement_id=agreement.id,
+            agreement_version=agreement.version,
+            rate_id=tariff.id if bands == ["*"] else f"{tariff.id}@{'+'.join(bands)}",
+            product=usage.product,
+            product_id=usage.product_id,
+            start=usage.start,
+            quantity=usage.quantity,
+            unit=usage.unit,
+            billed_quantity=billed,
+            billed_unit=BASE_UNITS[usage.product],
+            amount=amount,
+            currency=agreement.currency,
+            direction=usage.direction,
+            window_start=window_start,
+            window_end=window_end,
+            rated_at=rated_at,
+        )
+
+    def _parts(
+        self,
+        usage: UsageRecord,
+        tariff: Tariff,
+        agreement: Agreement,
+        base: Decimal,
+        billed: Decimal,
+    ) -> list[tuple[str, Decimal]]:
+        """``(band, billed base units)`` pairs summing to ``billed``."""
+        calendar = self._versions[agreement.version].calendar
+        if not tariff.banded or calendar is None:
+            return [("*", billed)]
+        if usage.product != "voice":
+            return [(calendar.band_at(usage.start), billed)]
+        parts = [(s.band_id, s.seconds) for s in calendar.split(usage.start, base)]
+        last_band, last_seconds = parts[-1]
+        parts[-1] = (last_band, _CTX.add(last_seconds, _CTX.subtract(billed, base)))
+        return parts
+
+    @staticmethod
+    def _amount(
+        tariff: Tariff, version: _Version, billed: Decimal, parts: list[tuple[str, Decimal]]
+    ) -> Decimal:
+        mode, quantum, per = version.mode, version.quantum, tariff.per_size
+        amount = _ZERO
+        for band, quantity in parts:
+            priced = _CTX.divide(_CTX.multiply(quantity, tariff.rate_in(band)), per)
+            if version.stage == "segment":
+                priced = priced.quantize(quantum, rounding=mode, context=_CTX)
+            amount = _CTX.add(amount, priced)
+        if billed > 0:
+            amount = max(_CTX.add(amount, tariff.connect_fee), tariff.minimum_charge)
+        return amount.quantize(quantum, rounding=mode, context=_CTX)

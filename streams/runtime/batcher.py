@@ -1,0 +1,395 @@
+"""``bilat batcher``: rated usage in, signed anchors out, exactly once, one writer per chain.
+
+The loop consumes ``usage.rated`` (read committed), feeds a
+:class:`~streams.ledger.batching.Batcher` and, whenever windows are due, publishes each batch in ONE
+Kafka transaction: the anchor entry on ``ledger.anchors``, the digest on ``ledger.digests``, the
+leaves on ``ledger.batches``, and the consumer offsets up to which every record is anchored.
+
+* Crash anywhere before the commit: the transaction is aborted, nothing is visible, the
+  records are consumed again and the same batch (same root) is anchored on restart.
+* Crash after the commit: the anchor, the leaves and the offsets are all durable; the leaf
+  store reloads the batch and replayed records are recognised.
+* Single writer: the transactional id is fixed per party and agreement, so a second batcher
+  fences the first (its next commit fails and it exits); the new one reads the chain tip only
+  *after* fencing, so two writers can never both extend one chain.
+
+* Rebalance: the records of a window are anchored, and their offsets committed, only in the
+  anchoring transaction; a rebalance (partitions revoked, then assigned again) makes the
+  consumer resume from the committed offsets, and the records it reads twice are recognised
+  (same usage key, same leaf). A crash in the middle of one loses nothing either: everything
+  not anchored is read again after the restart.
+
+Faults for tests: ``BILAT_FAULT=<point>`` makes the process exit abruptly (``os._exit``) at
+``before-anchor``, ``after-anchor`` (produced, not committed), ``before-commit`` (offsets
+sent), ``after-commit`` or ``during-rebalance`` (when partitions are revoked), the first time
+it gets there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from streams.agreement.loader import load_book
+from streams.agreement.signing import book_hash, genesis_payload
+from streams.agreement.trust import TrustedKeys
+from streams.contract.codec import Codec, make_codec
+from streams.contract.records import RatedUsage
+from streams.core.clock import Clock, SystemClock
+from streams.core.errors import BilatError, CodecError, StackError
+from streams.core.keys import KeyPair
+from streams.ledger.anchoring import anchor_entry, digest_record, leaves_from_record, leaves_record
+from streams.ledger.batching import Batch, Batcher
+from streams.ledger.chain import ChainTip
+from streams.ledger.entries import LedgerEntry, LedgerError, make_entry, rotation_payload
+from streams.runtime.config import Settings
+from streams.runtime.readback import read_topic
+from streams.runtime.topics import ensure_topics
+
+__all__ = ["BatcherLoop", "init_ledger", "read_chain", "rotate_key", "transactional_id"]
+
+log = logging.getLogger("bilat.batcher")
+
+FAULT_POINTS = (
+    "before-anchor",
+    "after-anchor",
+    "before-commit",
+    "after-commit",
+    "during-rebalance",
+)
+CLOSE_EVERY = 5.0  # seconds between closes while input keeps arriving
+
+
+def _read_error(error: str) -> str:
+    if "fenced" in error.lower():
+        return (
+            f"reading usage.rated: {error}: another batcher of this party has taken over "
+            "(only one may run)"
+        )
+    return f"reading usage.rated: {error}"
+
+
+def transactional_id(settings: Settings, agreement_id: str) -> str:
+    """The one transactional id of a party's chain writer (``bilat ledger init`` uses it too)."""
+    return f"bilat-ledger-{settings.app_id}-{agreement_id}"
+
+
+def read_chain(settings: Settings, codec: Codec, party: str | None = None) -> list[LedgerEntry]:
+    """Every committed entry on ``ledger.anchors`` (of ``party`` if given), in topic order."""
+    entries = []
+    for _key, value in read_topic(settings.kafka, settings.topic("ledger.anchors")):
+        entry = LedgerEntry.from_avro(codec.decode("ledger_entry", value))
+        if party is None or entry.party == party:
+            entries.append(entry)
+    return entries
+
+
+class BatcherLoop:
+    """One party's batcher for the agreement in ``settings`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        signer: KeyPair,
+        clock: Clock | None = None,
+        say: Callable[[str], object] = log.info,
+    ) -> None:
+        self.settings = settings
+        self.signer = signer
+        self.clock = clock or SystemClock()
+        self.say = say
+        self.codec = make_codec(settings.schema_registry)
+        self.book = load_book(settings.agreement)
+        self.trusted = TrustedKeys.of_book(self.book, f"agreement {settings.agreement}")
+        self.fault = os.environ.get("BILAT_FAULT")
+        if self.fault is not None and self.fault not in FAULT_POINTS:
+            raise BilatError(f"BILAT_FAULT: got {self.fault!r}, want one of {list(FAULT_POINTS)}")
+        self.anchored = 0
+        agreement = self.book.latest
+        self.batcher = Batcher(
+            agreement.id, agreement.grace_seconds, agreement.digest_depth, book_hash(self.book)
+        )
+        ensure_topics(settings)
+        self.producer = Producer(
+            {
+                "bootstrap.servers": settings.kafka,
+                "transactional.id": transactional_id(settings, agreement.id),
+                "enable.idempotence": True,
+                "transaction.timeout.ms": 60_000,
+            }
+        )
+        self.producer.init_transactions(30)  # fences any earlier writer of this chain
+        self.tip = self._load_tip()
+        self._restore()
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka,
+                "group.id": f"{settings.app_id}-batcher",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # Static membership: a restarted batcher takes its place in the group at once
+                # instead of waiting out the crashed one's session.
+                "group.instance.id": transactional_id(settings, agreement.id),
+                "session.timeout.ms": 10_000,
+            }
+        )
+        self.consumer.subscribe([settings.topic("usage.rated")], on_revoke=self._revoked)
+
+    def _load_tip(self) -> ChainTip:
+        entries = read_chain(self.settings, self.codec, self.settings.party)
+        if not entries:
+            raise StackError(
+                f"no genesis entry on {self.settings.topic('ledger.anchors')}: nothing is "
+                "anchored under an agreement both parties have not signed; run "
+                "`bilat ledger init` with both parties' signatures first"
+            )
+        genesis = min(entries, key=lambda e: e.sequence).payload_json()
+        if genesis.get("book_hash") != book_hash(self.book).hex():
+            raise StackError(
+                f"the genesis entry signs agreement {genesis.get('book_hash')}, but "
+                f"{self.settings.agreement} hashes to {book_hash(self.book).hex()}: "
+                "load the agreement both parties signed"
+            )
+        tip = ChainTip.from_entries(entries, self.settings.party, trusted=self.trusted)
+        _check_signer(self.trusted, self.settings, self.signer, tip, self.clock)
+        return tip
+
+    def _restore(self) -> None:
+        for _key, value in read_topic(self.settings.kafka, self.settings.topic("ledger.batches")):
+            data = self.codec.decode("batch_leaves", value)
+            if data["party"] == self.settings.party and data["agreement_id"] == self.book.id:
+                self.batcher.restore(*leaves_from_record(data))
+
+    def run(self, once: bool = False) -> int:
+        """Consume and anchor until stopped (``once``: until caught up and nothing is due).
+
+        Returns the number of batches anchored.
+        """
+        last_close = time.monotonic()
+        try:
+            while True:
+                messages = self.consumer.consume(500, timeout=0.5)
+                for msg in messages:
+                    if msg.error() is not None:
+                        raise StackError(_read_error(str(msg.error())))
+                    self._take(msg.value() or b"", msg.partition() or 0, msg.offset() or 0)
+                idle = not messages
+                if idle or time.monotonic() - last_close > CLOSE_EVERY:
+                    self.close_due()
+                    last_close = time.monotonic()
+                if once and idle and self._caught_up() and not self.batcher.due(self.clock.now()):
+                    return self.anchored
+        finally:
+            self.consumer.close()
+
+    def _caught_up(self) -> bool:
+        """Assigned partitions and read to their end (what ``--once`` waits for)."""
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return False
+        committed = {tp.partition: tp.offset for tp in self.consumer.committed(assignment, 10)}
+        for tp in self.consumer.position(assignment):
+            if tp.offset < 0:  # nothing fetched yet: the group's committed offset applies
+                tp.offset = committed.get(tp.partition, 0)
+            _low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            # A read-committed position may stop just before a final transaction marker.
+            if high > 0 and tp.offset < high - 1:
+                return False
+        return True
+
+    def _take(self, value: bytes, partition: int, offset: int) -> None:
+        try:
+            record = RatedUsage.from_avro(self.codec.decode("rated_usage", value))
+        except (CodecError, KeyError, ValueError) as exc:  # the worker wrote it: a real fault
+            raise StackError(
+                f"usage.rated {partition}/{offset} is not a RatedUsage: {exc}"
+            ) from exc
+        self.batcher.add(record, partition, offset)
+
+    def close_due(self) -> None:
+        """Anchor every due batch, each in its own transaction, in window order."""
+        for batch in self.batcher.due(self.clock.now()):
+            self._anchor(batch)
+
+    def _anchor(self, batch: Batch) -> None:
+        party, topic = self.settings.party, self.settings.topic
+        self._fault_point("before-anchor")
+        entry = anchor_entry(batch, self.tip, party, self.signer, self.clock.now())
+        key, seq, encode = party.encode(), entry.sequence, self.codec.encode
+        try:
+            self.producer.begin_transaction()
+            for name, value in (
+                ("ledger.anchors", encode("ledger_entry", entry.to_avro())),
+                ("ledger.digests", encode("batch_digest", digest_record(batch, party, seq))),
+                ("ledger.batches", encode("batch_leaves", leaves_record(batch, party, seq))),
+            ):
+                self.producer.produce(topic(name), key=key, value=value)
+            self.producer.flush(30)
+            self._fault_point("after-anchor")
+            self.batcher.anchored(batch)
+            offsets = [
+                TopicPartition(topic("usage.rated"), partition, offset)
+                for partition, offset in sorted(self.batcher.safe_offsets().items())
+            ]
+            self.producer.send_offsets_to_transaction(
+                offsets, self.consumer.consumer_group_metadata(), 30
+            )
+            self._fault_point("before-commit")
+            self.producer.commit_transaction(30)
+        except KafkaException as exc:
+            raise StackError(
+                f"anchoring {batch.window_start.isoformat()} rev {batch.revision} failed: {exc}. "
+                "If another batcher of this party started, it has taken over (only one may "
+                "run); otherwise restart this one: nothing was anchored, nothing is lost"
+            ) from exc
+        self.tip.advance(entry)
+        self.anchored += 1
+        self.say(
+            f"anchored {batch.window_start.isoformat()} rev {batch.revision}: "
+            f"{batch.tree.leaf_count} records, root {batch.root.hex()[:16]}…, seq {entry.sequence}"
+        )
+        self._fault_point("after-commit")
+
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """A rebalance takes partitions away: what they gave is kept, nothing is committed."""
+        log.info("rebalance: partitions %s revoked", sorted(tp.partition for tp in partitions))
+        self._fault_point("during-rebalance")
+
+    def _fault_point(self, point: str) -> None:
+        if self.fault == point:
+            log.error("BILAT_FAULT=%s: exiting abruptly", point)
+            os._exit(70)
+
+
+def _check_signer(
+    trusted: TrustedKeys, settings: Settings, signer: KeyPair, tip: ChainTip, clock: Clock
+) -> None:
+    """Refuse to sign with anything but the chain's current key, trusted and valid now: what
+    this party signs must pass its partner's checks."""
+    if tip.key_id is not None and signer.key_id != tip.key_id:
+        raise StackError(
+            f"--key: got {signer.key_id}, but {settings.party}'s ledger is signed by "
+            f"{tip.key_id} (named by its genesis or last key rotation): use that key, or rotate "
+            "to this one first (`bilat ledger rotate-key`)"
+        )
+    problem = trusted.key_problem(settings.party, signer.key_id, clock.now())
+    if problem is not None:
+        raise StackError(f"--key: refusing to sign for {settings.party}: {problem}")
+
+
+def init_ledger(
+    settings: Settings, signatures: Sequence[Mapping[str, Any]], signer: KeyPair
+) -> LedgerEntry | None:
+    """Write ``settings.party``'s genesis entry: the agreement and both parties' signatures.
+
+    Returns the entry, or None when the ledger already starts with this very genesis.
+    Raises :class:`~streams.ledger.entries.LedgerError` for missing or invalid signatures (by keys
+    the agreement does not list for their party, or not valid now) and :class:`StackError`
+    for a ``signer`` that is not the key this party signed the agreement with, or a ledger
+    that starts with another genesis.
+    """
+    book = load_book(settings.agreement)
+    trusted = TrustedKeys.of_book(book, f"agreement {settings.agreement}")
+    now = SystemClock().now()
+    problem = trusted.key_problem(settings.party, signer.key_id, now)
+    if problem is not None:
+        raise StackError(f"--key: refusing to write {settings.party}'s genesis: {problem}")
+    payload = genesis_payload(book, signatures, at=now)
+    named = payload["parties"][settings.party]["key_id"]
+    if signer.key_id != named:
+        raise StackError(
+            f"--key: got {signer.key_id}, but {settings.party} signed the agreement with "
+            f"{named}: the genesis is signed with the key of the party's agreement signature"
+        )
+    ensure_topics(settings)
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka,
+            "transactional.id": transactional_id(settings, book.id),
+        }
+    )
+    producer.init_transactions(30)  # fences any running batcher of this chain first
+    codec = make_codec(settings.schema_registry)
+    existing = read_chain(settings, codec, settings.party)
+    if existing:
+        if min(existing, key=lambda e: e.sequence).payload_json() == payload:
+            return None
+        raise StackError(
+            f"{settings.topic('ledger.anchors')} already holds a different genesis for "
+            f"{settings.party}: a ledger is never restarted; use a new topic prefix"
+        )
+    entry = make_entry(
+        None,
+        party=settings.party,
+        agreement_id=book.id,
+        kind="genesis",
+        payload=payload,
+        signer=signer,
+        time=now,
+    )
+    producer.begin_transaction()
+    producer.produce(
+        settings.topic("ledger.anchors"),
+        key=settings.party.encode(),
+        value=codec.encode("ledger_entry", entry.to_avro()),
+    )
+    producer.commit_transaction(30)
+    return entry
+
+
+def rotate_key(
+    settings: Settings, signer: KeyPair, new_key: KeyPair, clock: Clock | None = None
+) -> LedgerEntry:
+    """Append a ``key-rotation`` entry to ``settings.party``'s chain: from the next entry on,
+    ``new_key`` signs it.
+
+    ``signer`` must be the chain's current key; ``new_key`` a key the agreement lists for this
+    party, valid now, other than the current one. The new *private* key is needed: the entry
+    carries its signature over the rotation (proof of possession,
+    :func:`~streams.ledger.entries.rotation_payload`), so a chain is never handed to a key its party
+    does not hold. Fences any running batcher of the chain first (it exits; restart it with
+    the new key). Raises :class:`StackError` or :class:`~streams.ledger.entries.LedgerError` saying
+    what is wrong; nothing is written then.
+    """
+    clock = clock or SystemClock()
+    book = load_book(settings.agreement)
+    trusted = TrustedKeys.of_book(book, f"agreement {settings.agreement}")
+    now = clock.now()
+    party = settings.party
+    listing = next((k for k in trusted.of(party) if k.public_key == new_key.public.raw.hex()), None)
+    if listing is None:
+        raise StackError(f"--new-key: {trusted.key_problem(party, new_key.key_id)}")
+    if not listing.valid_at(now):
+        raise StackError(
+            f"--new-key: {new_key.key_id} is {listing.window()}, not now ({now.isoformat()})"
+        )
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka,
+            "transactional.id": transactional_id(settings, book.id),
+        }
+    )
+    producer.init_transactions(30)  # fences any running batcher of this chain first
+    codec = make_codec(settings.schema_registry)
+    tip = ChainTip.from_entries(read_chain(settings, codec, party), party, trusted=trusted)
+    _check_signer(trusted, settings, signer, tip, clock)
+    if tip.key_id == new_key.key_id:
+        raise LedgerError(f"--new-key: {new_key.key_id} already signs {party}'s ledger")
+    payload = rotation_payload(
+        new_key, listing.valid_from, agreement_id=book.id, party=party, old_key_id=signer.key_id
+    )
+    entry = tip.next_entry("key-rotation", payload, signer, now)
+    producer.begin_transaction()
+    producer.produce(
+        settings.topic("ledger.anchors"),
+        key=party.encode(),
+        value=codec.encode("ledger_entry", entry.to_avro()),
+    )
+    producer.commit_transaction(30)
+    return entry

@@ -1,0 +1,94 @@
+"""Settings of one Bilat deployment (one party), from the environment with CLI overrides.
+
+Every setting has a default that works with ``bilat up`` on one machine, so the demo and the
+tests need no configuration; production sets the ``BILAT_*`` variables below.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "REPO", "TOPICS", "Settings"]
+
+REPO = Path(__file__).resolve().parents[2]
+"""The checkout this package runs from (holds ``schemas/``, ``deploy/``, ``examples/``)."""
+
+DEFAULT_PARTIES = ("hgc", "dcc")
+"""The two parties ``bilat up`` and the demo start by default: Seller, then Buyer."""
+DEFAULT_BASE_PORT = 9092
+PARTY_PORT_STEP = 100
+"""Party i's broker listens on base + 100·i, its controller on that + 1."""
+PARTY_PORTS: Mapping[str, int] = {
+    party: DEFAULT_BASE_PORT + PARTY_PORT_STEP * i for i, party in enumerate(DEFAULT_PARTIES)
+}
+"""Local broker ports of the default parties (as ``bilat up`` starts them)."""
+
+DEFAULT_REDIS = "redis://127.0.0.1:6390/0"
+DEFAULT_AGREEMENT = REPO / "examples" / "agreement.yaml"
+DEFAULT_RUN_DIR = REPO / ".bilat" / "run"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where one party's pipeline reads, writes and what it rates against.
+
+    ============================  ===============================  ==============================
+    variable                      meaning                          default
+    ============================  ===============================  ==============================
+    ``BILAT_PARTY``               this deployment's party id       ``hgc``
+    ``BILAT_KAFKA``               bootstrap servers                the party's local broker
+    ``BILAT_REDIS``               Redis URL                        ``redis://127.0.0.1:6390/0``
+    ``BILAT_TOPIC_PREFIX``        prefix of every topic name       empty
+    ``BILAT_AGREEMENT``           agreement YAML                   ``examples/agreement.yaml``
+    ``BILAT_SCHEMA_REGISTRY``     Confluent registry URL           none: single-object encoding
+    ``BILAT_PARTITIONS``          partitions of new topics         ``4``
+    ``BILAT_RUN_DIR``             logs, pid files, worker state    ``.bilat/run``
+    ============================  ===============================  ==============================
+    """
+
+    party: str = "hgc"
+    kafka: str = "127.0.0.1:9092"
+    redis: str = DEFAULT_REDIS
+    topic_prefix: str = ""
+    agreement: Path = DEFAULT_AGREEMENT
+    schema_registry: str | None = None
+    partitions: int = 4
+    run_dir: Path = DEFAULT_RUN_DIR
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``env`` (default ``os.environ``), then non-None ``overrides``."""
+        env = os.environ if env is None else env
+        party = str(overrides.get("party") or env.get("BILAT_PARTY", "hgc"))
+        port = PARTY_PORTS.get(party, DEFAULT_BASE_PORT)
+        settings = cls(
+            party=party,
+            kafka=env.get("BILAT_KAFKA", f"127.0.0.1:{port}"),
+            redis=env.get("BILAT_REDIS", DEFAULT_REDIS),
+            topic_prefix=env.get("BILAT_TOPIC_PREFIX", ""),
+            agreement=Path(env.get("BILAT_AGREEMENT", str(DEFAULT_AGREEMENT))),
+            schema_registry=env.get("BILAT_SCHEMA_REGISTRY") or None,
+            partitions=int(env.get("BILAT_PARTITIONS", "4")),
+            run_dir=Path(env.get("BILAT_RUN_DIR", str(DEFAULT_RUN_DIR))),
+        )
+        chosen = {k: v for k, v in overrides.items() if v is not None and k != "party"}
+        return replace(settings, **chosen)  # type: ignore[arg-type]
+
+    def topic(self, name: str) -> str:
+        """The full name of a logical topic (``usage.cdr`` → ``<prefix>usage.cdr``)."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def app_id(self) -> str:
+        """Faust application id = consumer group; unique per party and topic prefix."""
+        return f"bilat-{self.party}-{self.topic_prefix.strip('.') or 'main'}"
+
+
+LEDGER_TOPICS = ("ledger.anchors", "ledger.digests", "ledger.batches")
+"""This party's ledger (anchors, digests: mirrored to the partner) and leaf store (kept)."""
+
+TOPICS = ("usage.cdr", "usage.rated", "usage.dlq", "sonata.orders", *LEDGER_TOPICS)
+"""Every logical topic of one party's deployment."""

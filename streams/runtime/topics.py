@@ -1,0 +1,72 @@
+"""Creating the pipeline's topics up front, with explicit partition counts.
+
+Topics are never left to broker auto-creation: partition counts decide how far workers scale
+and how records are keyed, so they are chosen here, once, per deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from streams.core.errors import StackError
+from streams.runtime.config import LEDGER_TOPICS, TOPICS, Settings
+
+__all__ = ["delete_topics", "ensure_topics"]
+
+
+def ensure_topics(
+    settings: Settings, names: Iterable[str] = TOPICS, timeout: float = 10.0
+) -> list[str]:
+    """Create the logical topics ``names`` (prefixed) that do not exist yet; return those created.
+
+    Idempotent: an existing topic is left as it is. Raises :class:`StackError` when the broker
+    cannot be reached or refuses, with the broker address so the operator knows where to look.
+    """
+    admin = AdminClient({"bootstrap.servers": settings.kafka})
+    names = list(names)
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise StackError(
+            f"Kafka at {settings.kafka} did not answer ({exc}): start it with `bilat up` "
+            "or set BILAT_KAFKA"
+        ) from exc
+    wanted = [
+        NewTopic(settings.topic(name), num_partitions=_partitions(name, settings),
+                 replication_factor=1)
+        for name in names
+        if settings.topic(name) not in existing
+    ]  # fmt: skip
+    if not wanted:
+        return []
+    created = []
+    for topic, future in admin.create_topics(wanted, operation_timeout=timeout).items():
+        try:
+            future.result()
+            created.append(topic)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StackError(f"cannot create topic {topic} on {settings.kafka}: {exc}") from exc
+    return created
+
+
+def _partitions(name: str, settings: Settings) -> int:
+    """Ledger topics have one partition: a party's chain is one total order."""
+    return 1 if name in LEDGER_TOPICS else settings.partitions
+
+
+def delete_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) -> None:
+    """Delete ``topics`` (full names) if they exist; used to reset demo runs."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = [t for t in topics if t in admin.list_topics(timeout=timeout).topics]
+    if not names:
+        return
+    for topic, future in admin.delete_topics(names, operation_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise StackError(f"cannot delete topic {topic} on {bootstrap}: {exc}") from exc
