@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import streams.agreement.loader as loader
+import streams.agreement.yaml_reader as yaml_reader
 from streams.agreement.loader import (
     MAX_AGREEMENT_BYTES,
     MAX_DEPTH,
@@ -105,7 +106,7 @@ def test_reading_consumes_each_event_once(monkeypatch: pytest.MonkeyPatch) -> No
             pulled += 1
             yield event
 
-    monkeypatch.setattr(loader.yaml, "parse", counting)
+    monkeypatch.setattr(yaml_reader.yaml, "parse", counting)
     small = "a: &x [1, 2]\nb: [*x, *x, *x]\n"
     with pytest.raises(AgreementError):
         loads_book(small)
@@ -245,7 +246,7 @@ def test_the_size_cap_refuses_before_parsing(
     def no_parsing(*args: object, **kwargs: object) -> None:
         raise AssertionError("parsed a file over the cap")
 
-    monkeypatch.setattr(loader.yaml, "parse", no_parsing)
+    monkeypatch.setattr(yaml_reader.yaml, "parse", no_parsing)
     big = V1 + "\n#" + "x" * MAX_AGREEMENT_BYTES
     size = len(big.encode())
     want = f"got {size:,} bytes, want at most {MAX_AGREEMENT_BYTES:,} bytes (1 MiB)"
