@@ -17,13 +17,12 @@ from typing import Any, TextIO
 
 from connectors.mediation.base import Line
 from streams.core.clock import to_ms
-from streams.core.errors import BilatError, InvalidRecord
+from streams.core.errors import InvalidRecord
 
 __all__ = [
     "ECHO_CHARS",
     "MAX_LINE_CHARS",
     "TIME_EXAMPLE",
-    "FormatOptionsError",
     "RawLine",
     "called_number",
     "calling_number",
@@ -52,12 +51,6 @@ _BOM = "\ufeff"
 _BLANK = " \t"
 _ESCAPED = range(0xDC80, 0xDD00)
 """Where ``surrogateescape`` puts the bytes of a file that are not UTF-8."""
-
-
-class FormatOptionsError(BilatError, ValueError):
-    """The options cannot work for the format (unknown format, time zone or direction, a value
-    a switch CDR does not carry and the operator did not give). Raised before any line is read,
-    so one typo is one message, not a dead letter per line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from connectors.mediation.base import Line
-from connectors.mediation.options import FormatOptions, make_format
+from connectors.mediation.base import FormatOptions, Line
+from connectors.mediation.registry import make_format
 from streams.contract.codec import Codec, make_codec
 from streams.contract.records import DeadLetter
 from streams.core.clock import Clock, SystemClock
@@ -167,7 +167,7 @@ def ingest_files(
     bar). ``sink`` makes where messages go (tests pass one that keeps them). Nothing in the
     files' content raises: every line is produced, dead-lettered or counted as not billable.
     Raises :class:`IngestError` if the broker refused any message, and
-    :class:`~connectors.mediation.options.FormatOptionsError` before reading anything if the
+    :class:`~connectors.mediation.base.FormatOptionsError` before reading anything if the
     format is unknown or cannot work with ``options``.
     """
     reader = make_format(fmt, options or FormatOptions())

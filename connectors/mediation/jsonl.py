@@ -33,14 +33,11 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from connectors.mediation._common import ECHO_CHARS, malformed, numbered, shown, unencodable
-from connectors.mediation.base import Line
+from connectors.mediation.base import FormatOptions, Line
 from connectors.mediation.generic_csv import COLUMNS, parse_start
-
-if TYPE_CHECKING:
-    from connectors.mediation.options import FormatOptions
 
 __all__ = ["MAX_DIGITS", "JsonLines"]
 

@@ -13,7 +13,7 @@ columns hold the call's id, numbers, times and seconds, and whether it was answe
   repeated when DST ends), the reading the seconds agree with is taken, the first when both do;
 * a well-formed call that was not answered is :attr:`Line.not_billable`: ingest counts it and
   produces nothing, so it never reaches rating;
-* the operator's :class:`~connectors.mediation.options.FormatOptions` fill what a CDR does not
+* the operator's :class:`~connectors.mediation.base.FormatOptions` fill what a CDR does not
   carry (agreement, partner, direction, product).
 """
 
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from connectors.mediation._common import (
     TIME_EXAMPLE,
-    FormatOptionsError,
     called_number,
     calling_number,
     is_digits,
@@ -38,14 +37,12 @@ from connectors.mediation._common import (
     shown,
     unencodable,
 )
-from connectors.mediation.base import Line
+from connectors.mediation.base import FormatOptions, FormatOptionsError, Line
 from streams.rating.validation import PRODUCT_UNITS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from datetime import tzinfo
-
-    from connectors.mediation.options import FormatOptions
 
 __all__ = ["MAX_SECONDS_DIGITS", "Call", "Columns", "SwitchCsv", "Timing", "call_timing"]
 

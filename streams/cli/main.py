@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from connectors.mediation.options import FORMAT_NAMES, FormatOptions, parse_timezone
+from connectors.mediation.base import FormatOptions, parse_timezone
+from connectors.mediation.registry import FORMAT_NAMES
 from connectors.sonata.cli import sonata
 from streams.cli.common import (
     agreement_option,

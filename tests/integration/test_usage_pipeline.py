@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from connectors.mediation.base import FormatOptions
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.ingest import ingest_files
-from connectors.mediation.options import FormatOptions
 from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.agreement.loader import load_book
 from streams.contract.codec import make_codec

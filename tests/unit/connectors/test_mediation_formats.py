@@ -21,16 +21,10 @@ import pytest
 
 from connectors.mediation._common import called_number, calling_number, local_ms
 from connectors.mediation.asterisk import layout
-from connectors.mediation.base import Line
+from connectors.mediation.base import FormatOptions, FormatOptionsError, Line, parse_timezone
 from connectors.mediation.generic_csv import COLUMNS, GenericCsv
 from connectors.mediation.ingest import ingest_files
-from connectors.mediation.options import (
-    FORMAT_NAMES,
-    FormatOptions,
-    FormatOptionsError,
-    make_format,
-    parse_timezone,
-)
+from connectors.mediation.registry import FORMAT_NAMES, make_format
 from connectors.mediation.synth import synth_pair
 from streams.contract.codec import make_codec
 from streams.core.errors import InvalidRecord

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.mediation.base import Line
+from connectors.mediation.base import FormatOptions, Line
 from connectors.mediation.generic_csv import COLUMNS
 from connectors.mediation.ingest import IngestReport, ingest_files
-from connectors.mediation.options import FORMAT_NAMES, FormatOptions, make_format
+from connectors.mediation.registry import FORMAT_NAMES, make_format
 from streams.contract.codec import make_codec
 from streams.runtime.config import Settings
 

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.mediation.base import Line
-from connectors.mediation.options import FormatOptions, make_format
+from connectors.mediation.base import FormatOptions, Line
+from connectors.mediation.registry import make_format
 from connectors.mediation.switch import Call, Columns, Timing, call_timing
 
 BERLIN = ZoneInfo("Europe/Berlin")
