@@ -19,9 +19,9 @@ from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.core.errors import BilatError, InvalidRecord
+from streams.core.units import DIRECTIONS
 
 __all__ = [
-    "DIRECTIONS",
     "UTC_ZONE",
     "FormatOptions",
     "FormatOptionsError",
@@ -30,8 +30,6 @@ __all__ = [
     "parse_timezone",
 ]
 
-DIRECTIONS = ("outbound", "inbound")
-"""What ``FormatOptions.direction`` may be."""
 UTC_ZONE = ZoneInfo("UTC")
 """The default switch time zone."""
 _DEFAULTABLE = ("source", "agreement_id", "partner", "direction")

@@ -38,7 +38,7 @@ from connectors.mediation._common import (
     unencodable,
 )
 from connectors.mediation.base import FormatOptions, FormatOptionsError, Line
-from streams.rating.validation import PRODUCT_UNITS
+from streams.core.units import PRODUCT_UNITS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

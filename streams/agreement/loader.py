@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from streams.agreement.model import (
-    PER_UNITS,
     RECURRING_PERIODS,
     ROUNDING_MODES,
     ROUNDING_STAGES,
@@ -70,7 +69,7 @@ from streams.agreement.yaml_reader import (
 )
 from streams.core.errors import AgreementError
 from streams.core.keys import SMALL_ORDER_PROBLEM, is_small_order
-from streams.rating.validation import PRODUCT_UNITS
+from streams.core.units import PRODUCTS, TARIFF_UNITS
 
 __all__ = [
     "MAX_AGREEMENT_BYTES",
@@ -182,11 +181,11 @@ def _rates(
 
 def _tariff(r: TermReader, node: Any, path: str, band_ids: set[str]) -> Tariff:
     t = r.mapping(node, path, "tariff")
-    product = r.choice(t, "product", path, tuple(PRODUCT_UNITS), "voice")
-    per = r.choice(t, "per", path, tuple(PER_UNITS), "second")
-    per_product, per_size = PER_UNITS[per]
-    if per_product != product:
-        r.fail(f"{path}.per", per, f"a unit of {product}, not of {per_product}")
+    product = r.choice(t, "product", path, PRODUCTS, "voice")
+    per = r.choice(t, "per", path, tuple(TARIFF_UNITS), "second")
+    per_unit = TARIFF_UNITS[per]
+    if per_unit.product != product:
+        r.fail(f"{path}.per", per, f"a unit of {product}, not of {per_unit.product}")
     prefixes = r.items(t, "prefixes", path, required=False) or [""]
     for i, prefix in enumerate(prefixes):
         if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
@@ -205,7 +204,7 @@ def _tariff(r: TermReader, node: Any, path: str, band_ids: set[str]) -> Tariff:
         product=product,
         prefixes=tuple(p for p in prefixes if isinstance(p, str)),
         per=per,
-        per_size=per_size,
+        per_size=per_unit.size,
         rates=rates,
         connect_fee=r.decimal(t, "connect_fee", path, "0"),
         first_increment=first,

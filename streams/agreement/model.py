@@ -37,7 +37,6 @@ from streams.core.errors import AgreementError, RatingError
 from streams.core.keys import PublicKey, key_id_of
 
 __all__ = [
-    "PER_UNITS",
     "ROUNDING_MODES",
     "ROUNDING_STAGES",
     "Agreement",
@@ -72,17 +71,6 @@ ROUNDING_STAGES = ("record", "segment", "statement")
 """
 
 STATEMENT_EXTRA_DIGITS = 6
-
-PER_UNITS: Mapping[str, tuple[str, int]] = {
-    "second": ("voice", 1),
-    "minute": ("voice", 60),
-    "message": ("sms", 1),
-    "kilobyte": ("data", 1_000),
-    "megabyte": ("data", 1_000_000),
-    "gigabyte": ("data", 1_000_000_000),
-}
-"""A tariff's ``per`` unit → (product, size in the product's base unit: seconds, messages,
-bytes). Data units are decimal (SI), as MEF and the GSMA BA.12/TAP guidelines use."""
 
 RECURRING_PERIODS = ("hour", "day", "week", "month", "year")
 """MEF ``MEFChargePeriod`` values a recurring price may be stated per."""
@@ -168,6 +156,7 @@ class Tariff:
     prefixes: tuple[str, ...]
     """Destination prefixes of the B number; ``""`` matches everything (longest match wins)."""
     per: str
+    """The unit the rates are per, one of :data:`streams.core.units.TARIFF_UNITS`."""
     per_size: int
     """Size of ``per`` in the product's base unit (seconds, messages, bytes)."""
     rates: Mapping[str, Decimal]

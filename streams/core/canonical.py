@@ -60,7 +60,8 @@ the RFC 9162 leaf hash ``SHA-256(0x00 || leaf data)``. The object has exactly th
 
 Conversion to the base unit is exact (the decimal exponent is shifted, nothing is rounded):
 ``second``, ``message``, ``byte`` times 1; ``kilobyte`` times 10^3; ``megabyte`` times 10^6;
-``gigabyte`` times 10^9 (SI units, as the agreement prices data).
+``gigabyte`` times 10^9 (SI units, as the agreement prices data). The units and their factors
+are :data:`streams.core.units.REPORTED_UNITS`, the table rating bills with too.
 
 Worked example (pinned in ``tests/unit/test_canonical.py``): the record ``hgc-msc-01/cdr-000042``
 starting 2026-03-02T09:15:00.250Z, 125 seconds, amount ``Decimal("0.03150")`` EUR, agreement
@@ -89,9 +90,9 @@ from typing import Any
 
 from streams.contract.records import RatedUsage
 from streams.core.clock import to_ms
+from streams.core.units import REPORTED_UNITS
 
 __all__ = [
-    "BASE_UNITS",
     "LEAF_DOMAIN",
     "MAX_SAFE_INT",
     "canonical_json",
@@ -107,16 +108,6 @@ MAX_SAFE_INT = 2**53 - 1
 
 LEAF_DOMAIN = "leaf.v1"
 """Domain tag of Merkle leaf data; a new leaf layout gets a new version."""
-
-BASE_UNITS: Mapping[str, tuple[str, int]] = {
-    "second": ("second", 1),
-    "message": ("message", 1),
-    "byte": ("byte", 1),
-    "kilobyte": ("byte", 1_000),
-    "megabyte": ("byte", 1_000_000),
-    "gigabyte": ("byte", 1_000_000_000),
-}
-"""Reported unit → (base unit, factor) used by the leaf, part of the leaf contract."""
 
 _DOMAIN = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -309,31 +300,25 @@ def leaf_fields(record: RatedUsage) -> dict[str, Any]:
 
     Raises ``ValueError`` for a unit with no base unit.
     """
-    try:
-        base, factor = BASE_UNITS[record.unit]
-    except KeyError:
-        raise ValueError(
-            f"field 'unit': got {record.unit!r}, want one of {sorted(BASE_UNITS)}"
-        ) from None
+    unit = REPORTED_UNITS.get(record.unit)
+    if unit is None:
+        raise ValueError(f"field 'unit': got {record.unit!r}, want one of {sorted(REPORTED_UNITS)}")
     quantity = record.quantity
-    if factor != 1:  # exact shift of the exponent: no decimal context, so no rounding
+    if unit.size != 1:  # exact shift of the exponent: no decimal context, so no rounding
         sign, digits, exponent = quantity.as_tuple()
         assert isinstance(exponent, int)  # finite: RatedUsage refuses NaN and infinity
-        quantity = Decimal((sign, digits, exponent + _EXPONENT[factor]))
+        assert unit.shift is not None  # every reported unit is a power of ten (streams.core.units)
+        quantity = Decimal((sign, digits, exponent + unit.shift))
     return {
         "key": f"{record.source}/{record.record_id}",
         "start_ms": to_ms(record.start),
         "quantity": decimal_text(quantity),
-        "unit": base,
+        "unit": unit.base,
         "amount": decimal_text(record.amount),
         "currency": record.currency,
         "agreement_id": record.agreement_id,
         "agreement_version": record.agreement_version,
     }
-
-
-# The base-unit factors as powers of ten.
-_EXPONENT = {1_000: 3, 1_000_000: 6, 1_000_000_000: 9}
 
 
 def leaf_data(record: RatedUsage) -> bytes:

@@ -9,7 +9,8 @@ Contract of :meth:`Rater.rate`:
   not revenue and is refused with ``unknown-product`` or ``product-not-active``;
 * the tariff is the one for the usage's product whose prefix is the longest match of the
   B number (data and any tariff with prefix ``""`` match everything);
-* the billed quantity is the usage rounded up to the tariff's increments: nothing below zero,
+* the billed quantity is the usage in its product's base unit (:mod:`streams.core.units`)
+  rounded up to the tariff's increments: nothing below zero,
   ``first`` for the first step, then whole multiples of ``next``
   (a 61 s call at 60/60 bills 120 s, at 30/6 bills 66 s, at 1/1 bills 61 s);
 * a voice call under a tariff with rates per time band is split at the band edges in the
@@ -43,20 +44,10 @@ from streams.agreement.timebands import BandCalendar
 from streams.contract.records import RatedUsage, UsageRecord
 from streams.core.clock import from_ms, to_ms
 from streams.core.errors import RatingError
+from streams.core.units import BASE_UNITS, REPORTED_UNITS
 
-__all__ = ["BASE_UNITS", "ProductLookup", "Rater", "billed_quantity", "window_of"]
+__all__ = ["ProductLookup", "Rater", "billed_quantity", "window_of"]
 
-BASE_UNITS = {"voice": "second", "sms": "message", "data": "byte"}
-"""The unit increments and ``billed_quantity`` are counted in, per product."""
-
-TO_BASE = {
-    "second": 1,
-    "message": 1,
-    "byte": 1,
-    "kilobyte": 1_000,
-    "megabyte": 1_000_000,
-    "gigabyte": 1_000_000_000,
-}
 _CTX = Context(
     prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
 )
@@ -181,7 +172,7 @@ class Rater:
         if usage.product_id is not None and self.inventory is not None:
             self.inventory.check(usage.product_id, usage.start)
         tariff = self.tariff_for(usage, agreement)
-        base = _CTX.multiply(usage.quantity, TO_BASE[usage.unit])
+        base = _CTX.multiply(usage.quantity, REPORTED_UNITS[usage.unit].size)
         billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
         parts = self._parts(usage, tariff, agreement, base, billed)
         amount = self._amount(tariff, self._versions[agreement.version], billed, parts)
@@ -191,7 +182,7 @@ class Rater:
         """``(band, billed base units)`` of ``usage``, for audits and tests; sums to billed."""
         agreement = self.book.in_force(usage.start)
         tariff = self.tariff_for(usage, agreement)
-        base = _CTX.multiply(usage.quantity, TO_BASE[usage.unit])
+        base = _CTX.multiply(usage.quantity, REPORTED_UNITS[usage.unit].size)
         billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
         return self._parts(usage, tariff, agreement, base, billed)
 

@@ -17,6 +17,7 @@ from typing import Any
 from streams.contract.records import UsageRecord
 from streams.core.clock import from_ms, to_ms
 from streams.core.errors import InvalidRecord
+from streams.core.units import DIRECTIONS, PRODUCT_UNITS
 
 __all__ = [
     "EARLIEST",
@@ -24,18 +25,10 @@ __all__ = [
     "MAX_FUTURE",
     "MAX_QUANTITY",
     "MAX_RAW_REF",
-    "PRODUCT_UNITS",
     "parse_usage",
 ]
 
-PRODUCT_UNITS: Mapping[str, frozenset[str]] = {
-    "voice": frozenset({"second"}),
-    "sms": frozenset({"message"}),
-    "data": frozenset({"byte", "kilobyte", "megabyte", "gigabyte"}),
-}
-"""Which units each product may be reported in."""
-
-DIRECTIONS = frozenset({"outbound", "inbound"})
+_DIRECTIONS = frozenset(DIRECTIONS)
 
 MAX_FUTURE = timedelta(minutes=5)
 """Usage starting further than this past ``now`` is a mediation clock fault, not real usage."""
@@ -51,9 +44,10 @@ MAX_QUANTITY: Mapping[str, Decimal] = {
     "megabyte": Decimal(10) ** 9,
     "gigabyte": Decimal(10) ** 6,
 }
-"""The largest quantity one usage record may carry, per unit: a week of one call, 100,000
-messages, a petabyte of data. Switches split longer sessions into partial records; anything
-above is a mediation fault, never revenue."""
+"""The largest quantity one usage record may carry, per unit (each of
+:data:`streams.core.units.REPORTED_UNITS`): a week of one call, 100,000 messages, a petabyte of
+data. Switches split longer sessions into partial records; anything above is a mediation
+fault, never revenue."""
 
 MAX_FRACTION_DIGITS = 6
 """A quantity has at most this many digits after the point (microseconds, bytes/1e6 of a GB)."""
@@ -212,7 +206,7 @@ def parse_usage(fields: Mapping[str, Any], *, now: datetime) -> UsageRecord:
     if product and unit not in PRODUCT_UNITS[product]:
         want = sorted(PRODUCT_UNITS[product])
         problems.append(f"field 'unit': got {_show(unit)}, want one of {want} for {product}")
-    direction = _choice(fields, "direction", DIRECTIONS, problems)
+    direction = _choice(fields, "direction", _DIRECTIONS, problems)
     start = _start(fields, now, problems)
     quantity = _quantity(fields, product, unit, problems)
     a_number = _optional(fields, "a_number", problems, _E164)

@@ -45,6 +45,7 @@ from streams.core.canonical import (
 )
 from streams.core.clock import to_ms
 from streams.core.keys import SMALL_ORDER_ENCODINGS, KeyPair, is_small_order, key_id_of
+from streams.core.units import UNITS
 from streams.ledger.anchoring import anchor_entry, digest_hash, digest_record, leaves_record
 from streams.ledger.audit import build_bundle, entry_to_json, verify_bundle
 from streams.ledger.batch_check import check_batches
@@ -139,7 +140,7 @@ def _rated(
     window: datetime = W1,
     version: str = "1",
 ) -> RatedUsage:
-    product = {"second": "voice", "message": "sms"}.get(unit, "data")
+    product = UNITS[unit].product
     return RatedUsage(
         source=source,
         record_id=record_id,

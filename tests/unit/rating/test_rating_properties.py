@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from streams.agreement.loader import load_book
 from streams.contract.records import UsageRecord
-from streams.rating.rater import TO_BASE, Rater, billed_quantity
+from streams.core.units import REPORTED_UNITS
+from streams.rating.rater import Rater, billed_quantity
 from streams.runtime.config import REPO
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
@@ -50,7 +51,7 @@ def test_amount_never_negative_and_splitting_conserves_duration(usage: UsageReco
     parts = RATER.parts(usage)
     assert sum(q for _, q in parts) == rated.billed_quantity
     assert all(q >= 0 for _, q in parts)
-    assert rated.billed_quantity >= usage.quantity * TO_BASE[usage.unit]
+    assert rated.billed_quantity >= usage.quantity * REPORTED_UNITS[usage.unit].size
 
 
 @settings(max_examples=200, deadline=None)
