@@ -32,29 +32,33 @@ Building costs, per leaf, one keyed BLAKE2b, a share of a sort and about one nod
 C compiler and OpenSSL headers exist; :data:`NATIVE` says whether it was) or, the same tree
 byte for byte, in Python; ``bench/merkle.py`` measures both against the bare cost of hashing
 the leaves.
+
+Modules: this one builds batches and makes their proofs; the bucketing and bucket-hash
+arithmetic are in :mod:`streams.merkle.buckets`, record proofs and their offline check in
+:mod:`streams.merkle.recordproof`, so checking needs no building. Their names are re-exported
+here, the one import for callers.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from streams.merkle.rfc9162 import (
-    HASH_SIZE,
-    ProofError,
-    RootMismatchError,
-    leaf_hash,
-    path_from_levels,
-    root_from_hashes,
-    root_from_inclusion,
-    tree_levels,
-    verify_inclusion,
+from streams.merkle.buckets import (
+    MAX_DEPTH,
+    MAX_SALT,
+    batch_root,
+    bucket_of,
+    bucket_root,
+    check_params,
+    differing_buckets,
+    top_levels,
 )
+from streams.merkle.recordproof import RecordProof, verify_record
+from streams.merkle.rfc9162 import HASH_SIZE, path_from_levels, root_from_hashes, tree_levels
 
 try:  # the C build of a batch (streams/merkle/_batchhash.c), where it could be compiled
     from streams.merkle import _batchhash as _native
@@ -83,164 +87,6 @@ NATIVE_HINT = (
     "(apt-get install gcc libssl-dev python3-dev)"
 )
 """What to do where :data:`NATIVE` is False."""
-
-MAX_DEPTH = 16
-"""Deepest bucketing: 65,536 buckets, a 2 MiB digest of bucket hashes."""
-
-MAX_SALT = 64
-"""Longest salt, in bytes: BLAKE2b's key limit."""
-
-
-def _check_params(depth: int, salt: bytes) -> None:
-    # Types checked too: depth and salt often come from a JSON audit bundle.
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
-        raise ValueError(f"depth: got {depth!r}, want 0 <= depth <= {MAX_DEPTH}")
-    if not isinstance(salt, bytes) or len(salt) > MAX_SALT:
-        shown = f"{len(salt)} bytes" if isinstance(salt, bytes) else repr(salt)
-        raise ValueError(f"salt: got {shown}, want bytes, at most {MAX_SALT}")
-
-
-def bucket_of(usage_key: str, depth: int, salt: bytes) -> int:
-    """The bucket, ``0 <= b < 2**depth``, of the record with this usage key.
-
-    The leading ``depth`` bits of ``blake2b(usage_key.encode(), key=salt, digest_size=8)``
-    read big-endian. Raises ``ValueError`` unless ``0 <= depth <= 16`` and ``salt`` has at
-    most 64 bytes.
-    """
-    _check_params(depth, salt)
-    digest = hashlib.blake2b(usage_key.encode(), key=salt, digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> (64 - depth)
-
-
-def bucket_root(leaf_hashes: Iterable[bytes]) -> bytes:
-    """The hash of a bucket holding leaves with these hashes, in any order: the root of the
-    sorted hashes. What a reconciler checks a partner's bucket leaves against.
-
-    Raises ``ValueError`` if a hash is not 32 bytes.
-    """
-    return root_from_hashes(sorted(leaf_hashes))
-
-
-def batch_root(bucket_hashes: Sequence[bytes]) -> bytes:
-    """The batch root over these bucket hashes: what a digest's bucket hashes must hash to.
-
-    Meant for a partner's digest, so malformed input raises
-    :class:`~streams.merkle.rfc9162.ProofError`: unless there are ``2**d`` of them for some
-    ``0 <= d <= 16`` and each is 32 bytes.
-    """
-    return _top_levels(bucket_hashes)[-1][0]
-
-
-def _top_levels(bucket_hashes: Sequence[bytes]) -> list[Sequence[bytes]]:
-    problems = []
-    count = len(bucket_hashes)
-    if count < 1 or count & (count - 1) or count > 1 << MAX_DEPTH:
-        problems.append(f"bucket hashes: got {count}, want 2**d for 0 <= d <= {MAX_DEPTH}")
-    problems.extend(
-        f"bucket hash {i}: got {len(h)} bytes, want {HASH_SIZE}"
-        for i, h in enumerate(bucket_hashes)
-        if len(h) != HASH_SIZE
-    )
-    if problems:
-        raise ProofError("malformed bucket hashes: " + "; ".join(problems[:5]), problems)
-    return tree_levels([leaf_hash(b) for b in bucket_hashes])
-
-
-def _hex_hash(name: str, value: object, problems: list[str]) -> bytes:
-    """A 32-byte hash from its hex form, lowercase (the one spelling of bytes: a proof has one
-    JSON form); on failure notes the problem and returns ``b""``."""
-    if not (isinstance(value, str) and _LOWER_HEX.fullmatch(value)):
-        problems.append(f"field '{name}': got {value!r}, want {2 * HASH_SIZE} lowercase hex digits")
-        return b""
-    return bytes.fromhex(value)
-
-
-_LOWER_HEX = re.compile(f"[0-9a-f]{{{2 * HASH_SIZE}}}")
-
-
-def _natural(name: str, value: object, minimum: int, problems: list[str]) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        problems.append(f"field '{name}': got {value!r}, want an integer >= {minimum}")
-        return None
-    return value
-
-
-def _hash_list(name: str, value: object, problems: list[str]) -> tuple[bytes, ...]:
-    if not isinstance(value, list):
-        problems.append(f"field '{name}': got {value!r}, want a list of hex hashes")
-        return ()
-    return tuple(_hex_hash(f"{name}[{i}]", item, problems) for i, item in enumerate(value))
-
-
-_FIELDS = ("usage_key", "leaf_hash", "bucket", "index", "bucket_size", "bucket_path", "top_path")
-
-
-@dataclass(frozen=True, slots=True)
-class RecordProof:
-    """Proof that one record is in a batch: its bucket's inclusion path, then the top path.
-
-    Self-contained for offline audit: with the batch's anchored root, depth and salt,
-    :func:`verify_record` checks it without the batch.
-    """
-
-    usage_key: str
-    """The record's usage key; fixes its bucket."""
-    leaf_hash: bytes
-    """SHA-256(0x00 || canonical leaf encoding) of the record."""
-    bucket: int
-    """The record's bucket, ``bucket_of(usage_key, depth, salt)``."""
-    index: int
-    """The leaf's position in its bucket, leaves ordered by leaf hash."""
-    bucket_size: int
-    """Leaves in the bucket."""
-    bucket_path: tuple[bytes, ...]
-    """RFC 9162 PATH from the leaf to the bucket root."""
-    top_path: tuple[bytes, ...]
-    """RFC 9162 PATH from ``leaf_hash(bucket root)`` to the batch root."""
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (hashes as lowercase hex), for offline audit bundles."""
-        return {
-            "usage_key": self.usage_key,
-            "leaf_hash": self.leaf_hash.hex(),
-            "bucket": self.bucket,
-            "index": self.index,
-            "bucket_size": self.bucket_size,
-            "bucket_path": [h.hex() for h in self.bucket_path],
-            "top_path": [h.hex() for h in self.top_path],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RecordProof:
-        """Parse :meth:`to_json` output. Checks shapes only (types, hex, 32-byte hashes,
-        non-negative integers, ``index < bucket_size``), not the proof itself.
-
-        Raises :class:`~streams.merkle.rfc9162.ProofError` whose ``problems`` lists every problem.
-        """
-        if not isinstance(data, Mapping):
-            raise ProofError(f"record proof: got {type(data).__name__}, want a JSON object")
-        problems: list[str] = []
-        key = data.get("usage_key")
-        if not isinstance(key, str) or not key:
-            problems.append(f"field 'usage_key': got {key!r}, want a non-empty string")
-            key = ""
-        leaf = _hex_hash("leaf_hash", data.get("leaf_hash"), problems)
-        bucket = _natural("bucket", data.get("bucket"), 0, problems)
-        index = _natural("index", data.get("index"), 0, problems)
-        size = _natural("bucket_size", data.get("bucket_size"), 1, problems)
-        if index is not None and size is not None and index >= size:
-            problems.append(f"field 'index': got {index}, want < bucket_size {size}")
-        bucket_path = _hash_list("bucket_path", data.get("bucket_path"), problems)
-        top_path = _hash_list("top_path", data.get("top_path"), problems)
-        unknown = sorted(set(data) - set(_FIELDS))
-        if unknown:
-            problems.append(f"unknown fields: got {unknown}, want none")
-        if problems or bucket is None or index is None or size is None:
-            raise ProofError(
-                f"record proof is malformed ({len(problems)} problems): " + "; ".join(problems),
-                problems,
-            )
-        return cls(key, leaf, bucket, index, size, bucket_path, top_path)
 
 
 class BatchTree:
@@ -283,7 +129,7 @@ class BatchTree:
         self._members = members
         self._ordered = ordered
         self._bucket_hashes = tuple(bucket_hashes)
-        self._top = _top_levels(self._bucket_hashes)
+        self._top = top_levels(self._bucket_hashes)
         self._root = self._top[-1][0]
 
     @classmethod
@@ -324,7 +170,7 @@ class BatchTree:
         compiled and the pure-Python one otherwise; True requires the C build (``RuntimeError``
         if absent); False forces Python. Both give the same tree, byte for byte.
         """
-        _check_params(depth, salt)
+        check_params(depth, salt)
         if len(keys) != len(hashes):
             raise ValueError(f"leaf hashes: got {len(hashes)}, want one per key ({len(keys)})")
         use_native = NATIVE if native is None else native
@@ -485,45 +331,3 @@ def _raise_duplicates(keys: Iterable[str]) -> NoReturn:
     twice = sorted(key for key, n in counts.items() if n > 1)
     more = f" (and {len(twice) - 1} more)" if len(twice) > 1 else ""
     raise ValueError(f"usage key given twice: {twice[0]!r}{more}")
-
-
-def verify_record(
-    proof: RecordProof, root: bytes, depth: int, salt: bytes, *, leaf_data: bytes | None = None
-) -> None:
-    """Check that ``proof`` proves its record is in the batch with this anchored ``root``,
-    bucketed with ``depth`` and ``salt`` (both from the agreement).
-
-    Checks that the usage key falls in ``proof.bucket``, then the bucket path (leaf → bucket
-    root), then the top path (``leaf_hash(bucket root)`` → ``root``). Returns nothing on
-    success; raises :class:`~streams.merkle.rfc9162.ProofError` for a wrong bucket or a malformed
-    path, :class:`~streams.merkle.rfc9162.RootMismatchError` when the paths lead to another root.
-    ``ValueError`` for a bad ``depth`` or ``salt``, as :func:`bucket_of`.
-
-    What it proves: a leaf with hash ``proof.leaf_hash`` is in bucket ``proof.bucket``. It
-    does not tie that hash to ``proof.usage_key`` or to any record: pass the record's
-    canonical bytes as ``leaf_data`` (or compare ``leaf_hash(data)`` yourself) so that a
-    proof of one record relabelled with another key of the same bucket is refused
-    (:class:`~streams.merkle.rfc9162.RootMismatchError`, ``what="leaf hash"``). Nor does it
-    authenticate ``index`` or ``bucket_size`` beyond the path's shape (RFC 9162 proofs bind
-    the position only together with a signed size).
-    """
-    if leaf_data is not None and leaf_hash(leaf_data) != proof.leaf_hash:
-        raise RootMismatchError(proof.leaf_hash, leaf_hash(leaf_data), "leaf hash")
-    want = bucket_of(proof.usage_key, depth, salt)
-    if proof.bucket != want:
-        raise ProofError(f"bucket of {proof.usage_key!r}: got {proof.bucket}, want {want}")
-    bucket_hash = root_from_inclusion(
-        proof.leaf_hash, proof.index, proof.bucket_size, proof.bucket_path
-    )
-    verify_inclusion(leaf_hash(bucket_hash), proof.bucket, 1 << depth, proof.top_path, root)
-
-
-def differing_buckets(ours: Sequence[bytes], theirs: Sequence[bytes]) -> list[int]:
-    """Indices of the buckets whose hashes differ between two digests of the same window.
-
-    Raises :class:`~streams.merkle.rfc9162.ProofError` if the digests have different lengths (they
-    were bucketed with different depths and cannot be compared).
-    """
-    if len(ours) != len(theirs):
-        raise ProofError(f"bucket hashes: got {len(theirs)}, want {len(ours)}")
-    return [i for i, (a, b) in enumerate(zip(ours, theirs, strict=True)) if a != b]
