@@ -26,7 +26,8 @@ from streams.contract.codec import (
     SingleObjectCodec,
     make_codec,
 )
-from streams.contract.schemas import SchemaStore, check_backward_compatible, default_schema_dir
+from streams.contract.compat import check_backward_compatible
+from streams.contract.schemas import SchemaStore, default_schema_dir
 from streams.core.errors import (
     CodecError,
     CorruptMessageError,

@@ -14,14 +14,12 @@ from typing import Any
 import pytest
 from fastavro.validation import validate
 
-from streams.contract.schemas import (
-    Schema,
-    SchemaStore,
+from streams.contract.compat import (
     check_backward_compatible,
     compatibility_problems,
-    default_schema_dir,
     sample_records,
 )
+from streams.contract.schemas import Schema, SchemaStore, default_schema_dir
 from streams.core.errors import SchemaError, UnknownSchemaError
 
 STORE = SchemaStore.default()
@@ -392,9 +390,9 @@ def test_renamed_record_with_an_alias_and_renamed_field_with_an_alias_pass() -> 
 def test_samples_catch_what_the_structural_rules_would_miss(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import streams.contract.schemas
+    import streams.contract.compat
 
-    monkeypatch.setattr(streams.contract.schemas._Resolution, "compare", lambda *args: [])
+    monkeypatch.setattr(streams.contract.compat._Resolution, "compare", lambda *args: [])
     old, new = evolve(USAGE_V1, INCOMPATIBLE["field added without a default"][0])
     problems = compatibility_problems(old, new)
     assert len(problems) == 2  # both samples fail
