@@ -1,8 +1,15 @@
 """Bilat: a bilateral settlement pipeline for telecom wholesale partners.
 
-The package is split into a pure core (records, validation, agreement, rating, codec) that
-imports no Kafka, Faust, Redis or HTTP client, and a thin I/O shell (``streams.runtime.worker``,
-``streams.ops``, ``streams.cli.main`` and the ``connectors`` package) that wires I/O to it.
+The package is split into a pure core that imports no Kafka, Faust, Redis or HTTP client and a
+thin I/O shell that wires I/O to it.
+
+* Core: :mod:`streams.core` (canonical encoding, keys, errors, clock, units),
+  :mod:`streams.contract` (records, Avro schemas and codecs), :mod:`streams.agreement`,
+  :mod:`streams.rating`, :mod:`streams.merkle`, :mod:`streams.ledger`, :mod:`streams.settle` and
+  :mod:`streams.reconcile`.
+* Shell: :mod:`streams.runtime` (the Faust rating worker, the batcher, topic reads and writes),
+  :mod:`streams.cli` (the ``bilat`` command), :mod:`streams.devstack` (the local Kafka and Redis
+  of ``bilat up``) and the ``connectors`` package (mediation files, MEF Sonata).
 """
 
 __version__ = "0.1.0"
