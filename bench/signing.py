@@ -20,7 +20,7 @@ from cryptography.hazmat.backends.openssl.backend import backend
 
 from bench.common import arguments, best_of, report
 from streams.agreement.loader import load_book
-from streams.agreement.signing import genesis_payload, sign_agreement
+from streams.agreement.signing import sign_agreement
 from streams.agreement.trust import TrustedKeys
 from streams.contract.records import RatedUsage
 from streams.core.canonical import leaf_hash
@@ -28,6 +28,7 @@ from streams.core.keys import demo_keypair
 from streams.ledger.chain import ChainTip
 from streams.ledger.check import check_ledger
 from streams.ledger.entries import anchor_payload, make_entry
+from streams.ledger.genesis import genesis_payload
 from streams.runtime.config import REPO
 
 HOUR_MS = 3_600_000

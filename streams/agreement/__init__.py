@@ -12,7 +12,7 @@ Pure: imports no Kafka, Faust, Redis or HTTP client.
   currencies, time zones, times).
 * :mod:`~streams.agreement.timebands`: time-of-day and day-of-week bands in the agreement's time
   zone.
-* :mod:`~streams.agreement.signing`: both parties' signatures over the agreement, and the genesis
-  entry that carries them.
+* :mod:`~streams.agreement.signing`: both parties' signatures over the agreement's book hash;
+  refused signing raises :class:`~streams.core.errors.AgreementSigningError`.
 * :mod:`~streams.agreement.trust`: which Ed25519 keys may sign for which party, and when.
 """

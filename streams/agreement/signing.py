@@ -1,8 +1,10 @@
-"""The agreement both parties sign, and the genesis entry that carries both signatures. Pure.
+"""The agreement both parties sign: its book hash and the parties' signature documents. Pure.
 
 The **book hash** covers every version's canonical hash; each party signs it
 (:func:`sign_agreement`), and the genesis entry of *each* party's chain carries both
-signature documents (:func:`genesis_payload`): its payload is byte-identical on the two chains.
+signature documents (built by :func:`streams.ledger.genesis.genesis_payload`, which checks
+them with :func:`signature_problems`): its payload is byte-identical on the two chains. This
+module knows nothing of ledgers; the ledger builds on the agreement, not the reverse.
 
 Which keys may sign is the agreement's to say: each version lists every party's Ed25519 keys
 with their validity (:class:`~streams.agreement.model.PartyKey`), inside the canonical content both
@@ -15,22 +17,22 @@ checks both against :class:`~streams.agreement.trust.TrustedKeys`, never against
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from streams.agreement.model import AgreementBook, PartyKey
-from streams.core.canonical import canonical_json, tagged
+from streams.core.canonical import canonical_json, is_hex, tagged
 from streams.core.clock import to_ms
-from streams.core.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order, key_id_of
-from streams.ledger.entries import LedgerError, is_hex
+from streams.core.errors import AgreementSigningError
+from streams.core.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order
 
 __all__ = [
+    "SIGNATURE_FIELDS",
     "book_hash",
     "book_hash_of",
     "book_versions",
-    "genesis_payload",
+    "describe_keys",
+    "party_roles",
     "sign_agreement",
     "signature_problems",
     "verify_agreement_signature",
@@ -39,7 +41,8 @@ __all__ = [
 BOOK_DOMAIN = "agreement-book.v1"
 AGREEMENT_SIGNATURE_DOMAIN = "agreement-signature.v1"
 
-_SIGNATURE_FIELDS = ("agreement_id", "book_hash", "party", "key_id", "public_key", "signature")
+SIGNATURE_FIELDS = ("agreement_id", "book_hash", "party", "key_id", "public_key", "signature")
+"""The fields of a signature document, every one a string."""
 
 
 # --- the agreement: both parties sign its book hash ----------------------------------------
@@ -68,7 +71,8 @@ def book_hash(book: AgreementBook) -> bytes:
     return book_hash_of(book.id, book_versions(book))
 
 
-def _roles(book: AgreementBook) -> dict[str, str]:
+def party_roles(book: AgreementBook) -> dict[str, str]:
+    """Party id → ``"seller"`` or ``"buyer"``, the seller first, as the latest version says."""
     return {book.latest.seller.id: "seller", book.latest.buyer.id: "buyer"}
 
 
@@ -88,22 +92,24 @@ def sign_agreement(book: AgreementBook, keypair: Signer, party: str) -> dict[str
 
     The signature is Ed25519 over ``tagged("agreement-signature.v1", canonical_json(
     {agreement_id, book_hash, party, key_id}))``, so it names the party it speaks for. Raises
-    :class:`LedgerError` if ``party`` is neither the seller nor the buyer, or ``keypair`` is not
-    a key some version lists for ``party``. Its validity is not checked here (a document
-    carries no time, and parties sign before a key's ``valid_from``): the genesis entry is
-    checked at its time (:func:`genesis_payload`, :func:`streams.ledger.check.check_ledger`).
+    :class:`~streams.core.errors.AgreementSigningError` if ``party`` is neither the seller nor
+    the buyer, or ``keypair`` is not a key some version lists for ``party``. Its validity is not
+    checked here (a document carries no time, and parties sign before a key's ``valid_from``):
+    the genesis entry is checked at its time (:func:`streams.ledger.genesis.genesis_payload`,
+    :func:`streams.ledger.check.check_ledger`).
     """
-    roles = _roles(book)
+    roles = party_roles(book)
     if party not in roles:
-        raise LedgerError(
-            f"agreement {book.id}: party: got {party!r}, want one of {', '.join(roles)}"
+        raise AgreementSigningError(
+            book.id, f"party: got {party!r}, want one of {', '.join(roles)}"
         )
     key_id = keypair.key_id
     listed = book.party_keys(party)
     if keypair.public.raw.hex() not in {k.public_key for k in listed}:
-        raise LedgerError(
-            f"agreement {book.id}: key: got {key_id}, want a key the agreement lists for "
-            f"{party}: {_listed(listed)}"
+        raise AgreementSigningError(
+            book.id,
+            f"key: got {key_id}, want a key the agreement lists for {party}: "
+            f"{describe_keys(listed)}",
         )
     book_hex = book_hash(book).hex()
     message = _agreement_message(book.id, book_hex, party, key_id)
@@ -124,7 +130,7 @@ def signature_problems(
     if not isinstance(doc, Mapping):
         return [f"got {type(doc).__name__}, want a JSON object"]
     problems = []
-    missing = [f for f in _SIGNATURE_FIELDS if not isinstance(doc.get(f), str)]
+    missing = [f for f in SIGNATURE_FIELDS if not isinstance(doc.get(f), str)]
     if missing:
         return [f"field {f!r}: got {doc.get(f)!r}, want a string" for f in missing]
     if doc["agreement_id"] != agreement_id:
@@ -160,98 +166,22 @@ def verify_agreement_signature(book: AgreementBook, doc: Mapping[str, Any]) -> l
     Checks the agreement id, that the book hash is this book's (all versions), that the party
     is the seller or the buyer, that ``key_id`` is the public key's, and the signature.
     Also checks that the key is one the agreement lists for that party (at any time: whether
-    it is valid when used is :func:`genesis_payload`'s and
+    it is valid when used is :func:`streams.ledger.genesis.genesis_payload`'s and
     :func:`streams.ledger.check.check_ledger`'s question).
     """
-    problems = signature_problems(doc, book.id, book_hash(book).hex(), _roles(book))
+    problems = signature_problems(doc, book.id, book_hash(book).hex(), party_roles(book))
     party = doc.get("party") if isinstance(doc, Mapping) else None
     public = doc.get("public_key") if isinstance(doc, Mapping) else None
-    if party in _roles(book) and isinstance(public, str):
+    if party in party_roles(book) and isinstance(public, str):
         listed = book.party_keys(party)
         if public not in {k.public_key for k in listed}:
             problems.append(
                 f"key: got {doc.get('key_id')}, want a key the agreement lists for {party}: "
-                f"{_listed(listed)}"
+                f"{describe_keys(listed)}"
             )
     return problems
 
 
-def _listed(keys: Sequence[PartyKey]) -> str:
+def describe_keys(keys: Sequence[PartyKey]) -> str:
+    """``keys`` for a message: ``key id (validity), ...``, or ``none``."""
     return ", ".join(f"{k.key_id} ({k.window()})" for k in keys) or "none"
-
-
-def genesis_payload(
-    book: AgreementBook,
-    signatures: Sequence[Mapping[str, Any]],
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """The genesis payload of ``book``, signed by both parties.
-
-    ``{"agreement_id", "book_hash", "versions": book_versions(book), "parties": {id: {"role",
-    "key_id", "public_key"}}, "signatures": [seller's doc, buyer's doc]}``; every party builds the
-    same bytes from the same two documents. ``parties`` names the key each party signed the
-    agreement with: the key that signs that party's chain from genesis on.
-
-    Raises :class:`LedgerError` listing every problem: an invalid document, a party with no
-    valid signature or with two different keys, both parties using one key, a key the
-    agreement does not list for that party, or (with ``at``, the genesis entry's time) one not
-    valid at ``at``.
-    """
-    roles = _roles(book)
-    book_hex = book_hash(book).hex()
-    problems = []
-    valid: dict[str, dict[str, Any]] = {}
-    for index, doc in enumerate(signatures):
-        who = doc.get("party") if isinstance(doc, Mapping) else None
-        found = signature_problems(doc, book.id, book_hex, roles)
-        problems += [f"signatures[{index}] (party {who!r}): {p}" for p in found]
-        if found:
-            continue
-        clean = {f: doc[f] for f in _SIGNATURE_FIELDS}
-        party = clean["party"]
-        if party in valid and valid[party]["public_key"] != clean["public_key"]:
-            problems.append(
-                f"party {party}: signed with two keys, {valid[party]['key_id']} and "
-                f"{clean['key_id']}; want one"
-            )
-        valid.setdefault(party, clean)
-    for party, role in roles.items():
-        if party not in valid:
-            problems.append(f"missing a valid signature by the {role} {party}")
-        else:
-            listed = {k.public_key: k for k in book.party_keys(party)}
-            key = listed.get(valid[party]["public_key"])
-            if key is None:
-                problems.append(
-                    f"party {party}: signed by key {valid[party]['key_id']}, want a key the "
-                    f"agreement lists for {party}: {_listed(list(listed.values()))}"
-                )
-            elif at is not None and not key.valid_at(at):
-                problems.append(
-                    f"party {party}: signed by key {key.key_id}, {key.window()}: not valid at "
-                    f"{at.isoformat()}"
-                )
-    key_owners = Counter(doc["public_key"] for doc in valid.values())
-    for public, count in key_owners.items():
-        if count > 1:
-            owners = sorted(p for p, d in valid.items() if d["public_key"] == public)
-            problems.append(
-                f"parties {' and '.join(owners)} signed with the same key "
-                f"{key_id_of(bytes.fromhex(public))}: want one key per party"
-            )
-    if problems:
-        raise LedgerError(f"agreement {book.id}: cannot build the genesis payload", problems)
-    return {
-        "agreement_id": book.id,
-        "book_hash": book_hex,
-        "versions": book_versions(book),
-        "parties": {
-            party: {
-                "role": role,
-                "key_id": valid[party]["key_id"],
-                "public_key": valid[party]["public_key"],
-            }
-            for party, role in roles.items()
-        },
-        "signatures": [valid[party] for party in roles],
-    }

@@ -86,7 +86,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring  # the C escaper of json, ensure_ascii=False flavour
-from typing import Any
+from typing import Any, TypeGuard
 
 from streams.contract.records import RatedUsage
 from streams.core.clock import to_ms
@@ -97,6 +97,7 @@ __all__ = [
     "MAX_SAFE_INT",
     "canonical_json",
     "decimal_text",
+    "is_hex",
     "leaf_data",
     "leaf_fields",
     "leaf_hash",
@@ -260,6 +261,15 @@ def decimal_text(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def is_hex(value: Any, digits: int = 64) -> TypeGuard[str]:
+    """``value`` is exactly ``digits`` lowercase hex digits (the one spelling of bytes)."""
+    return (
+        isinstance(value, str)
+        and len(value) == digits
+        and all(c in "0123456789abcdef" for c in value)
+    )
 
 
 def tagged(domain: str, body: bytes) -> bytes:

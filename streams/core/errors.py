@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AgreementError",
+    "AgreementSigningError",
     "BilatError",
     "CodecError",
     "CorruptMessageError",
@@ -90,6 +91,22 @@ class AgreementError(BilatError):
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"agreement {source} is invalid ({len(self.problems)} problems):\n{lines}")
+
+
+class AgreementSigningError(AgreementError):
+    """A party cannot sign the agreement as asked: it is neither the seller nor the buyer, or
+    its key is not one the agreement lists for it (raised by
+    :func:`streams.agreement.signing.sign_agreement`). ``source`` is the agreement id and
+    ``problems`` holds the one problem, as ``got G, want W``.
+
+    Signature documents that do not verify are reported as problems, not raised; a genesis
+    entry that cannot be built from them is the ledger's ``LedgerError``.
+    """
+
+    def __init__(self, agreement_id: str, problem: str) -> None:
+        self.source = agreement_id
+        self.problems = (problem,)
+        BilatError.__init__(self, f"agreement {agreement_id}: {problem}")
 
 
 class RatingError(BilatError):

@@ -5,6 +5,8 @@ what it builds.
 
 * :mod:`~streams.ledger.entries`: what one ledger entry is, its signed bytes and kind-specific
   payloads.
+* :mod:`~streams.ledger.genesis`: the genesis payload, both parties' agreement signatures that
+  open each chain.
 * :mod:`~streams.ledger.chain`: one's own chain: the tip that builds the next entry, replayed
   anchors recognised.
 * :mod:`~streams.ledger.batching`: event-time windows of rated usage closed into Merkle batches.

@@ -24,7 +24,7 @@ from typing import Any
 
 from streams.agreement.signing import book_hash_of, signature_problems
 from streams.agreement.trust import TrustedKeys
-from streams.core.canonical import canonical_json
+from streams.core.canonical import canonical_json, is_hex
 from streams.core.clock import to_ms
 from streams.core.keys import KeyFileError, PublicKey, key_id_of
 from streams.ledger.entries import (
@@ -34,7 +34,6 @@ from streams.ledger.entries import (
     LedgerError,
     WindowKey,
     anchor_problems,
-    is_hex,
     rotation_problems,
     rotation_proof_ok,
     window_key,

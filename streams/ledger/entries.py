@@ -15,9 +15,9 @@ party's Ed25519 key, so the partner can check the whole history it mirrored:
   complete JSON object, so where they end and the 64-byte signature begins is unambiguous.
   Genesis (sequence 0) has ``prev_hash`` = 32 zero bytes.
 
-Related modules: :mod:`streams.agreement.signing` (the genesis: the agreement both parties
-sign), :mod:`streams.ledger.check` (every problem of a mirrored chain, as findings) and
-:mod:`streams.ledger.chain` (appending to one's own chain).
+Related modules: :mod:`streams.ledger.genesis` (the genesis: the agreement both parties
+signed, :mod:`streams.agreement.signing`), :mod:`streams.ledger.check` (every problem of a
+mirrored chain, as findings) and :mod:`streams.ledger.chain` (appending to one's own chain).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeGuard
+from typing import Any
 
 from streams.contract.records import ms_of
-from streams.core.canonical import MAX_SAFE_INT, canonical_json, decimal_text, tagged
+from streams.core.canonical import MAX_SAFE_INT, canonical_json, decimal_text, is_hex, tagged
 from streams.core.clock import from_ms, to_ms
 from streams.core.errors import BilatError
 from streams.core.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order, key_id_of
@@ -45,7 +45,6 @@ __all__ = [
     "WindowKey",
     "anchor_payload",
     "anchor_problems",
-    "is_hex",
     "make_entry",
     "rotation_message",
     "rotation_payload",
@@ -64,7 +63,7 @@ KINDS = (
     "statement",
 )
 """Entry kinds; the kind fixes the payload's shape: genesis
-(:func:`streams.agreement.signing.genesis_payload`), anchor (:func:`anchor_payload`),
+(:func:`streams.ledger.genesis.genesis_payload`), anchor (:func:`anchor_payload`),
 key-rotation (:func:`rotation_payload`). ``schemas/ledger_entry/v1.avsc`` (``kind`` is a
 string) lists all but ``key-rotation``, added later: a published schema never changes, and a
 version differing in docs only would have the same fingerprint, so the next real change of
@@ -101,15 +100,6 @@ def _is_aware(value: object) -> bool:
 
 def _is_int(value: Any) -> bool:
     return type(value) is int
-
-
-def is_hex(value: Any, digits: int = 64) -> TypeGuard[str]:
-    """``value`` is exactly ``digits`` lowercase hex digits (the one spelling of bytes)."""
-    return (
-        isinstance(value, str)
-        and len(value) == digits
-        and all(c in "0123456789abcdef" for c in value)
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams.agreement.loader import load_book
-from streams.agreement.signing import book_hash, genesis_payload
+from streams.agreement.signing import book_hash
 from streams.agreement.trust import TrustedKeys
 from streams.contract.codec import Codec, make_codec
 from streams.contract.records import RatedUsage
@@ -47,6 +47,7 @@ from streams.ledger.anchoring import anchor_entry, digest_record, leaves_from_re
 from streams.ledger.batching import Batch, Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, LedgerError, make_entry, rotation_payload
+from streams.ledger.genesis import genesis_payload
 from streams.runtime.config import Settings
 from streams.runtime.readback import read_topic
 from streams.runtime.topics import ensure_topics

@@ -58,7 +58,7 @@ def forged_signature(book: AgreementBook, pair: KeyPair, party: str) -> dict[str
 
 
 def forged_genesis(book: AgreementBook, keys: Mapping[str, KeyPair]) -> dict[str, Any]:
-    """The genesis payload of ``book`` as :func:`~streams.agreement.signing.genesis_payload`
+    """The genesis payload of ``book`` as :func:`~streams.ledger.genesis.genesis_payload`
     would build it were ``keys`` (party → key) the parties' keys, which it refuses unless the
     agreement lists them: what a forger re-signing a chain from genesis on writes."""
     roles = {book.latest.seller.id: "seller", book.latest.buyer.id: "buyer"}

@@ -31,7 +31,7 @@ from typing import Any
 
 from streams.agreement.loader import load_book
 from streams.agreement.model import AgreementBook
-from streams.agreement.signing import book_hash, book_versions, genesis_payload, sign_agreement
+from streams.agreement.signing import book_hash, book_versions, sign_agreement
 from streams.agreement.trust import TrustedKeys, TrustError
 from streams.contract.records import RatedUsage
 from streams.core.canonical import (
@@ -59,6 +59,7 @@ from streams.ledger.entries import (
     rotation_message,
     rotation_payload,
 )
+from streams.ledger.genesis import genesis_payload
 from streams.merkle.batchtree import BatchTree, RecordProof, bucket_of, verify_record
 from streams.merkle.rfc9162 import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
 from streams.merkle.rfc9162 import leaf_hash as rfc_leaf_hash

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streams.agreement.loader import load_book
-from streams.agreement.signing import book_hash, genesis_payload, sign_agreement
+from streams.agreement.signing import book_hash, sign_agreement
 from streams.agreement.trust import TrustedKeys
 from streams.contract.records import RatedUsage
 from streams.core.keys import KeyPair, demo_keypair
@@ -19,6 +19,7 @@ from streams.ledger.anchoring import anchor_entry
 from streams.ledger.audit import build_bundle, verify_bundle
 from streams.ledger.batching import Batcher
 from streams.ledger.chain import ChainTip
+from streams.ledger.genesis import genesis_payload
 from streams.runtime.config import REPO
 from tests.fakes.agreements import EXAMPLE, book_with_keys, forged_genesis, key, trusted
 from tests.fakes.rated import rated_call

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from streams.agreement.loader import load_book
-from streams.agreement.signing import book_hash, genesis_payload, sign_agreement
+from streams.agreement.signing import book_hash, sign_agreement
 from streams.agreement.trust import TrustedKeys
 from streams.contract.records import RatedUsage
 from streams.core.canonical import leaf_hash
@@ -25,6 +25,7 @@ from streams.core.keys import demo_keypair
 from streams.ledger.audit import build_bundle, verify_bundle
 from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, anchor_payload
+from streams.ledger.genesis import genesis_payload
 from streams.merkle.batchtree import BatchTree
 from streams.runtime.config import REPO
 from tests.fakes.rated import rated_call

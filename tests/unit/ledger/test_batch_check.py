@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from streams.agreement.loader import load_book
-from streams.agreement.signing import book_hash, genesis_payload, sign_agreement
+from streams.agreement.signing import book_hash, sign_agreement
 from streams.contract.codec import make_codec
 from streams.contract.records import RatedUsage
 from streams.core.keys import demo_keypair
@@ -19,6 +19,7 @@ from streams.ledger.batch_check import check_batches
 from streams.ledger.batching import Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry
+from streams.ledger.genesis import genesis_payload
 from streams.runtime.config import REPO
 from tests.fakes.rated import rated_call
 

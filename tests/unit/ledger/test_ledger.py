@@ -22,16 +22,12 @@ from hypothesis import strategies as st
 
 from streams.agreement.loader import loads_book
 from streams.agreement.model import AgreementBook, PartyKey
-from streams.agreement.signing import (
-    book_hash,
-    genesis_payload,
-    sign_agreement,
-    verify_agreement_signature,
-)
+from streams.agreement.signing import book_hash, sign_agreement, verify_agreement_signature
 from streams.agreement.trust import TrustedKeys
 from streams.cli.keys import sign_agreement_command, verify_agreement_command
 from streams.contract.codec import make_codec
 from streams.core.canonical import canonical_json, tagged
+from streams.core.errors import AgreementError, AgreementSigningError
 from streams.core.keys import KeyPair, PublicKey, demo_keypair, key_id_of
 from streams.ledger.chain import ChainTip
 from streams.ledger.check import Finding, check_ledger, genesis_keys
@@ -44,6 +40,7 @@ from streams.ledger.entries import (
     rotation_payload,
     rotation_problems,
 )
+from streams.ledger.genesis import genesis_payload
 from tests.fakes.agreements import EXAMPLE as EXAMPLE_FILE
 from tests.fakes.agreements import forged_genesis, forged_signature, key, trusted, with_keys
 
@@ -517,18 +514,21 @@ def test_tampered_signature_documents_are_invalid() -> None:
 
 
 def test_sign_agreement_refuses_a_stranger() -> None:
-    with pytest.raises(LedgerError, match="party: got 'xyz', want one of hgc, dcc"):
+    with pytest.raises(AgreementSigningError, match="party: got 'xyz', want one of hgc, dcc"):
         sign_agreement(BOOK, MALLORY, "xyz")
 
 
 def test_sign_agreement_refuses_a_key_the_agreement_does_not_list_for_the_party() -> None:
-    with pytest.raises(LedgerError) as caught:
+    with pytest.raises(AgreementSigningError) as caught:
         sign_agreement(BOOK, MALLORY, "dcc")
+    assert isinstance(caught.value, AgreementError)  # the one root of agreement errors
     assert str(caught.value) == (
         f"agreement {BOOK.id}: key: got {MALLORY.key_id}, want a key the agreement lists for "
         f"dcc: {DCC.key_id} (valid from 2026-01-01T00:00:00+00:00)"
     )
-    with pytest.raises(LedgerError, match=f"got {HGC.key_id}, want a key the agreement lists"):
+    with pytest.raises(
+        AgreementSigningError, match=f"got {HGC.key_id}, want a key the agreement lists"
+    ):
         sign_agreement(BOOK, HGC, "dcc")  # the partner's key: listed, but not for dcc
 
 
