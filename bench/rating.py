@@ -16,13 +16,13 @@ from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.synth import synth_order, synth_pair
 from streams.agreement.loader import load_book
 from streams.contract.codec import make_codec
+from streams.core import resources
 from streams.core.clock import ManualClock
 from streams.core.errors import BilatError
 from streams.rating.inventory import Inventory, OrderEvent
 from streams.rating.pipeline import Origin, UsagePipeline
 from streams.rating.rater import Rater
 from streams.rating.validation import parse_usage
-from streams.runtime.config import REPO
 
 TARGET = 100_000
 
@@ -42,7 +42,7 @@ def main() -> None:
     codec = make_codec()
     messages = [codec.encode("usage_record", f) for f in fields]
     inventory = Inventory([OrderEvent.from_avro(synth_order(now))])
-    rater = Rater(load_book(REPO / "examples" / "agreement.yaml"), inventory)
+    rater = Rater(load_book(resources.example_agreement()), inventory)
     usages = []
     for f in fields:
         try:

@@ -23,13 +23,13 @@ from streams.agreement.loader import load_book
 from streams.agreement.signing import sign_agreement
 from streams.agreement.trust import TrustedKeys
 from streams.contract.records import RatedUsage
+from streams.core import resources
 from streams.core.canonical import leaf_hash
 from streams.core.keys import demo_keypair
 from streams.ledger.chain import ChainTip
 from streams.ledger.check import check_ledger
 from streams.ledger.entries import anchor_payload, make_entry
 from streams.ledger.genesis import genesis_payload
-from streams.runtime.config import REPO
 
 HOUR_MS = 3_600_000
 
@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
 
     now = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    book = load_book(REPO / "examples" / "agreement.yaml")
+    book = load_book(resources.example_agreement())
     hgc, dcc = demo_keypair("hgc"), demo_keypair("dcc")  # the keys the example lists
     trusted = TrustedKeys.of_book(book)
     genesis = genesis_payload(

@@ -10,6 +10,9 @@ thin I/O shell that wires I/O to it.
 * Shell: :mod:`streams.runtime` (the Faust rating worker, the batcher, topic reads and writes),
   :mod:`streams.cli` (the ``bilat`` command), :mod:`streams.devstack` (the local Kafka and Redis
   of ``bilat up``) and the ``connectors`` package (mediation files, MEF Sonata).
-"""
 
-__version__ = "0.1.0"
+``lint-imports`` holds the core to that (``[tool.importlinter]`` in pyproject.toml). The files
+Bilat reads at run time are package data, found through :mod:`streams.core.resources`. The
+version has one source, ``version`` in pyproject.toml: ``importlib.metadata.version("bilat")``
+(what ``bilat --version`` prints).
+"""

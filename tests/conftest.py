@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.runtime.config import REPO, Settings
+from streams.runtime.config import Settings
+from tests.paths import REPO
 
 TEST_RUN_DIR = REPO / ".bilat" / "test-run"
 

@@ -81,7 +81,7 @@ def agreement_option(func: F) -> F:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         envvar="BILAT_AGREEMENT",
         default=None,
-        help="Agreement YAML [default: examples/agreement.yaml].",
+        help="Agreement YAML [default: the packaged example, `bilat agreement example --path`].",
     )
     return option(func)
 

@@ -33,7 +33,8 @@ from streams.cli.keys import keys_group, sign_agreement_command, verify_agreemen
 from streams.cli.ledger import batcher_command, ledger_group, verify_command
 from streams.cli.read import read_command
 from streams.cli.stack import down_command, status_command, up_command
-from streams.runtime.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, REPO
+from streams.core import resources
+from streams.runtime.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES
 
 __all__ = ["main"]
 
@@ -374,12 +375,47 @@ def agreement_check(file: Path) -> None:
         console.print(f"{party} keys: {listed}", soft_wrap=True)
 
 
+@agreement.command("example")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write it to this new file instead of printing it.",
+)
+@click.option("--path", "show_path", is_flag=True, help="Print where the packaged file is.")
+@friendly
+def agreement_example(out: Path | None, show_path: bool) -> None:
+    """Print the example agreement Bilat ships, the default of BILAT_AGREEMENT.
+
+    Every term is commented; start a real agreement from a copy of it.
+
+    \b
+    Examples:
+      bilat agreement example --out agreement.yaml
+      bilat agreement check "$(bilat agreement example --path)"
+    """
+    example = resources.example_agreement()
+    if show_path:
+        click.echo(str(example))
+        return
+    text = example.read_text(encoding="utf-8")
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with out.open("x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        raise click.UsageError(f"{out} exists: choose a new file name or remove it") from None
+    console.print(f"wrote the example agreement to {out}")
+
+
 @main.command()
 @click.option("--records", default=5000, show_default=True, help="Calls per party to generate.")
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=REPO / ".bilat" / "demo",
+    default=resources.work_dir() / "demo",
     show_default=True,
     help="Where generated files and worker logs go.",
 )

@@ -26,6 +26,7 @@ from typing import Any, cast
 import fastavro
 import fastavro.schema
 
+from streams.core import resources
 from streams.core.errors import SchemaError, UnknownSchemaError
 
 __all__ = [
@@ -39,10 +40,8 @@ _VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.avsc")
 
 
 def default_schema_dir() -> Path:
-    """``<repo>/schemas``, next to the ``streams`` package this module belongs to."""
-    import streams
-
-    return Path(streams.__file__).resolve().parents[1] / "schemas"
+    """The packaged schemas (``schemas/`` in the checkout): :func:`resources.schema_dir`."""
+    return resources.schema_dir()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +120,7 @@ class SchemaStore:
     @classmethod
     @functools.cache
     def default(cls) -> SchemaStore:
-        """The store of this checkout's ``schemas/``, loaded once per process."""
+        """The store of the packaged schemas (``schemas/``), loaded once per process."""
         return cls(default_schema_dir())
 
     def subjects(self) -> list[str]:

@@ -42,7 +42,7 @@ import redis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-import streams
+from streams.core import resources
 from streams.core.errors import PortInUseError, ServiceStartError, StackError, ToolMissingError
 from streams.devstack import procs
 from streams.devstack.procs import LOOPBACK, ServiceFolder
@@ -62,8 +62,7 @@ __all__ = [
     "server_properties",
 ]
 
-REPO_ROOT = Path(streams.__file__).resolve().parents[1]
-DEPLOY_DIR = REPO_ROOT / "deploy" / "local"
+DEPLOY_DIR = resources.deploy_dir()
 POM_PATH = DEPLOY_DIR / "pom.xml"
 LOG4J2_CONFIG = DEPLOY_DIR / "log4j2.properties"
 
@@ -355,7 +354,8 @@ def _quiet(_message: str) -> None:
 class LocalStack:
     """The services of one run folder; see the module docstring for the contracts.
 
-    ``run_dir`` defaults to ``$BILAT_RUN_DIR`` or ``<repo>/.bilat/run``; ``cache_dir`` (the
+    ``run_dir`` defaults to ``$BILAT_RUN_DIR`` or ``<work dir>/run`` (``.bilat/run`` in the
+    checkout, see :func:`streams.core.resources.work_dir`); ``cache_dir`` (the
     resolved jars) to ``$BILAT_CACHE_DIR`` or ``~/.cache/bilat``. ``progress`` receives short
     human messages ("starting kafka 'hgc' on 127.0.0.1:9092…").
     """
@@ -366,7 +366,7 @@ class LocalStack:
         cache_dir: Path | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        default_run = os.environ.get("BILAT_RUN_DIR") or REPO_ROOT / ".bilat" / "run"
+        default_run = os.environ.get("BILAT_RUN_DIR") or resources.work_dir() / "run"
         default_cache = os.environ.get("BILAT_CACHE_DIR") or Path.home() / ".cache" / "bilat"
         self.run_dir = Path(run_dir or default_run).resolve()
         self.cache_dir = Path(cache_dir or default_cache).resolve()

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "REPO", "TOPICS", "Settings"]
+from streams.core import resources
 
-REPO = Path(__file__).resolve().parents[2]
-"""The checkout this package runs from (holds ``schemas/``, ``deploy/``, ``examples/``)."""
+__all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "TOPICS", "Settings"]
 
 DEFAULT_PARTIES = ("hgc", "dcc")
 """The two parties ``bilat up`` and the demo start by default: Seller, then Buyer."""
@@ -27,8 +26,10 @@ PARTY_PORTS: Mapping[str, int] = {
 """Local broker ports of the default parties (as ``bilat up`` starts them)."""
 
 DEFAULT_REDIS = "redis://127.0.0.1:6390/0"
-DEFAULT_AGREEMENT = REPO / "examples" / "agreement.yaml"
-DEFAULT_RUN_DIR = REPO / ".bilat" / "run"
+DEFAULT_AGREEMENT = resources.example_agreement()
+"""The packaged example agreement (``examples/agreement.yaml`` in the checkout)."""
+DEFAULT_RUN_DIR = resources.work_dir() / "run"
+"""``.bilat/run`` in the checkout, else ``~/.local/state/bilat/run`` (see ``work_dir``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +43,15 @@ class Settings:
     ``BILAT_KAFKA``               bootstrap servers                the party's local broker
     ``BILAT_REDIS``               Redis URL                        ``redis://127.0.0.1:6390/0``
     ``BILAT_TOPIC_PREFIX``        prefix of every topic name       empty
-    ``BILAT_AGREEMENT``           agreement YAML                   ``examples/agreement.yaml``
+    ``BILAT_AGREEMENT``           agreement YAML                   the packaged example [1]_
     ``BILAT_SCHEMA_REGISTRY``     Confluent registry URL           none: single-object encoding
     ``BILAT_PARTITIONS``          partitions of new topics         ``4``
-    ``BILAT_RUN_DIR``             logs, pid files, worker state    ``.bilat/run``
+    ``BILAT_RUN_DIR``             logs, pid files, worker state    ``.bilat/run`` [2]_
     ============================  ===============================  ==============================
+
+    .. [1] ``examples/agreement.yaml``, shipped in the package (``bilat agreement example``).
+    .. [2] In the checkout; an installed Bilat uses ``$XDG_STATE_HOME/bilat/run``
+       (``~/.local/state/bilat/run``).
     """
 
     party: str = "hgc"

@@ -20,8 +20,8 @@ import pytest
 
 from streams.contract.codec import make_codec
 from streams.contract.records import DeadLetter, RatedUsage
-from streams.runtime.config import REPO
 from streams.runtime.readback import read_topic
+from tests.paths import REPO
 
 BASE_PORT = 39492  # hgc 39492/39493, dcc 39592/39593
 REDIS_PORT = 39490

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from streams.cli import stack as stack_cli
 from streams.cli.main import main
 from streams.cli.stack import Probe
-from streams.runtime.config import REPO
+from tests.paths import REPO
 
 
 @pytest.fixture

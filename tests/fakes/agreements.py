@@ -12,7 +12,7 @@ from streams.agreement.signing import book_hash, book_versions
 from streams.agreement.trust import TrustedKeys
 from streams.core.canonical import canonical_json, tagged
 from streams.core.keys import KeyPair, PublicKey, demo_keypair
-from streams.runtime.config import REPO
+from tests.paths import REPO
 
 EXAMPLE = REPO / "examples" / "agreement.yaml"
 TEXT = EXAMPLE.read_text(encoding="utf-8")

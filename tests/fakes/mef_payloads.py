@@ -29,7 +29,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from connectors.sonata.notifications import EVENT_SCHEMAS, ITEM_EVENT_TYPES, rfc3339_ms
-from streams.runtime.config import REPO
+from streams.core import resources
 
 SELLER_BASE = "https://hgc.example/mefApi/sonata/productOrderingManagement/v10"
 ORDER_ID = "PO-7001"
@@ -255,9 +255,9 @@ def notification(
 
 
 def mef_dir() -> Path:
-    """The MEF spec folder: ``BILAT_MEF_DIR``, else the copy in ``specs/mef``."""
+    """The MEF spec folder: ``BILAT_MEF_DIR``, else the packaged copy (``specs/mef``)."""
     env = os.environ.get("BILAT_MEF_DIR")
-    folder = Path(env) if env else REPO / "specs" / "mef"
+    folder = Path(env) if env else resources.mef_dir()
     if not (folder / "productOrderManagement.api.yaml").is_file():
         raise FileNotFoundError(
             f"MEF specs: got no productOrderManagement.api.yaml in {folder}, want the MEF "

@@ -24,7 +24,7 @@ from connectors.sonata.publisher import TOPIC
 from connectors.sonata.seller_api import RetryPolicy
 from streams.agreement.loader import load_book
 from streams.cli.main import main
-from streams.runtime.config import REPO, Settings
+from streams.runtime.config import Settings
 from streams.runtime.topics import ensure_topics
 from tests.fakes.mef_payloads import (
     CHARGE_ID,
@@ -38,6 +38,7 @@ from tests.fakes.mef_payloads import (
     product_order,
 )
 from tests.fakes.seller_api import FakeSellerApi
+from tests.paths import REPO
 
 UNPRICED_ORDER = "PO-7003"
 UNPRICED_PRODUCT = "urn:hgc:product:evc:fra-lon:unpriced-offering-0000000000000000000001"

@@ -33,12 +33,13 @@ from streams.ledger.batching import Batcher
 from streams.ledger.check import check_ledger as check_chain
 from streams.ledger.entries import LedgerEntry, make_entry, rotation_proof_ok
 from streams.runtime.batcher import FAULT_POINTS, BatcherLoop
-from streams.runtime.config import REPO, Settings
+from streams.runtime.config import Settings
 from streams.runtime.produce import publish
 from streams.runtime.readback import read_topic
 from streams.runtime.topics import ensure_topics
 from tests.fakes.agreements import EXAMPLE, forged_genesis, key, with_keys
 from tests.fakes.rated import rated_call
+from tests.paths import REPO
 
 CODEC = make_codec()
 BOOK = load_book(REPO / "examples" / "agreement.yaml")

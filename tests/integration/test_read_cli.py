@@ -22,10 +22,11 @@ from streams.cli.main import main
 from streams.contract.records import DeadLetter, RatedUsage
 from streams.core.keys import demo_keypair
 from streams.runtime.batcher import BatcherLoop, init_ledger
-from streams.runtime.config import REPO, Settings
+from streams.runtime.config import Settings
 from streams.runtime.produce import publish
 from streams.runtime.topics import ensure_topics
 from tests.fakes.rated import rated_call
+from tests.paths import REPO
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 DAY = datetime(2026, 11, 20, tzinfo=UTC)  # version 1 in force; windows long closed

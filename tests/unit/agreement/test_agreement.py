@@ -8,7 +8,7 @@ import pytest
 
 from streams.agreement.loader import load_agreement, load_book, loads_book
 from streams.core.errors import AgreementError, RatingError
-from streams.runtime.config import REPO
+from tests.paths import REPO
 
 EXAMPLE = REPO / "examples" / "agreement.yaml"
 TEXT = EXAMPLE.read_text()

@@ -36,7 +36,7 @@ from streams.agreement.loader import (
 from streams.agreement.model import AgreementBook
 from streams.cli.main import main
 from streams.core.errors import AgreementError
-from streams.runtime.config import REPO
+from tests.paths import REPO
 
 EXAMPLE = REPO / "examples" / "agreement.yaml"
 TEXT = EXAMPLE.read_text()

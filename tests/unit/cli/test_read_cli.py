@@ -15,9 +15,10 @@ from streams.cli.stack import Probe, nothing_recorded
 from streams.contract.codec import make_codec
 from streams.contract.records import DeadLetter
 from streams.contract.schemas import SchemaStore
-from streams.runtime.config import REPO, TOPICS, Settings
+from streams.runtime.config import TOPICS, Settings
 from streams.runtime.readback import Message
 from tests.fakes.rated import rated_call
+from tests.paths import REPO
 
 CODEC = make_codec()
 SETTINGS = Settings.from_env({}, topic_prefix="x.")

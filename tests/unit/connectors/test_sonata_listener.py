@@ -471,7 +471,7 @@ def test_content_encodings() -> None:
 def test_an_unpriced_offering_is_published_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     from connectors.sonata.listener import offering_check
     from streams.agreement.loader import load_book
-    from streams.runtime.config import REPO
+    from tests.paths import REPO
 
     book = load_book(REPO / "examples" / "agreement.yaml")
 
@@ -503,7 +503,7 @@ def test_an_unpriced_offering_is_published_and_logged(caplog: pytest.LogCaptureF
 def test_a_priced_offering_or_a_delete_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     from connectors.sonata.listener import offering_check
     from streams.agreement.loader import load_book
-    from streams.runtime.config import REPO
+    from tests.paths import REPO
 
     check = offering_check(load_book(REPO / "examples" / "agreement.yaml"))
     record = {"action": "add", "product_offering_id": "evc-eline-1g", "event_time_ms": 0}

@@ -20,9 +20,9 @@ from streams.ledger.audit import build_bundle, verify_bundle
 from streams.ledger.batching import Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.genesis import genesis_payload
-from streams.runtime.config import REPO
 from tests.fakes.agreements import EXAMPLE, book_with_keys, forged_genesis, key, trusted
 from tests.fakes.rated import rated_call
+from tests.paths import REPO
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 WINDOW = datetime(2026, 11, 20, 9, tzinfo=UTC)

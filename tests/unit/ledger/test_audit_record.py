@@ -27,8 +27,8 @@ from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, anchor_payload
 from streams.ledger.genesis import genesis_payload
 from streams.merkle.batchtree import BatchTree
-from streams.runtime.config import REPO
 from tests.fakes.rated import rated_call
+from tests.paths import REPO
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 WINDOW = datetime(2026, 11, 20, 9, tzinfo=UTC)

@@ -20,8 +20,8 @@ from streams.ledger.batching import Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry
 from streams.ledger.genesis import genesis_payload
-from streams.runtime.config import REPO
 from tests.fakes.rated import rated_call
+from tests.paths import REPO
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 SALT = book_hash(BOOK)

@@ -17,8 +17,8 @@ from streams.core.errors import InvalidRecord
 from streams.rating.pipeline import MAX_OUTPUT_BYTES, Origin, UsagePipeline
 from streams.rating.rater import Rater
 from streams.rating.validation import parse_usage
-from streams.runtime.config import REPO
 from tests.fakes.usage import USAGE_FIELDS, usage
+from tests.paths import REPO
 
 CODEC = make_codec()
 ORIGIN = Origin("usage.cdr", 3, 1234, b"ix/1")

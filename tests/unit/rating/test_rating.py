@@ -27,7 +27,7 @@ from streams.contract.records import UsageRecord
 from streams.core.errors import RatingError
 from streams.core.keys import demo_keypair
 from streams.rating.rater import Rater, billed_quantity, window_of
-from streams.runtime.config import REPO
+from tests.paths import REPO
 
 BERLIN = load_book(REPO / "examples" / "agreement.yaml")
 NEW_YORK = loads_book(

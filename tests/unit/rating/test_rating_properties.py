@@ -14,7 +14,7 @@ from streams.agreement.loader import load_book
 from streams.contract.records import UsageRecord
 from streams.core.units import REPORTED_UNITS
 from streams.rating.rater import Rater, billed_quantity
-from streams.runtime.config import REPO
+from tests.paths import REPO
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 RATER = Rater(BOOK)

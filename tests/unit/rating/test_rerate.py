@@ -11,7 +11,7 @@ from streams.contract.records import UsageRecord
 from streams.core.errors import RatingError
 from streams.rating.rater import Rater
 from streams.rating.rerate import LIVE, rerate
-from streams.runtime.config import REPO
+from tests.paths import REPO
 
 RATER = Rater(load_book(REPO / "examples" / "agreement.yaml"))
 WINDOW = datetime(2026, 11, 24, 10, tzinfo=UTC)  # 11:00 CET on a Tuesday: peak

@@ -14,7 +14,6 @@ import pytest
 
 from streams.agreement.loader import load_book
 from streams.rating.inventory import ChargeItem, Inventory, OrderEvent
-from streams.runtime.config import REPO
 from streams.settle.charges import (
     FOREIGN_CURRENCY,
     UNPRICED_OFFERING,
@@ -23,6 +22,7 @@ from streams.settle.charges import (
     period_statement,
 )
 from streams.settle.tiers import tier_adjustment, tiered_amount
+from tests.paths import REPO
 
 BOOK = load_book(REPO / "examples" / "agreement.yaml")
 V1 = BOOK.versions[0]
