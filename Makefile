@@ -24,6 +24,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the pure core's import contract, [tool.importlinter] in pyproject.toml
 
 # The whole suite: unit (ms), integration (real Kafka + Redis, started once), e2e (the CLI).
 test: lint
@@ -58,4 +59,4 @@ bench: setup
 
 clean:
 	-$(BIN)/bilat down
-	rm -rf .bilat .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .bilat .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
