@@ -28,7 +28,7 @@ from rich.table import Table
 from streams.agreement.loader import load_book
 from streams.agreement.trust import TrustedKeys, TrustError
 from streams.cli.common import agreement_option, friendly, party_options, settings_of
-from streams.contract.codec import Codec, make_codec
+from streams.contract.codec import Codec
 from streams.core.errors import StackError
 from streams.core.keys import KeyFileError, KeyPair
 from streams.ledger.audit import Check, verify_bundle
@@ -36,9 +36,11 @@ from streams.ledger.batch_check import check_batches
 from streams.ledger.check import Finding, check_ledger
 from streams.ledger.entries import LedgerEntry, LedgerError
 from streams.merkle.batchtree import NATIVE, NATIVE_HINT
-from streams.runtime.batcher import BatcherLoop, init_ledger, rotate_key
+from streams.runtime.batcher import FAULT_POINTS, BatcherLoop, init_ledger, rotate_key
 from streams.runtime.config import Settings
+from streams.runtime.faults import fault_hook
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 
 __all__ = ["batcher_command", "ledger_group", "verify_command"]
 
@@ -385,7 +387,12 @@ def batcher_command(
             "[yellow]note: Merkle batches are built in pure Python, about 6x slower: the C module "
             f"was not compiled; {NATIVE_HINT}[/yellow]"
         )
-    loop = BatcherLoop(settings, KeyPair.load(key_file), say=lambda m: console.print(m))
+    loop = BatcherLoop(
+        settings,
+        KeyPair.load(key_file),
+        say=lambda m: console.print(m),
+        checkpoint=fault_hook(FAULT_POINTS),  # BILAT_FAULT: the crash tests' abrupt exits
+    )
     count = loop.run(once=once)
     console.print(f"{count} batches anchored")
 

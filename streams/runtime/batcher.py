@@ -19,29 +19,32 @@ leaves on ``ledger.batches``, and the consumer offsets up to which every record 
   (same usage key, same leaf). A crash in the middle of one loses nothing either: everything
   not anchored is read again after the restart.
 
-Faults for tests: ``BILAT_FAULT=<point>`` makes the process exit abruptly (``os._exit``) at
-``before-anchor``, ``after-anchor`` (produced, not committed), ``before-commit`` (offsets
-sent), ``after-commit`` or ``during-rebalance`` (when partitions are revoked), the first time
-it gets there.
+Seams: constructing a :class:`BatcherLoop` reads the agreement file and nothing else;
+:meth:`BatcherLoop.open` connects (fences, reads the chain and the leaf store, joins the
+group), and :meth:`BatcherLoop.run` opens if nobody did. The transaction goes through a
+:class:`~streams.runtime.ledger_writer.LedgerWriter`, so a test drives
+:meth:`~BatcherLoop.resume`, :meth:`~BatcherLoop.take` and :meth:`~BatcherLoop.close_due` with
+a fake writer and no broker. The loop calls its ``checkpoint`` hook at each of
+:data:`FAULT_POINTS`; ``bilat batcher`` installs :func:`~streams.runtime.faults.fault_hook`
+there, which exits abruptly at the point ``BILAT_FAULT`` names (the crash tests).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from streams.agreement.loader import load_book
 from streams.agreement.signing import book_hash
 from streams.agreement.trust import TrustedKeys
-from streams.contract.codec import Codec, make_codec
+from streams.contract.codec import Codec
 from streams.contract.records import RatedUsage
 from streams.core.clock import Clock, SystemClock
-from streams.core.errors import BilatError, CodecError, StackError
+from streams.core.errors import CodecError, StackError
 from streams.core.keys import KeyPair
 from streams.ledger.anchoring import anchor_entry, digest_record, leaves_from_record, leaves_record
 from streams.ledger.batching import Batch, Batcher
@@ -49,10 +52,20 @@ from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, LedgerError, make_entry, rotation_payload
 from streams.ledger.genesis import genesis_payload
 from streams.runtime.config import Settings
+from streams.runtime.faults import Checkpoint, no_faults
+from streams.runtime.ledger_writer import KafkaLedgerWriter, LedgerWriter, transactional_id
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 
-__all__ = ["BatcherLoop", "init_ledger", "read_chain", "rotate_key", "transactional_id"]
+__all__ = [
+    "FAULT_POINTS",
+    "BatcherLoop",
+    "init_ledger",
+    "read_chain",
+    "rotate_key",
+    "transactional_id",
+]
 
 log = logging.getLogger("bilat.batcher")
 
@@ -63,6 +76,9 @@ FAULT_POINTS = (
     "after-commit",
     "during-rebalance",
 )
+"""Where the loop calls its checkpoint hook: before a batch's transaction begins, after its
+messages are produced (not committed), after its offsets are sent (not committed), after the
+commit, and whenever a rebalance revokes partitions."""
 CLOSE_EVERY = 5.0  # seconds between closes while input keeps arriving
 
 
@@ -73,11 +89,6 @@ def _read_error(error: str) -> str:
             "(only one may run)"
         )
     return f"reading usage.rated: {error}"
-
-
-def transactional_id(settings: Settings, agreement_id: str) -> str:
-    """The one transactional id of a party's chain writer (``bilat ledger init`` uses it too)."""
-    return f"bilat-ledger-{settings.app_id}-{agreement_id}"
 
 
 def read_chain(settings: Settings, codec: Codec, party: str | None = None) -> list[LedgerEntry]:
@@ -91,7 +102,12 @@ def read_chain(settings: Settings, codec: Codec, party: str | None = None) -> li
 
 
 class BatcherLoop:
-    """One party's batcher for the agreement in ``settings`` (see the module docstring)."""
+    """One party's batcher for the agreement in ``settings`` (see the module docstring).
+
+    Constructing one does no network I/O. :meth:`open` connects; :meth:`run` consumes and
+    anchors (opening first if needed). Without Kafka, :meth:`resume` takes a writer and the
+    chain instead of :meth:`open`, then :meth:`take` and :meth:`close_due` do the work.
+    """
 
     def __init__(
         self,
@@ -99,35 +115,36 @@ class BatcherLoop:
         signer: KeyPair,
         clock: Clock | None = None,
         say: Callable[[str], object] = log.info,
+        checkpoint: Checkpoint = no_faults,
     ) -> None:
         self.settings = settings
         self.signer = signer
         self.clock = clock or SystemClock()
         self.say = say
+        self.checkpoint = checkpoint
+        """Called with each of :data:`FAULT_POINTS` as the loop passes it."""
         self.codec = make_codec(settings.schema_registry)
         self.book = load_book(settings.agreement)
         self.trusted = TrustedKeys.of_book(self.book, f"agreement {settings.agreement}")
-        self.fault = os.environ.get("BILAT_FAULT")
-        if self.fault is not None and self.fault not in FAULT_POINTS:
-            raise BilatError(f"BILAT_FAULT: got {self.fault!r}, want one of {list(FAULT_POINTS)}")
         self.anchored = 0
         agreement = self.book.latest
         self.batcher = Batcher(
             agreement.id, agreement.grace_seconds, agreement.digest_depth, book_hash(self.book)
         )
+        self.writer: LedgerWriter | None = None
+        self.tip: ChainTip | None = None
+        self.consumer: Consumer | None = None
+
+    def open(self) -> None:
+        """Connect: create the topics, fence any earlier writer of this chain, read the chain
+        tip and the leaf store (:meth:`resume`), and join the batcher's consumer group.
+
+        Raises :class:`StackError` when the chain has no genesis of this agreement or the
+        signer is not its current key (see :meth:`resume`).
+        """
+        settings, agreement_id = self.settings, self.book.latest.id
         ensure_topics(settings)
-        self.producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "transactional.id": transactional_id(settings, agreement.id),
-                "enable.idempotence": True,
-                "transaction.timeout.ms": 60_000,
-            }
-        )
-        self.producer.init_transactions(30)  # fences any earlier writer of this chain
-        self.tip = self._load_tip()
-        self._restore()
-        self.consumer = Consumer(
+        consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka,
                 "group.id": f"{settings.app_id}-batcher",
@@ -136,14 +153,44 @@ class BatcherLoop:
                 "auto.offset.reset": "earliest",
                 # Static membership: a restarted batcher takes its place in the group at once
                 # instead of waiting out the crashed one's session.
-                "group.instance.id": transactional_id(settings, agreement.id),
+                "group.instance.id": transactional_id(settings, agreement_id),
                 "session.timeout.ms": 10_000,
             }
         )
-        self.consumer.subscribe([settings.topic("usage.rated")], on_revoke=self._revoked)
+        try:
+            # Fence first, read the tip after: two writers can never both extend one chain.
+            writer = KafkaLedgerWriter.open(
+                settings, agreement_id, consumer, settings.topic("usage.rated")
+            )
+            self.resume(
+                writer,
+                read_chain(settings, self.codec, settings.party),
+                (
+                    self.codec.decode("batch_leaves", value)
+                    for _key, value in read_topic(settings.kafka, settings.topic("ledger.batches"))
+                ),
+            )
+            # The group is joined only now, when everything before the offsets is known.
+            consumer.subscribe([settings.topic("usage.rated")], on_revoke=self._revoked)
+        except BaseException:
+            consumer.close()
+            raise
+        self.consumer = consumer
 
-    def _load_tip(self) -> ChainTip:
-        entries = read_chain(self.settings, self.codec, self.settings.party)
+    def resume(
+        self,
+        writer: LedgerWriter,
+        entries: Sequence[LedgerEntry],
+        stored: Iterable[Mapping[str, Any]],
+    ) -> None:
+        """Take up this party's chain: ``entries`` are its committed ledger entries (at least
+        the genesis), ``stored`` the ``batch_leaves`` records of the leaf store (other
+        parties' and agreements' are skipped). From then on batches are anchored through
+        ``writer``. :meth:`open` calls it with what it read from Kafka.
+
+        Raises :class:`StackError` when there is no genesis, the genesis signs another
+        agreement, or the signer is not the chain's current key, trusted and valid now.
+        """
         if not entries:
             raise StackError(
                 f"no genesis entry on {self.settings.topic('ledger.anchors')}: nothing is "
@@ -159,27 +206,29 @@ class BatcherLoop:
             )
         tip = ChainTip.from_entries(entries, self.settings.party, trusted=self.trusted)
         _check_signer(self.trusted, self.settings, self.signer, tip, self.clock)
-        return tip
-
-    def _restore(self) -> None:
-        for _key, value in read_topic(self.settings.kafka, self.settings.topic("ledger.batches")):
-            data = self.codec.decode("batch_leaves", value)
+        for data in stored:
             if data["party"] == self.settings.party and data["agreement_id"] == self.book.id:
                 self.batcher.restore(*leaves_from_record(data))
+        self.tip, self.writer = tip, writer
 
     def run(self, once: bool = False) -> int:
         """Consume and anchor until stopped (``once``: until caught up and nothing is due).
 
-        Returns the number of batches anchored.
+        Opens the loop first unless :meth:`open` was called. Returns the number of batches
+        anchored.
         """
+        if self.consumer is None:
+            self.open()
+        consumer = self.consumer
+        assert consumer is not None  # open() sets it or raises
         last_close = time.monotonic()
         try:
             while True:
-                messages = self.consumer.consume(500, timeout=0.5)
+                messages = consumer.consume(500, timeout=0.5)
                 for msg in messages:
                     if msg.error() is not None:
                         raise StackError(_read_error(str(msg.error())))
-                    self._take(msg.value() or b"", msg.partition() or 0, msg.offset() or 0)
+                    self.take(msg.value() or b"", msg.partition() or 0, msg.offset() or 0)
                 idle = not messages
                 if idle or time.monotonic() - last_close > CLOSE_EVERY:
                     self.close_due()
@@ -187,27 +236,34 @@ class BatcherLoop:
                 if once and idle and self._caught_up() and not self.batcher.due(self.clock.now()):
                     return self.anchored
         finally:
-            self.consumer.close()
+            consumer.close()
 
     def _caught_up(self) -> bool:
         """Assigned partitions and read to their end (what ``--once`` waits for)."""
-        assignment = self.consumer.assignment()
+        consumer = self.consumer
+        assert consumer is not None  # only run() asks, after open()
+        assignment = consumer.assignment()
         if not assignment:
             return False
-        committed = {tp.partition: tp.offset for tp in self.consumer.committed(assignment, 10)}
-        for tp in self.consumer.position(assignment):
+        committed = {tp.partition: tp.offset for tp in consumer.committed(assignment, 10)}
+        for tp in consumer.position(assignment):
             if tp.offset < 0:  # nothing fetched yet: the group's committed offset applies
                 tp.offset = committed.get(tp.partition, 0)
-            _low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
             # A read-committed position may stop just before a final transaction marker.
             if high > 0 and tp.offset < high - 1:
                 return False
         return True
 
-    def _take(self, value: bytes, partition: int, offset: int) -> None:
+    def take(self, value: bytes, partition: int, offset: int) -> None:
+        """One message of ``usage.rated``, read at ``partition``/``offset``.
+
+        Raises :class:`StackError` for a value that is not a RatedUsage: the worker wrote
+        it, so that is a real fault, not input to skip.
+        """
         try:
             record = RatedUsage.from_avro(self.codec.decode("rated_usage", value))
-        except (CodecError, KeyError, ValueError) as exc:  # the worker wrote it: a real fault
+        except (CodecError, KeyError, ValueError) as exc:
             raise StackError(
                 f"usage.rated {partition}/{offset} is not a RatedUsage: {exc}"
             ) from exc
@@ -219,53 +275,53 @@ class BatcherLoop:
             self._anchor(batch)
 
     def _anchor(self, batch: Batch) -> None:
+        if self.writer is None or self.tip is None:
+            raise RuntimeError("BatcherLoop: open() or resume() before anchoring")
+        writer, tip = self.writer, self.tip
         party, topic = self.settings.party, self.settings.topic
-        self._fault_point("before-anchor")
-        entry = anchor_entry(batch, self.tip, party, self.signer, self.clock.now())
+        self.checkpoint("before-anchor")
+        entry = anchor_entry(batch, tip, party, self.signer, self.clock.now())
         key, seq, encode = party.encode(), entry.sequence, self.codec.encode
         try:
-            self.producer.begin_transaction()
-            for name, value in (
-                ("ledger.anchors", encode("ledger_entry", entry.to_avro())),
-                ("ledger.digests", encode("batch_digest", digest_record(batch, party, seq))),
-                ("ledger.batches", encode("batch_leaves", leaves_record(batch, party, seq))),
-            ):
-                self.producer.produce(topic(name), key=key, value=value)
-            self.producer.flush(30)
-            self._fault_point("after-anchor")
-            self.batcher.anchored(batch)
-            offsets = [
-                TopicPartition(topic("usage.rated"), partition, offset)
-                for partition, offset in sorted(self.batcher.safe_offsets().items())
-            ]
-            self.producer.send_offsets_to_transaction(
-                offsets, self.consumer.consumer_group_metadata(), 30
+            writer.begin()
+            writer.produce(
+                [
+                    (topic("ledger.anchors"), key, encode("ledger_entry", entry.to_avro())),
+                    (
+                        topic("ledger.digests"),
+                        key,
+                        encode("batch_digest", digest_record(batch, party, seq)),
+                    ),
+                    (
+                        topic("ledger.batches"),
+                        key,
+                        encode("batch_leaves", leaves_record(batch, party, seq)),
+                    ),
+                ]
             )
-            self._fault_point("before-commit")
-            self.producer.commit_transaction(30)
-        except KafkaException as exc:
+            self.checkpoint("after-anchor")
+            self.batcher.anchored(batch)
+            writer.send_offsets(self.batcher.safe_offsets())
+            self.checkpoint("before-commit")
+            writer.commit()
+        except StackError as exc:
             raise StackError(
                 f"anchoring {batch.window_start.isoformat()} rev {batch.revision} failed: {exc}. "
                 "If another batcher of this party started, it has taken over (only one may "
                 "run); otherwise restart this one: nothing was anchored, nothing is lost"
             ) from exc
-        self.tip.advance(entry)
+        tip.advance(entry)
         self.anchored += 1
         self.say(
             f"anchored {batch.window_start.isoformat()} rev {batch.revision}: "
             f"{batch.tree.leaf_count} records, root {batch.root.hex()[:16]}…, seq {entry.sequence}"
         )
-        self._fault_point("after-commit")
+        self.checkpoint("after-commit")
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """A rebalance takes partitions away: what they gave is kept, nothing is committed."""
         log.info("rebalance: partitions %s revoked", sorted(tp.partition for tp in partitions))
-        self._fault_point("during-rebalance")
-
-    def _fault_point(self, point: str) -> None:
-        if self.fault == point:
-            log.error("BILAT_FAULT=%s: exiting abruptly", point)
-            os._exit(70)
+        self.checkpoint("during-rebalance")
 
 
 def _check_signer(
@@ -309,13 +365,7 @@ def init_ledger(
             f"{named}: the genesis is signed with the key of the party's agreement signature"
         )
     ensure_topics(settings)
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka,
-            "transactional.id": transactional_id(settings, book.id),
-        }
-    )
-    producer.init_transactions(30)  # fences any running batcher of this chain first
+    writer = KafkaLedgerWriter.open(settings, book.id)  # fences any running batcher first
     codec = make_codec(settings.schema_registry)
     existing = read_chain(settings, codec, settings.party)
     if existing:
@@ -334,13 +384,7 @@ def init_ledger(
         signer=signer,
         time=now,
     )
-    producer.begin_transaction()
-    producer.produce(
-        settings.topic("ledger.anchors"),
-        key=settings.party.encode(),
-        value=codec.encode("ledger_entry", entry.to_avro()),
-    )
-    producer.commit_transaction(30)
+    _append(writer, settings, codec.encode("ledger_entry", entry.to_avro()))
     return entry
 
 
@@ -370,13 +414,7 @@ def rotate_key(
         raise StackError(
             f"--new-key: {new_key.key_id} is {listing.window()}, not now ({now.isoformat()})"
         )
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka,
-            "transactional.id": transactional_id(settings, book.id),
-        }
-    )
-    producer.init_transactions(30)  # fences any running batcher of this chain first
+    writer = KafkaLedgerWriter.open(settings, book.id)  # fences any running batcher first
     codec = make_codec(settings.schema_registry)
     tip = ChainTip.from_entries(read_chain(settings, codec, party), party, trusted=trusted)
     _check_signer(trusted, settings, signer, tip, clock)
@@ -386,11 +424,12 @@ def rotate_key(
         new_key, listing.valid_from, agreement_id=book.id, party=party, old_key_id=signer.key_id
     )
     entry = tip.next_entry("key-rotation", payload, signer, now)
-    producer.begin_transaction()
-    producer.produce(
-        settings.topic("ledger.anchors"),
-        key=party.encode(),
-        value=codec.encode("ledger_entry", entry.to_avro()),
-    )
-    producer.commit_transaction(30)
+    _append(writer, settings, codec.encode("ledger_entry", entry.to_avro()))
     return entry
+
+
+def _append(writer: LedgerWriter, settings: Settings, value: bytes) -> None:
+    """Append one encoded entry to ``settings.party``'s chain, in a transaction of its own."""
+    writer.begin()
+    writer.produce([(settings.topic("ledger.anchors"), settings.party.encode(), value)])
+    writer.commit()
