@@ -15,7 +15,6 @@ from bench.common import arguments, best_of, report
 from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.synth import synth_order, synth_pair
 from streams.agreement.loader import load_book
-from streams.contract.codec import make_codec
 from streams.core import resources
 from streams.core.clock import ManualClock
 from streams.core.errors import BilatError
@@ -23,6 +22,7 @@ from streams.rating.inventory import Inventory, OrderEvent
 from streams.rating.pipeline import Origin, UsagePipeline
 from streams.rating.rater import Rater
 from streams.rating.validation import parse_usage
+from streams.runtime.registry import make_codec
 
 TARGET = 100_000
 

@@ -26,11 +26,12 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connectors.mediation.base import FormatOptions, Line
 from connectors.mediation.registry import make_format
-from streams.contract.codec import Codec, make_codec
+from streams.contract.codec import Codec
 from streams.contract.records import DeadLetter
 from streams.core.clock import Clock, SystemClock
 from streams.core.errors import BilatError, EncodeError, InvalidRecord
 from streams.runtime.config import Settings
+from streams.runtime.registry import make_codec
 
 __all__ = ["IngestError", "IngestReport", "KafkaSink", "Sink", "ingest_files"]
 

@@ -26,8 +26,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connectors.sonata import PublishError
 from connectors.sonata.orders import SUBJECT, record_key
-from streams.contract.codec import Codec, make_codec
+from streams.contract.codec import Codec
 from streams.runtime.config import Settings
+from streams.runtime.registry import make_codec
 
 __all__ = ["TOPIC", "KafkaOrderPublisher"]
 

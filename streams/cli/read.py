@@ -20,11 +20,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from streams.cli.common import friendly, party_options, settings_of, stdout_console
-from streams.contract.codec import Codec, make_codec
+from streams.contract.codec import Codec
 from streams.core.clock import from_ms
 from streams.core.errors import BilatError, CodecError
 from streams.runtime.config import Settings
 from streams.runtime.readback import Message, read_messages
+from streams.runtime.registry import make_codec
 
 __all__ = ["SUBJECTS", "Decoded", "decode", "read_command", "resolve_topic", "to_json_line"]
 

@@ -8,7 +8,9 @@ Two framings of the same Avro binary body (see ``schemas/README.md``):
 - :class:`ConfluentCodec` when a schema registry is configured: ``00`` + 4-byte big-endian
   registry schema id + body, subject ``bilat.<subject>`` in the registry. It also reads
   single-object messages, so topics mirrored from a partner (whose registry ids mean nothing
-  here) stay readable.
+  here) stay readable. The registry is a :class:`RegistryClient`, the seam to the HTTP client
+  (:mod:`streams.runtime.registry`, which also picks the codec of a deployment: ``make_codec``);
+  this module does no I/O.
 
 Contract of every codec: ``encode`` writes with the latest version of the subject and raises
 ``EncodeError`` naming every field that does not fit; ``decode`` reads any known writer version
@@ -41,7 +43,6 @@ __all__ = [
     "ConfluentCodec",
     "RegistryClient",
     "SingleObjectCodec",
-    "make_codec",
 ]
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -65,11 +66,21 @@ class Codec(Protocol):
 
 
 class RegistryClient(Protocol):
-    """The part of ``confluent_kafka.schema_registry.SchemaRegistryClient`` the codec uses."""
+    """A schema registry as the Confluent framing needs it: an id for each schema, the schema of
+    each id. Production passes :class:`streams.runtime.registry.ConfluentRegistry` (the HTTP
+    client, or its in-memory ``mock://``); tests may pass a dictionary-backed fake."""
 
-    def register_schema(self, subject_name: str, schema: Any) -> int: ...
+    def register(self, subject: str, schema_str: str) -> int:
+        """The id of the Avro schema ``schema_str`` under ``subject``, registered if it is new.
 
-    def get_schema(self, schema_id: int) -> Any: ...
+        Raises :class:`~streams.core.errors.SchemaError` saying why if the registry refuses
+        it; transport failures propagate unchanged."""
+        ...
+
+    def lookup(self, schema_id: int) -> str | None:
+        """The schema text registered as ``schema_id``, ``None`` if the registry has no such
+        id; transport failures propagate unchanged."""
+        ...
 
 
 # A decode plan: writer schema, reader schema (None when it is the writer), and "subject vN".
@@ -174,7 +185,7 @@ class ConfluentCodec(_AvroCodec):
     registry that refuses it raises ``SchemaError``). A schema id read from a message is
     fetched once and must be a schema of the local store: the registry only names it.
     Messages in single-object encoding are decoded too. Registry transport failures are not
-    about the message and propagate unchanged.
+    about the message and propagate unchanged. ``url`` names the registry in messages only.
     """
 
     def __init__(self, store: SchemaStore, client: RegistryClient, url: str = "") -> None:
@@ -198,15 +209,10 @@ class ConfluentCodec(_AvroCodec):
         return self._read(plan, data, _CONFLUENT_HEADER)
 
     def _header(self, schema: Schema) -> bytes:
-        from confluent_kafka.schema_registry import Schema as RegistrySchema
-        from confluent_kafka.schema_registry.error import SchemaRegistryError
-
         name = f"bilat.{schema.subject}"
         try:
-            schema_id = self.client.register_schema(
-                name, RegistrySchema(json.dumps(schema.raw), "AVRO")
-            )
-        except SchemaRegistryError as exc:
+            schema_id = self.client.register(name, json.dumps(schema.raw))
+        except SchemaError as exc:
             raise SchemaError(
                 f"registry {self.url} refused {name} ({schema.subject} v{schema.version}): "
                 f"{redact_text(str(exc))}"
@@ -216,20 +222,15 @@ class ConfluentCodec(_AvroCodec):
 
     def _schema_of(self, schema_id: int) -> Schema:
         """The local schema the registry's ``schema_id`` names; ``UnknownSchemaError`` if none."""
-        from confluent_kafka.schema_registry.error import SchemaRegistryError
-
         known = self._by_id.get(schema_id)
         if known is not None:
             return known
         where = f"schema id {schema_id} of registry {self.url}"
+        registered = self.client.lookup(schema_id)
+        if registered is None:
+            raise UnknownSchemaError(f"{where} is not registered there")
         try:
-            registered = self.client.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code != 404:
-                raise
-            raise UnknownSchemaError(f"{where} is not registered there") from exc
-        try:
-            canonical = fastavro.schema.to_parsing_canonical_form(json.loads(registered.schema_str))
+            canonical = fastavro.schema.to_parsing_canonical_form(json.loads(registered))
             fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
         except Exception as exc:  # whatever the registry holds, it is not one of our schemas
             raise UnknownSchemaError(f"{where} is not an Avro schema: {exc}") from exc
@@ -239,23 +240,6 @@ class ConfluentCodec(_AvroCodec):
             raise UnknownSchemaError(f"{where}: {exc}") from exc
         self._by_id[schema_id] = schema
         return schema
-
-
-def make_codec(registry_url: str | None = None, store: SchemaStore | None = None) -> Codec:
-    """The codec for a deployment: single-object encoding, or Confluent's with a registry.
-
-    ``registry_url`` is ``None`` (no registry), ``mock://<scope>`` (confluent_kafka's in-memory
-    registry, for tests) or an ``http(s)://`` URL; anything else raises ``ValueError``.
-    """
-    store = store or SchemaStore.default()
-    if registry_url is None:
-        return SingleObjectCodec(store)
-    if not registry_url.startswith(("mock://", "http://", "https://")):
-        raise ValueError(f"schema registry URL: got {registry_url!r}, want http(s):// or mock://")
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-
-    client = SchemaRegistryClient.new_client({"url": registry_url})
-    return ConfluentCodec(store, client, registry_url)
 
 
 def _as_bytes(data: Any) -> bytes:

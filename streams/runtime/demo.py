@@ -27,7 +27,6 @@ from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.agreement.loader import load_book
 from streams.agreement.signing import sign_agreement
 from streams.agreement.trust import TrustedKeys
-from streams.contract.codec import make_codec
 from streams.contract.records import DeadLetter, RatedUsage, totals_by_currency
 from streams.core.clock import Clock, SystemClock
 from streams.core.errors import StackError
@@ -39,6 +38,7 @@ from streams.runtime.config import Settings
 from streams.runtime.offline import load_inventory, record_bundle
 from streams.runtime.produce import publish
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from streams.runtime.topics import delete_topics, ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
 from streams.settle.charges import Charge, period_charges

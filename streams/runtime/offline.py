@@ -12,7 +12,6 @@ from typing import Any
 
 from streams.agreement.loader import load_book
 from streams.agreement.signing import book_hash
-from streams.contract.codec import make_codec
 from streams.contract.records import RatedUsage, UsageRecord
 from streams.core.canonical import leaf_hash
 from streams.core.errors import BilatError, CodecError, InvalidRecord
@@ -23,6 +22,7 @@ from streams.rating.validation import parse_usage
 from streams.runtime.config import Settings
 from streams.runtime.produce import publish
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 
 __all__ = ["load_inventory", "publish_run", "record_bundle", "valid_usage"]
 

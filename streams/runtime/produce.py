@@ -7,9 +7,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from streams.contract.codec import make_codec
 from streams.core.errors import StackError
 from streams.runtime.config import Settings
+from streams.runtime.registry import make_codec
 
 __all__ = ["publish"]
 

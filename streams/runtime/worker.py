@@ -39,7 +39,6 @@ import faust
 import redis.asyncio as aioredis
 
 from streams.agreement.loader import load_book
-from streams.contract.codec import make_codec
 from streams.contract.records import RatedUsage
 from streams.core.clock import Clock, SystemClock
 from streams.core.errors import StackError
@@ -50,6 +49,7 @@ from streams.rating.rater import ProductLookup, Rater
 from streams.runtime.config import Settings
 from streams.runtime.halt import EXIT_LOOP_FAILED, halt
 from streams.runtime.inventory_feed import InventoryFeed, LockedInventory
+from streams.runtime.registry import make_codec
 
 __all__ = ["DEDUP_TTL", "build_pipeline", "create_app", "run_worker"]
 

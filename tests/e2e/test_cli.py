@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.contract.codec import make_codec
 from streams.contract.records import DeadLetter, RatedUsage
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from tests.paths import REPO
 
 BASE_PORT = 39492  # hgc 39492/39493, dcc 39592/39593

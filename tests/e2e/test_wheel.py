@@ -31,9 +31,9 @@ BUILD_TIMEOUT = 300  # seconds, for each of build and install (the first install
 
 CODEC_ROUND_TRIP = """
 import json
-from streams.contract.codec import make_codec
 from streams.contract.compat import sample_records
 from streams.contract.schemas import SchemaStore
+from streams.runtime.registry import make_codec
 
 store = SchemaStore.default()
 codec = make_codec()

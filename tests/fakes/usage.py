@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.contract.codec import Codec, make_codec
+from streams.contract.codec import Codec
+from streams.runtime.registry import make_codec
 
 __all__ = ["USAGE_FIELDS", "usage"]
 

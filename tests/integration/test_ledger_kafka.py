@@ -25,7 +25,6 @@ from confluent_kafka import Consumer
 from streams.agreement.loader import load_book
 from streams.agreement.signing import book_hash, sign_agreement
 from streams.agreement.trust import TrustedKeys
-from streams.contract.codec import make_codec
 from streams.contract.records import RatedUsage
 from streams.core.clock import ManualClock
 from streams.core.keys import KeyPair, demo_keypair
@@ -36,6 +35,7 @@ from streams.runtime.batcher import FAULT_POINTS, BatcherLoop
 from streams.runtime.config import Settings
 from streams.runtime.produce import publish
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 from tests.fakes.agreements import EXAMPLE, forged_genesis, key, with_keys
 from tests.fakes.rated import rated_call

@@ -20,10 +20,10 @@ from connectors.mediation.ingest import ingest_files
 from connectors.sonata.listener import Parties, build_app
 from connectors.sonata.notifications import LISTENER_BASE_PATH
 from connectors.sonata.seller_api import RetryPolicy
-from streams.contract.codec import make_codec
 from streams.contract.records import DeadLetter, RatedUsage
 from streams.runtime.config import Settings
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
 from tests.fakes.mef_payloads import (

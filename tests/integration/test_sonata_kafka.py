@@ -24,9 +24,9 @@ from connectors.sonata.notifications import LISTENER_BASE_PATH
 from connectors.sonata.orders import SUBJECT
 from connectors.sonata.publisher import TOPIC, KafkaOrderPublisher
 from connectors.sonata.seller_api import RetryPolicy, SellerApiClient
-from streams.contract.codec import make_codec
 from streams.runtime.config import Settings
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 from tests.fakes.mef_payloads import (
     CHARGE_ID,

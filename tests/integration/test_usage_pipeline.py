@@ -22,7 +22,6 @@ from connectors.mediation.generic_csv import GenericCsv
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.agreement.loader import load_book
-from streams.contract.codec import make_codec
 from streams.contract.records import DeadLetter, RatedUsage
 from streams.core.errors import InvalidRecord, RatingError
 from streams.rating.inventory import Inventory, OrderEvent
@@ -31,6 +30,7 @@ from streams.rating.validation import parse_usage
 from streams.runtime.config import Settings
 from streams.runtime.produce import publish
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
 

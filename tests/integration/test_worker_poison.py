@@ -21,12 +21,12 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from streams.contract.codec import make_codec
 from streams.contract.records import MAX_ORIGINAL_BYTES, DeadLetter, RatedUsage
 from streams.runtime.config import Settings
 from streams.runtime.halt import EXIT_LOOP_FAILED
 from streams.runtime.progress import end_offsets
 from streams.runtime.readback import read_topic
+from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 from streams.runtime.workers import start_worker, stop_worker
 from tests.fakes.usage import usage as encoded_usage

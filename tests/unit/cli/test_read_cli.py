@@ -12,11 +12,11 @@ import pytest
 
 from streams.cli.read import SUBJECTS, Decoded, decode, resolve_topic, to_json_line
 from streams.cli.stack import Probe, nothing_recorded
-from streams.contract.codec import make_codec
 from streams.contract.records import DeadLetter
 from streams.contract.schemas import SchemaStore
 from streams.runtime.config import TOPICS, Settings
 from streams.runtime.readback import Message
+from streams.runtime.registry import make_codec
 from tests.fakes.rated import rated_call
 from tests.paths import REPO
 

@@ -26,10 +26,10 @@ from connectors.mediation.generic_csv import COLUMNS, GenericCsv
 from connectors.mediation.ingest import ingest_files
 from connectors.mediation.registry import FORMAT_NAMES, make_format
 from connectors.mediation.synth import synth_pair
-from streams.contract.codec import make_codec
 from streams.core.errors import InvalidRecord
 from streams.rating.validation import parse_usage
 from streams.runtime.config import Settings
+from streams.runtime.registry import make_codec
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "mediation"
 BERLIN = ZoneInfo("Europe/Berlin")

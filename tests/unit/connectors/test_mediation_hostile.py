@@ -24,8 +24,8 @@ from connectors.mediation.base import FormatOptions, Line
 from connectors.mediation.generic_csv import COLUMNS
 from connectors.mediation.ingest import IngestReport, ingest_files
 from connectors.mediation.registry import FORMAT_NAMES, make_format
-from streams.contract.codec import make_codec
 from streams.runtime.config import Settings
+from streams.runtime.registry import make_codec
 
 CODEC = make_codec()
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -10,7 +10,7 @@ import pytest
 from connectors.sonata import SellerDataError
 from connectors.sonata.notifications import Notification, loads_exact, parse_notification
 from connectors.sonata.orders import SUBJECT, charge_ids, event_id_of, order_events, record_key
-from streams.contract.codec import make_codec
+from streams.runtime.registry import make_codec
 from tests.fakes.mef_payloads import (
     CHARGE_ID,
     COMPLETED_AT_MS,

@@ -13,8 +13,6 @@ from typing import Any
 
 import fastavro
 import pytest
-from confluent_kafka.schema_registry import Schema as RegistrySchema
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +22,6 @@ from streams.contract.codec import (
     Codec,
     ConfluentCodec,
     SingleObjectCodec,
-    make_codec,
 )
 from streams.contract.compat import check_backward_compatible
 from streams.contract.schemas import SchemaStore, default_schema_dir
@@ -235,14 +232,6 @@ def test_decode_accepts_bytearray_and_memoryview(codec: SingleObjectCodec) -> No
     assert codec.decode("usage_record", memoryview(data)) == EXAMPLES["usage_record"]  # type: ignore[arg-type]
 
 
-def test_make_codec_chooses_the_framing() -> None:
-    assert isinstance(make_codec(), SingleObjectCodec)
-    assert isinstance(make_codec(None, STORE), SingleObjectCodec)
-    assert isinstance(make_codec("mock://bilat-test"), ConfluentCodec)
-    with pytest.raises(ValueError, match="want http"):
-        make_codec("localhost:8081")
-
-
 # --- corrupt messages -----------------------------------------------------------------------
 
 
@@ -415,14 +404,35 @@ def test_datetimes_are_refused_times_are_epoch_ms(codec: SingleObjectCodec) -> N
         codec.encode("usage_record", record)
 
 
-# --- the Confluent wire format with the mock:// registry ------------------------------------
+# --- the Confluent wire format, with a registry in a dictionary -----------------------------
+# (the HTTP client behind it, and the mock:// registry, are tests/unit/runtime/test_registry.py)
+
+
+class FakeRegistry:
+    """A :class:`~streams.contract.codec.RegistryClient` in memory: ids from 1, by schema text."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.schemas: dict[int, str] = {}
+        self.registered: list[str] = []
+        self.refuse = refuse
+
+    def register(self, subject: str, schema_str: str) -> int:
+        if self.refuse is not None:
+            raise SchemaError(self.refuse)
+        self.registered.append(subject)
+        for schema_id, known in self.schemas.items():
+            if known == schema_str:
+                return schema_id
+        self.schemas[len(self.schemas) + 1] = schema_str
+        return len(self.schemas)
+
+    def lookup(self, schema_id: int) -> str | None:
+        return self.schemas.get(schema_id)
 
 
 @pytest.fixture()
 def confluent() -> ConfluentCodec:
-    codec = make_codec("mock://bilat-codec-test")
-    assert isinstance(codec, ConfluentCodec)
-    return codec
+    return ConfluentCodec(STORE, FakeRegistry(), "https://registry.example")
 
 
 @pytest.mark.parametrize("subject", sorted(EXAMPLES))
@@ -430,8 +440,8 @@ def test_confluent_round_trip(confluent: ConfluentCodec, subject: str) -> None:
     data = confluent.encode(subject, EXAMPLES[subject])
     assert data[:1] == CONFLUENT_MAGIC
     schema_id = int.from_bytes(data[1:5], "big")
-    registered = confluent.client.get_schema(schema_id)
-    assert json.loads(registered.schema_str) == STORE.latest(subject).raw
+    registered = confluent.client.lookup(schema_id)
+    assert registered is not None and json.loads(registered) == STORE.latest(subject).raw
     assert confluent.decode(subject, data) == EXAMPLES[subject]
     # A second codec on the same registry knows nothing locally: it must ask the registry.
     reader = ConfluentCodec(STORE, confluent.client, confluent.url)
@@ -443,21 +453,31 @@ def test_confluent_registers_each_subject_once(confluent: ConfluentCodec) -> Non
     again = confluent.encode("usage_record", EXAMPLES["usage_record"])
     other = confluent.encode("rated_usage", EXAMPLES["rated_usage"])
     assert first[:5] == again[:5] != other[:5]
+    assert isinstance(confluent.client, FakeRegistry)
+    assert confluent.client.registered == ["bilat.usage_record", "bilat.rated_usage"]
+
+
+def test_confluent_says_which_registry_refused_which_schema() -> None:
+    codec = ConfluentCodec(STORE, FakeRegistry(refuse="incompatible (HTTP 409)"), "mock://x")
+    with pytest.raises(
+        SchemaError,
+        match=r"registry mock://x refused bilat.usage_record \(usage_record v1\): incompatible",
+    ):
+        codec.encode("usage_record", EXAMPLES["usage_record"])
 
 
 def test_confluent_unknown_schema_id(confluent: ConfluentCodec) -> None:
     data = CONFLUENT_MAGIC + (4242).to_bytes(4, "big") + b"\x00"
     with pytest.raises(
-        UnknownSchemaError, match="schema id 4242 of registry mock://bilat-codec-test"
+        UnknownSchemaError,
+        match=r"schema id 4242 of registry https://registry\.example is not registered there",
     ):
         confluent.decode("usage_record", data)
 
 
 def test_confluent_id_of_a_schema_this_side_does_not_have(confluent: ConfluentCodec) -> None:
     foreign = {"type": "record", "name": "Foreign", "fields": [{"name": "x", "type": "long"}]}
-    schema_id = confluent.client.register_schema(
-        "other", RegistrySchema(json.dumps(foreign), "AVRO")
-    )
+    schema_id = confluent.client.register("other", json.dumps(foreign))
     data = CONFLUENT_MAGIC + schema_id.to_bytes(4, "big") + b"\x02"
     with pytest.raises(UnknownSchemaError) as info:
         confluent.decode("usage_record", data)
@@ -506,7 +526,7 @@ def test_v1_messages_decode_with_a_v2_reader(tmp_path: Path, framing: str) -> No
     if framing == "single-object":
         writer, reader = SingleObjectCodec(STORE), SingleObjectCodec(store)
     else:
-        client = SchemaRegistryClient.new_client({"url": "mock://evolve"})
+        client = FakeRegistry()
         writer, reader = ConfluentCodec(STORE, client), ConfluentCodec(store, client)
     data = writer.encode("usage_record", EXAMPLES["usage_record"])
     decoded = reader.decode("usage_record", data)

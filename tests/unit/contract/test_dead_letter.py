@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.contract.codec import make_codec
 from streams.contract.records import (
     MAX_ERROR_CHARS,
     MAX_ERRORS,
@@ -16,6 +15,7 @@ from streams.contract.records import (
     MAX_ORIGINAL_BYTES,
     DeadLetter,
 )
+from streams.runtime.registry import make_codec
 
 CODEC = make_codec()
 AT = datetime(2026, 11, 25, tzinfo=UTC)

@@ -11,7 +11,6 @@ import pytest
 
 from streams.agreement.loader import load_book
 from streams.agreement.signing import book_hash, sign_agreement
-from streams.contract.codec import make_codec
 from streams.contract.records import RatedUsage
 from streams.core.keys import demo_keypair
 from streams.ledger.anchoring import anchor_entry, digest_record, leaves_record
@@ -20,6 +19,7 @@ from streams.ledger.batching import Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry
 from streams.ledger.genesis import genesis_payload
+from streams.runtime.registry import make_codec
 from tests.fakes.rated import rated_call
 from tests.paths import REPO
 

@@ -25,7 +25,6 @@ from streams.agreement.model import AgreementBook, PartyKey
 from streams.agreement.signing import book_hash, sign_agreement, verify_agreement_signature
 from streams.agreement.trust import TrustedKeys
 from streams.cli.keys import sign_agreement_command, verify_agreement_command
-from streams.contract.codec import make_codec
 from streams.core.canonical import canonical_json, tagged
 from streams.core.errors import AgreementError, AgreementSigningError
 from streams.core.keys import KeyPair, PublicKey, demo_keypair, key_id_of
@@ -41,6 +40,7 @@ from streams.ledger.entries import (
     rotation_problems,
 )
 from streams.ledger.genesis import genesis_payload
+from streams.runtime.registry import make_codec
 from tests.fakes.agreements import EXAMPLE as EXAMPLE_FILE
 from tests.fakes.agreements import forged_genesis, forged_signature, key, trusted, with_keys
 

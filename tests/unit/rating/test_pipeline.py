@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.agreement.loader import load_book
-from streams.contract.codec import make_codec
 from streams.contract.records import MAX_ORIGINAL_BYTES, DeadLetter, RatedUsage
 from streams.core.clock import ManualClock
 from streams.core.errors import InvalidRecord
 from streams.rating.pipeline import MAX_OUTPUT_BYTES, Origin, UsagePipeline
 from streams.rating.rater import Rater
 from streams.rating.validation import parse_usage
+from streams.runtime.registry import make_codec
 from tests.fakes.usage import USAGE_FIELDS, usage
 from tests.paths import REPO
 
