@@ -1,13 +1,14 @@
-"""What every ``bilat`` command shares: party options, settings, friendly errors.
+"""What every ``bilat`` command shares: party options, settings, times, friendly errors.
 
-Kept apart from :mod:`streams.cli.main` so command modules elsewhere (``streams.ops``,
-``connectors``) can use it without importing the CLI's entry point.
+Kept apart from :mod:`streams.cli.main` so command modules (``streams.cli.*``,
+``connectors.sonata.cli``) can use it without importing the CLI's entry point.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +20,14 @@ from rich.markup import escape
 from streams.core.errors import BilatError
 from streams.runtime.config import Settings
 
-__all__ = ["agreement_option", "friendly", "party_options", "settings_of", "stdout_console"]
+__all__ = [
+    "agreement_option",
+    "friendly",
+    "parse_time",
+    "party_options",
+    "settings_of",
+    "stdout_console",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # log-friendly: no hard wraps
@@ -89,3 +97,17 @@ def agreement_option(func: F) -> F:
 def settings_of(party: str, kafka: str | None, topic_prefix: str, **extra: Any) -> Settings:
     """Settings from the environment, overridden by the shared options and ``extra``."""
     return Settings.from_env(party=party, kafka=kafka, topic_prefix=topic_prefix, **extra)
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """``text``, ISO-8601 with offset, as a UTC time; ``click.BadParameter`` naming ``option``
+    if it is not one."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise click.BadParameter(
+            f"got {text!r}, want ISO-8601 with offset, e.g. 2026-12-01T10:00:00Z", param_hint=option
+        )
+    return moment.astimezone(UTC)
