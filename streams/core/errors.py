@@ -29,18 +29,26 @@ __all__ = [
 
 
 class BilatError(Exception):
-    """Root of every error Bilat raises on purpose. Catch this, never bare ``Exception``."""
+    """Root of every error Bilat raises on purpose. Catch this, never bare ``Exception``.
+
+    Never raised itself; the command line turns any of its subclasses into a one-line message
+    and exit code 2 (:func:`streams.cli.common.friendly`). Errors that belong to one module's
+    rules live beside it and subclass this root too (``LedgerError``, ``TrustError``,
+    ``MerkleError``, ``KeyFileError``, the connectors' errors); this module holds the rest.
+    """
 
 
 # --- input records -------------------------------------------------------------------------
 
 
 class InvalidRecord(BilatError):
-    """A record failed validation at the boundary.
+    """A record failed validation at the boundary: raised by
+    :func:`streams.rating.validation.parse_usage` (``invalid-usage``) and by the mediation
+    readers for a line or file they cannot parse (``malformed-line``, ``malformed-file``), and
+    caught only where the record becomes a dead letter.
 
     ``problems`` lists *every* problem found, each as ``field 'x': got G, want W``; ``code`` is
-    a short stable machine-readable reason (e.g. ``invalid-usage``) used as the dead letter's
-    error code.
+    a short stable machine-readable reason used as the dead letter's error code.
     """
 
     def __init__(self, code: str, problems: Sequence[str]) -> None:
@@ -53,29 +61,36 @@ class InvalidRecord(BilatError):
 
 
 class SchemaError(BilatError):
-    """A schema file in ``schemas/`` is missing, unparsable, or breaks compatibility."""
+    """A schema cannot be had or used: a file in ``schemas/`` is missing, unparsable or breaks
+    backward compatibility (:class:`streams.contract.schemas.SchemaStore`,
+    :mod:`streams.contract.compat`), a codec is asked for a subject its store does not hold (a
+    caller bug), or a schema registry refuses to register a schema."""
 
 
 class CodecError(BilatError):
-    """Base of every encode/decode failure; the stream turns it into a dead letter."""
+    """Base of every encode/decode failure of a message (never raised itself); the stream
+    turns it into a dead letter with ``code`` as the error code."""
 
     code = "codec-error"
 
 
 class EncodeError(CodecError):
-    """A record does not fit its schema; the message names every offending field."""
+    """A codec's ``encode`` was given a record that does not fit the subject's latest schema;
+    the message names every offending field."""
 
     code = "encode-error"
 
 
 class UnknownSchemaError(CodecError):
-    """A message names a writer schema (fingerprint or registry id) that this side does not know."""
+    """A message being decoded names a writer schema (fingerprint or registry id) that this
+    side does not know, or one of another subject (a message on the wrong topic)."""
 
     code = "unknown-schema"
 
 
 class CorruptMessageError(CodecError):
-    """A message is truncated, has a wrong magic header, or its body does not decode."""
+    """A message being decoded is not bytes, is truncated, has a wrong magic header, or its
+    body does not decode as its writer schema (or has bytes left over)."""
 
     code = "corrupt-message"
 
@@ -84,7 +99,10 @@ class CorruptMessageError(CodecError):
 
 
 class AgreementError(BilatError):
-    """An agreement file is invalid. ``problems`` holds every problem with its YAML path."""
+    """An agreement cannot be loaded: the file is unreadable, too big or invalid YAML, a term
+    breaks its rule, or the versions do not make a book (raised by
+    :mod:`streams.agreement.loader` and :class:`streams.agreement.model.AgreementBook`).
+    ``source`` names the file; ``problems`` holds every problem with its YAML path."""
 
     def __init__(self, source: str, problems: Sequence[str]) -> None:
         self.source = source
@@ -110,27 +128,40 @@ class AgreementSigningError(AgreementError):
 
 
 class RatingError(BilatError):
-    """Usage that is valid on its own cannot be rated under the agreement (no tariff, etc.)."""
+    """Usage that is valid on its own cannot be rated under the agreement: raised by the rater,
+    the agreement book, the product inventory and re-rating runs; for one usage record it is
+    caught where the record becomes a dead letter. ``code`` is its error code: ``no-tariff``,
+    ``unknown-agreement``, ``unknown-partner``, ``no-agreement-version``, ``unknown-version``,
+    ``unknown-product``, ``product-not-active``, or ``window-misaligned`` (a re-rating run's
+    window)."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
 
 
-# --- the local stack -----------------------------------------------------------------------
+# --- the services: the local stack and the brokers -----------------------------------------
 
 
 class StackError(BilatError):
-    """The local Kafka/Redis/MirrorMaker stack cannot be set up, started or stopped."""
+    """The services Bilat runs on cannot do what was asked: the local Kafka/Redis/MirrorMaker
+    stack cannot be set up, started or stopped, a broker refuses or does not answer (topics,
+    reads, transactions of the ledger writer), or an operator's option cannot be honoured by
+    the running deployment (a key that may not sign, a missing topic). The message says what
+    failed and where."""
 
 
 class ToolMissingError(StackError):
-    """A required program (java, mvn, redis-server) is missing; the message says how to get it."""
+    """Starting the local stack needs a program that is missing, too old or could not be
+    installed (java 17+, mvn, redis-server); the message says how to get it."""
 
 
 class PortInUseError(StackError):
-    """A port Bilat wants to listen on is already taken by another process."""
+    """A port a local service is to listen on is already taken by another process, found
+    before starting the service."""
 
 
 class ServiceStartError(StackError):
-    """A service started but did not become ready in time; the message carries its log tail."""
+    """A local service could not be started: its preparation failed (formatting Kafka's
+    storage), or it exited or did not become ready in time; the message carries the tail of
+    its log."""
