@@ -39,7 +39,7 @@ from streams.merkle.batchtree import NATIVE, NATIVE_HINT
 from streams.runtime.batcher import FAULT_POINTS, BatcherLoop, init_ledger, rotate_key
 from streams.runtime.config import Settings
 from streams.runtime.faults import fault_hook
-from streams.runtime.readback import read_topic
+from streams.runtime.reader import read_records
 from streams.runtime.registry import make_codec
 
 __all__ = ["batcher_command", "ledger_group", "verify_command"]
@@ -262,10 +262,8 @@ def check_command(
     trust = _trust(agreement, trusted_keys, settings.agreement)
     name = topic or settings.topic("ledger.anchors")
     codec = make_codec(settings.schema_registry)
-    entries = []
-    for _key, value in read_topic(settings.kafka, name):
-        entries.append(LedgerEntry.from_avro(codec.decode("ledger_entry", value)))
     who = owner or settings.party
+    entries = read_records(settings, "ledger.anchors", topic=name, codec=codec)
     mine = [e for e in entries if e.party == who]
     if not mine:
         raise StackError(f"{name}: no entries of {who}")
@@ -343,16 +341,14 @@ def _check_stored(
     except (LedgerError, KeyError, TypeError, ValueError):
         return [], _NOT_CHECKED  # a bad genesis payload: check_ledger reports it
     base = anchors_topic[: -len(suffix)]
-    digests = [
-        codec.decode("batch_digest", value)
-        for _key, value in read_topic(settings.kafka, base + "ledger.digests")
-    ]
+    digests = list(
+        read_records(settings, "ledger.digests", topic=base + "ledger.digests", codec=codec)
+    )
     leaf_sets = None
     if own:
-        leaf_sets = [
-            codec.decode("batch_leaves", value)
-            for _key, value in read_topic(settings.kafka, base + "ledger.batches")
-        ]
+        leaf_sets = list(
+            read_records(settings, "ledger.batches", topic=base + "ledger.batches", codec=codec)
+        )
     checked = _Stored(
         digests=True,
         leaves=own,

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from streams.cli.common import friendly, party_options, settings_of, stdout_console
 from streams.contract.codec import Codec
+from streams.contract.topics import SUBJECTS, TopicName
 from streams.core.clock import from_ms
 from streams.core.errors import BilatError, CodecError
 from streams.runtime.config import Settings
@@ -29,26 +30,16 @@ from streams.runtime.registry import make_codec
 
 __all__ = ["SUBJECTS", "Decoded", "decode", "read_command", "resolve_topic", "to_json_line"]
 
-SUBJECTS: Mapping[str, str] = {
-    "usage.cdr": "usage_record",
-    "usage.rated": "rated_usage",
-    "usage.dlq": "dead_letter",
-    "sonata.orders": "sonata_order_event",
-    "ledger.anchors": "ledger_entry",
-    "ledger.digests": "batch_digest",
-    "ledger.batches": "batch_leaves",
-}
-"""The Avro subject of every logical topic (the topic table of the README)."""
-
 Row = tuple[str, ...]
 
 
-def resolve_topic(topic: str, settings: Settings) -> tuple[str, str]:
+def resolve_topic(topic: str, settings: Settings) -> tuple[str, TopicName]:
     """``(full topic name, logical name)`` of ``topic``: a logical name gets the party's
     prefix; a full name ending in a logical name (a mirrored ``dcc.ledger.anchors``) is read
     as given. Raises :class:`click.BadParameter` for anything else."""
-    if topic in SUBJECTS:
-        return settings.topic(topic), topic
+    for logical in SUBJECTS:
+        if topic == logical:
+            return settings.topic(logical), logical
     for logical in SUBJECTS:
         if topic.endswith(logical):
             return topic, logical

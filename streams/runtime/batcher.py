@@ -54,7 +54,7 @@ from streams.ledger.genesis import genesis_payload
 from streams.runtime.config import Settings
 from streams.runtime.faults import Checkpoint, no_faults
 from streams.runtime.ledger_writer import KafkaLedgerWriter, LedgerWriter, transactional_id
-from streams.runtime.readback import read_topic
+from streams.runtime.reader import read_records
 from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 
@@ -93,12 +93,8 @@ def _read_error(error: str) -> str:
 
 def read_chain(settings: Settings, codec: Codec, party: str | None = None) -> list[LedgerEntry]:
     """Every committed entry on ``ledger.anchors`` (of ``party`` if given), in topic order."""
-    entries = []
-    for _key, value in read_topic(settings.kafka, settings.topic("ledger.anchors")):
-        entry = LedgerEntry.from_avro(codec.decode("ledger_entry", value))
-        if party is None or entry.party == party:
-            entries.append(entry)
-    return entries
+    entries = read_records(settings, "ledger.anchors", codec=codec)
+    return [entry for entry in entries if party is None or entry.party == party]
 
 
 class BatcherLoop:
@@ -165,10 +161,7 @@ class BatcherLoop:
             self.resume(
                 writer,
                 read_chain(settings, self.codec, settings.party),
-                (
-                    self.codec.decode("batch_leaves", value)
-                    for _key, value in read_topic(settings.kafka, settings.topic("ledger.batches"))
-                ),
+                read_records(settings, "ledger.batches", codec=self.codec),
             )
             # The group is joined only now, when everything before the offsets is known.
             consumer.subscribe([settings.topic("usage.rated")], on_revoke=self._revoked)

@@ -27,7 +27,7 @@ from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
 from streams.agreement.loader import load_book
 from streams.agreement.signing import sign_agreement
 from streams.agreement.trust import TrustedKeys
-from streams.contract.records import DeadLetter, RatedUsage, totals_by_currency
+from streams.contract.records import RatedUsage, totals_by_currency
 from streams.core.clock import Clock, SystemClock
 from streams.core.errors import StackError
 from streams.core.keys import KeyPair, demo_keypair, public_path_of
@@ -37,7 +37,7 @@ from streams.runtime.batcher import BatcherLoop, init_ledger, read_chain
 from streams.runtime.config import Settings
 from streams.runtime.offline import load_inventory, record_bundle
 from streams.runtime.produce import publish
-from streams.runtime.readback import read_topic
+from streams.runtime.reader import read_records
 from streams.runtime.registry import make_codec
 from streams.runtime.topics import delete_topics, ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
@@ -136,8 +136,7 @@ def summarise(settings: Settings, result: PartyResult) -> None:
     """Fill ``result`` from what is on the party's ``usage.rated`` and ``usage.dlq`` now."""
     codec = make_codec(settings.schema_registry)
     first: dict[str, RatedUsage] = {}
-    for _key, value in read_topic(settings.kafka, settings.topic("usage.rated")):
-        rated = RatedUsage.from_avro(codec.decode("rated_usage", value))
+    for rated in read_records(settings, "usage.rated", codec=codec):
         if rated.key in first:
             result.duplicates += 1
         else:
@@ -146,8 +145,7 @@ def summarise(settings: Settings, result: PartyResult) -> None:
     result.rated_keys = set(first)
     result.totals = totals_by_currency((r.currency, r.amount) for r in first.values())
     origins: set[tuple[str, int, int]] = set()
-    for _key, value in read_topic(settings.kafka, settings.topic("usage.dlq")):
-        letter = DeadLetter.from_avro(codec.decode("dead_letter", value))
+    for letter in read_records(settings, "usage.dlq", codec=codec):
         origin = (letter.source_topic, letter.source_partition, letter.source_offset)
         if origin in origins:  # re-published after a crash before its claim (streams.rating.dedup)
             result.duplicates += 1

@@ -12,16 +12,16 @@ from typing import Any
 
 from streams.agreement.loader import load_book
 from streams.agreement.signing import book_hash
-from streams.contract.records import RatedUsage, UsageRecord
+from streams.contract.records import UsageRecord
 from streams.core.canonical import leaf_hash
-from streams.core.errors import BilatError, CodecError, InvalidRecord
+from streams.core.errors import BilatError, InvalidRecord
 from streams.ledger.anchoring import leaves_from_record
-from streams.rating.inventory import Inventory, OrderEvent
+from streams.rating.inventory import Inventory
 from streams.rating.rerate import RatingRun
 from streams.rating.validation import parse_usage
 from streams.runtime.config import Settings
 from streams.runtime.produce import publish
-from streams.runtime.readback import read_topic
+from streams.runtime.reader import read_records
 from streams.runtime.registry import make_codec
 
 __all__ = ["load_inventory", "publish_run", "record_bundle", "valid_usage"]
@@ -33,20 +33,18 @@ def valid_usage(settings: Settings, now: datetime) -> Iterator[UsageRecord]:
     Records that fail decoding or validation were dead-lettered by the worker; they are
     skipped here, not reported twice.
     """
-    codec = make_codec(settings.schema_registry)
-    for _key, value in read_topic(settings.kafka, settings.topic("usage.cdr")):
+    for fields in read_records(settings, "usage.cdr", skip_undecodable=True):
         try:
-            yield parse_usage(codec.decode("usage_record", value), now=now)
-        except (CodecError, InvalidRecord):
+            yield parse_usage(fields, now=now)
+        except InvalidRecord:
             continue
 
 
 def load_inventory(settings: Settings) -> Inventory:
     """The product inventory folded from everything on ``sonata.orders``."""
-    codec = make_codec(settings.schema_registry)
     inventory = Inventory()
-    for _key, value in read_topic(settings.kafka, settings.topic("sonata.orders")):
-        inventory.apply(OrderEvent.from_avro(codec.decode("sonata_order_event", value)))
+    for event in read_records(settings, "sonata.orders"):
+        inventory.apply(event)
     return inventory
 
 
@@ -71,16 +69,11 @@ def record_bundle(settings: Settings, usage_key: str) -> dict[str, Any]:
     from streams.runtime.batcher import read_chain
 
     codec = make_codec(settings.schema_registry)
-    records = [
-        RatedUsage.from_avro(codec.decode("rated_usage", value))
-        for key, value in read_topic(settings.kafka, settings.topic("usage.rated"))
-        if key == usage_key.encode()
-    ]
+    records = list(read_records(settings, "usage.rated", key=usage_key, codec=codec))
     if not records:
         raise BilatError(f"{usage_key}: not on {settings.topic('usage.rated')}; is it rated?")
     batch = None
-    for _key, value in read_topic(settings.kafka, settings.topic("ledger.batches")):
-        data = codec.decode("batch_leaves", value)
+    for data in read_records(settings, "ledger.batches", codec=codec):
         mine = data["party"] == settings.party
         newer = batch is None or data["revision"] > batch["revision"]
         if mine and newer and any(leaf["usage_key"] == usage_key for leaf in data["leaves"]):

@@ -27,6 +27,7 @@ from streams.ledger.genesis import genesis_payload
 from streams.runtime import batcher as batcher_module
 from streams.runtime import faults
 from streams.runtime import ledger_writer as writer_module
+from streams.runtime import reader as reader_module
 from streams.runtime.batcher import FAULT_POINTS, BatcherLoop
 from streams.runtime.config import Settings
 from streams.runtime.ledger_writer import Outgoing
@@ -112,7 +113,7 @@ def test_constructing_the_loop_touches_no_network(monkeypatch: pytest.MonkeyPatc
     for module, name in (
         (batcher_module, "Consumer"),
         (batcher_module, "ensure_topics"),
-        (batcher_module, "read_topic"),
+        (reader_module, "read_topic"),
         (writer_module, "Producer"),
     ):
         monkeypatch.setattr(module, name, refuse)

@@ -1,0 +1,40 @@
+"""The topic table: the Avro subject every logical topic carries (the README's topic table).
+
+A logical name is what :meth:`~streams.runtime.config.Settings.topic` prefixes
+(``usage.rated`` → ``<prefix>usage.rated``), what ``bilat read`` takes, and what the typed
+reader (:mod:`streams.runtime.reader`) reads records of. Pure data: which record class decodes
+each subject is the reader's business, since the ledger's and the inventory's classes live in
+packages that import this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = ["SUBJECTS", "TopicName"]
+
+TopicName = Literal[
+    "usage.cdr",
+    "usage.rated",
+    "usage.dlq",
+    "sonata.orders",
+    "ledger.anchors",
+    "ledger.digests",
+    "ledger.batches",
+]
+"""Every logical topic of one party's deployment (``streams.runtime.config.TOPICS``)."""
+
+SUBJECTS: Mapping[TopicName, str] = MappingProxyType(
+    {
+        "usage.cdr": "usage_record",
+        "usage.rated": "rated_usage",
+        "usage.dlq": "dead_letter",
+        "sonata.orders": "sonata_order_event",
+        "ledger.anchors": "ledger_entry",
+        "ledger.digests": "batch_digest",
+        "ledger.batches": "batch_leaves",
+    }
+)
+"""The Avro subject of the values on each logical topic."""
