@@ -10,6 +10,8 @@ Pure: imports no Kafka, Faust, Redis or HTTP client, and no other ``streams`` pa
   and its documented subclasses.
 * :mod:`~streams.core.keys`: the parties' Ed25519 keys: generate, save, load, sign, verify.
 * :mod:`~streams.core.redact`: credentials never leave the process in what Bilat prints or logs.
+* :mod:`~streams.core.resources`: where the files Bilat ships beside its code are (schemas, the
+  example agreement, specs), installed or in a checkout.
 * :mod:`~streams.core.units`: products, the units usage is reported and priced in, base units,
   directions.
 """
