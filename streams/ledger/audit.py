@@ -57,13 +57,14 @@ from streams.core.canonical import (
     MAX_SAFE_INT,
     canonical_json,
     decimal_text,
+    is_hex,
     leaf_fields,
     tagged,
 )
 from streams.core.clock import from_ms, to_ms
 from streams.core.errors import BilatError
 from streams.ledger.check import check_ledger
-from streams.ledger.entries import KINDS, LedgerEntry, is_hex
+from streams.ledger.entries import KINDS, LedgerEntry
 from streams.merkle.batchtree import RecordProof, verify_record
 
 __all__ = [
