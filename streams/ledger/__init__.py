@@ -12,6 +12,9 @@ what it builds.
 * :mod:`~streams.ledger.batching`: event-time windows of rated usage closed into Merkle batches.
 * :mod:`~streams.ledger.anchoring`: a closed batch into its anchor entry, digest and leaf store.
 * :mod:`~streams.ledger.check`: checking a stored chain; every problem as a finding.
+* :mod:`~streams.ledger.key_check`: a chain's keys: those its genesis publishes, trust and
+  signatures held against the trusted keys, key rotations.
+* :mod:`~streams.ledger.findings`: one problem of a chain, as data.
 * :mod:`~streams.ledger.batch_check`: checking stored digests and leaf batches against their
   anchors.
 * :mod:`~streams.ledger.audit`: audit bundles (a record, its proof, the anchor, the chain),

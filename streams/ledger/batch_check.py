@@ -24,8 +24,8 @@ from typing import Any
 
 from streams.contract.records import totals_by_currency
 from streams.ledger.anchoring import digest_hash_of
-from streams.ledger.check import Finding
 from streams.ledger.entries import LedgerEntry, LedgerError
+from streams.ledger.findings import Finding
 from streams.merkle.batchtree import BatchTree, batch_root
 from streams.merkle.rfc9162 import MerkleError
 
