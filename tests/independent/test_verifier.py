@@ -1,7 +1,7 @@
 """The independent verifier (written from docs/spec/ledger.md alone) over every test vector.
 
 Valid vectors must pass and every mutation must fail with the error, or the findings, the
-vector names: the verifier and Bilat's own code (tests/unit/test_vectors.py) agree on every
+vector names: the verifier and Bilat's own code (tests/unit/ledger/test_vectors.py) agree on every
 file, which is what shows the spec is enough to verify a ledger without Bilat.
 """
 

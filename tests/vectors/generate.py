@@ -6,7 +6,7 @@
 Deterministic: keys come from fixed seeds, times are fixed, Ed25519 signs deterministically
 and every file is written by one ``json.dumps`` call (ASCII, two-space indent, keys in the
 order built here), so running it again gives byte-identical files.
-``tests/unit/test_vectors.py`` regenerates in memory and compares with the committed files;
+``tests/unit/ledger/test_vectors.py`` regenerates in memory and compares with the committed files;
 ``tests/independent/`` checks every file with a verifier written from the spec alone.
 
 Each mutation states the findings (or the proof error) it is meant to cause; the generator
