@@ -19,4 +19,6 @@ what it builds.
   anchors.
 * :mod:`~streams.ledger.audit`: audit bundles (a record, its proof, the anchor, the chain),
   checkable offline.
+* :mod:`~streams.ledger.bundle_format`: an audit bundle's layout: versions, entries as JSON,
+  layout problems.
 """
