@@ -28,8 +28,9 @@ from streams.core.canonical import leaf_hash
 from streams.core.keys import demo_keypair
 from streams.ledger.chain import ChainTip
 from streams.ledger.check import check_ledger
-from streams.ledger.entries import anchor_payload, make_entry
+from streams.ledger.entries import make_entry
 from streams.ledger.genesis import genesis_payload
+from streams.ledger.payloads import anchor_payload
 
 HOUR_MS = 3_600_000
 

@@ -3,8 +3,9 @@
 Pure: imports no Kafka, Faust, Redis or HTTP client; :mod:`streams.runtime.batcher` publishes
 what it builds.
 
-* :mod:`~streams.ledger.entries`: what one ledger entry is, its signed bytes and kind-specific
-  payloads.
+* :mod:`~streams.ledger.entries`: what one ledger entry is, its signed bytes and hashes.
+* :mod:`~streams.ledger.payloads`: kind-specific payloads: anchors, key rotations and their
+  proof of possession.
 * :mod:`~streams.ledger.genesis`: the genesis payload, both parties' agreement signatures that
   open each chain.
 * :mod:`~streams.ledger.chain`: one's own chain: the tip that builds the next entry, replayed

@@ -23,7 +23,8 @@ from streams.core.clock import from_ms, to_ms
 from streams.core.keys import KeyPair
 from streams.ledger.batching import Batch, Leaf
 from streams.ledger.chain import ChainTip
-from streams.ledger.entries import LedgerEntry, anchor_payload
+from streams.ledger.entries import LedgerEntry
+from streams.ledger.payloads import anchor_payload
 
 __all__ = [
     "anchor_entry",

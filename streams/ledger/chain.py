@@ -10,13 +10,10 @@ from streams.agreement.trust import TrustedKeys
 from streams.core.canonical import canonical_json
 from streams.core.keys import Signer
 from streams.ledger.check import check_ledger
-from streams.ledger.entries import (
-    ZERO_HASH,
-    LedgerEntry,
-    LedgerError,
+from streams.ledger.entries import ZERO_HASH, LedgerEntry, LedgerError, make_entry
+from streams.ledger.payloads import (
     WindowKey,
     anchor_problems,
-    make_entry,
     rotation_problems,
     rotation_proof_ok,
     window_key,

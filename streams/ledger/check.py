@@ -7,7 +7,7 @@ Signatures are checked against :class:`~streams.agreement.trust.TrustedKeys` the
 agreement, or a trusted-keys file), never against keys the chain publishes about itself. Which
 key is *current* at each point of the chain: the key the owner's agreement signature in the
 genesis names, until a validly signed ``key-rotation`` entry names the next
-(:func:`streams.ledger.entries.rotation_payload`, which carries the new key's signature: proof that
+(:func:`streams.ledger.payloads.rotation_payload`, which carries the new key's signature: proof that
 the party holds it); every entry, genesis included, must be signed by the current key, trusted for
 the owner (those very key bytes, not just the key id) and valid at the entry's time.
 ``docs/spec/ledger.md`` specifies every finding.
@@ -23,17 +23,10 @@ from typing import Any
 from streams.agreement.trust import TrustedKeys
 from streams.core.canonical import canonical_json
 from streams.core.keys import PublicKey
-from streams.ledger.entries import (
-    ZERO_HASH,
-    LedgerEntry,
-    LedgerError,
-    WindowKey,
-    anchor_problems,
-    rotation_problems,
-    window_key,
-)
+from streams.ledger.entries import ZERO_HASH, LedgerEntry, LedgerError
 from streams.ledger.findings import FINDING_KINDS, Finding
 from streams.ledger.key_check import genesis_keys, genesis_trust, rotated_key, signature_ok
+from streams.ledger.payloads import WindowKey, anchor_problems, rotation_problems, window_key
 
 __all__ = ["FINDING_KINDS", "Finding", "check_ledger", "genesis_keys"]
 

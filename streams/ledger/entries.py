@@ -16,7 +16,8 @@ party's Ed25519 key, so the partner can check the whole history it mirrored:
   Genesis (sequence 0) has ``prev_hash`` = 32 zero bytes.
 
 Related modules: :mod:`streams.ledger.genesis` (the genesis: the agreement both parties
-signed, :mod:`streams.agreement.signing`), :mod:`streams.ledger.check` (every problem of a
+signed, :mod:`streams.agreement.signing`), :mod:`streams.ledger.payloads` (anchor and
+key-rotation payloads), :mod:`streams.ledger.check` (every problem of a
 mirrored chain, as findings) and :mod:`streams.ledger.chain` (appending to one's own chain).
 """
 
@@ -28,29 +29,20 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from streams.contract.records import ms_of
-from streams.core.canonical import MAX_SAFE_INT, canonical_json, decimal_text, is_hex, tagged
+from streams.core.canonical import MAX_SAFE_INT, canonical_json, tagged
 from streams.core.clock import from_ms, to_ms
 from streams.core.errors import BilatError
-from streams.core.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order, key_id_of
+from streams.core.keys import Signer
 
 __all__ = [
     "KINDS",
     "ZERO_HASH",
     "LedgerEntry",
     "LedgerError",
-    "WindowKey",
-    "anchor_payload",
-    "anchor_problems",
     "make_entry",
-    "rotation_message",
-    "rotation_payload",
-    "rotation_problems",
-    "rotation_proof_ok",
-    "window_key",
 ]
 
 KINDS = (
@@ -63,8 +55,9 @@ KINDS = (
     "statement",
 )
 """Entry kinds; the kind fixes the payload's shape: genesis
-(:func:`streams.ledger.genesis.genesis_payload`), anchor (:func:`anchor_payload`),
-key-rotation (:func:`rotation_payload`). ``schemas/ledger_entry/v1.avsc`` (``kind`` is a
+(:func:`streams.ledger.genesis.genesis_payload`), anchor
+(:func:`streams.ledger.payloads.anchor_payload`), key-rotation
+(:func:`streams.ledger.payloads.rotation_payload`). ``schemas/ledger_entry/v1.avsc`` (``kind`` is a
 string) lists all but ``key-rotation``, added later: a published schema never changes, and a
 version differing in docs only would have the same fingerprint, so the next real change of
 the schema lists it."""
@@ -94,12 +87,8 @@ def _is32(value: object) -> bool:
     return isinstance(value, bytes) and len(value) == 32
 
 
-def _is_aware(value: object) -> bool:
+def is_aware(value: object) -> bool:
     return isinstance(value, datetime) and value.utcoffset() is not None
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +134,7 @@ class LedgerEntry:
             ("party", isinstance(self.party, str) and self.party, "a non-empty string"),
             ("agreement_id", isinstance(self.agreement_id, str) and self.agreement_id, "text"),
             ("key_id", isinstance(self.key_id, str) and self.key_id, "a non-empty string"),
-            ("time", _is_aware(self.time), "a timezone-aware datetime"),
+            ("time", is_aware(self.time), "a timezone-aware datetime"),
         )
         problems = [f"{n}: got {getattr(self, n)!r}, want {w}" for n, ok, w in checks if not ok]
         if problems:
@@ -271,211 +260,3 @@ def make_entry(
         time=from_ms(to_ms(time)),
     )
     return dataclasses.replace(unsigned, signature=signer.sign(unsigned.signed_bytes()))
-
-
-# --- anchors -------------------------------------------------------------------------------
-
-
-def anchor_payload(
-    *,
-    agreement_id: str,
-    window_start_ms: int,
-    window_end_ms: int,
-    revision: int,
-    leaf_count: int,
-    totals: Mapping[str, Decimal],
-    root: bytes,
-    digest_depth: int,
-    digest_hash: bytes,
-    agreement_versions: Sequence[str],
-    supersedes: tuple[int, bytes] | None,
-) -> dict[str, Any]:
-    """The payload of an anchor: one batch (window, revision) of one agreement.
-
-    ``{"agreement_id", "window_start_ms", "window_end_ms", "revision", "leaf_count", "totals":
-    {currency: decimal text}, "root": hex, "digest": {"depth", "hash": hex},
-    "agreement_versions": sorted distinct, "supersedes": null | {"revision", "root": hex}}``.
-    ``supersedes`` names the revision this one replaces and its root; revision 0 supersedes
-    nothing, a later revision must supersede an earlier one. Raises :class:`LedgerError`
-    listing every problem.
-    """
-    problems = []
-    if window_end_ms <= window_start_ms:
-        problems.append(f"window: got [{window_start_ms}, {window_end_ms}), want end > start")
-    if revision < 0:
-        problems.append(f"revision: got {revision}, want >= 0")
-    if leaf_count < 0:
-        problems.append(f"leaf_count: got {leaf_count}, want >= 0")
-    for name, value in (("root", root), ("digest_hash", digest_hash)):
-        if not isinstance(value, bytes) or len(value) != 32:
-            problems.append(f"{name}: got {value!r}, want 32 bytes")
-    if digest_depth < 0:
-        problems.append(f"digest_depth: got {digest_depth}, want >= 0")
-    for currency, total in totals.items():
-        if not (len(currency) == 3 and currency.isascii() and currency.isupper()):
-            problems.append(f"totals: got currency {currency!r}, want an ISO 4217 code")
-        if not isinstance(total, Decimal) or not total.is_finite():
-            problems.append(f"totals[{currency}]: got {total!r}, want a finite Decimal")
-    if supersedes is None and revision > 0:
-        problems.append(f"supersedes: got None for revision {revision}, want (revision, root)")
-    if supersedes is not None:
-        previous, previous_root = supersedes
-        if not 0 <= previous < revision:
-            problems.append(f"supersedes: got revision {previous}, want 0 <= it < {revision}")
-        if not isinstance(previous_root, bytes) or len(previous_root) != 32:
-            problems.append(f"supersedes: got root {previous_root!r}, want 32 bytes")
-    if problems:
-        raise LedgerError(f"anchor of {agreement_id} window {window_start_ms}", problems)
-    return {
-        "agreement_id": agreement_id,
-        "window_start_ms": window_start_ms,
-        "window_end_ms": window_end_ms,
-        "revision": revision,
-        "leaf_count": leaf_count,
-        "totals": {currency: decimal_text(total) for currency, total in totals.items()},
-        "root": root.hex(),
-        "digest": {"depth": digest_depth, "hash": digest_hash.hex()},
-        "agreement_versions": sorted(set(agreement_versions)),
-        "supersedes": None
-        if supersedes is None
-        else {"revision": supersedes[0], "root": supersedes[1].hex()},
-    }
-
-
-WindowKey = tuple[int, int, int]
-"""(window_start_ms, window_end_ms, revision)."""
-
-
-def anchor_problems(payload: Mapping[str, Any], agreement_id: str) -> list[str]:
-    """What makes an anchor payload unusable for matching (the fields reconciliation needs)."""
-    problems = []
-    if payload.get("agreement_id") != agreement_id:
-        problems.append(f"agreement_id: got {payload.get('agreement_id')!r}, want {agreement_id!r}")
-    for name in ("window_start_ms", "window_end_ms", "revision", "leaf_count"):
-        if not _is_int(payload.get(name)):
-            problems.append(f"{name}: got {payload.get(name)!r}, want an integer")
-    if not problems and payload["window_end_ms"] <= payload["window_start_ms"]:
-        problems.append("window: want end > start")
-    if not is_hex(payload.get("root")):
-        problems.append(f"root: got {payload.get('root')!r}, want 64 lowercase hex digits")
-    if not isinstance(payload.get("totals"), dict):
-        problems.append(f"totals: got {payload.get('totals')!r}, want an object")
-    supersedes = payload.get("supersedes")
-    if supersedes is not None and not (
-        isinstance(supersedes, dict)
-        and _is_int(supersedes.get("revision"))
-        and is_hex(supersedes.get("root"))
-    ):
-        problems.append(f"supersedes: got {supersedes!r}, want null or {{revision, root}}")
-    return problems
-
-
-def window_key(payload: Mapping[str, Any]) -> WindowKey:
-    return (payload["window_start_ms"], payload["window_end_ms"], payload["revision"])
-
-
-# --- key rotation --------------------------------------------------------------------------
-
-ROTATION_DOMAIN = "key-rotation.v1"
-"""The domain of what the *new* key signs in a rotation (:func:`rotation_message`)."""
-
-ROTATION_FIELDS = ("new_key_id", "public_key", "valid_from_ms", "new_key_signature")
-
-
-def rotation_message(
-    agreement_id: str, party: str, old_key_id: str, new_key_id: str, valid_from_ms: int
-) -> bytes:
-    """What the new key signs to prove it is held by the party rotating to it:
-    ``tagged("key-rotation.v1", canonical_json({"agreement_id", "party", "old_key_id",
-    "new_key_id", "valid_from_ms"}))``. It names the chain (agreement, party), the key handing
-    over and the listing taken over, so the proof cannot be replayed into another chain."""
-    return tagged(
-        ROTATION_DOMAIN,
-        canonical_json(
-            {
-                "agreement_id": agreement_id,
-                "party": party,
-                "old_key_id": old_key_id,
-                "new_key_id": new_key_id,
-                "valid_from_ms": valid_from_ms,
-            }
-        ),
-    )
-
-
-def rotation_payload(
-    new_key: Signer, valid_from: datetime, *, agreement_id: str, party: str, old_key_id: str
-) -> dict[str, Any]:
-    """The payload of a ``key-rotation`` entry: from the next entry on, ``party``'s chain of
-    ``agreement_id`` is signed by ``new_key`` instead of ``old_key_id``, the key that signs this
-    entry (the chain's current key).
-
-    ``{"new_key_id": key_id_of(new key), "public_key": <64 lowercase hex>, "valid_from_ms":
-    <int>, "new_key_signature": <128 lowercase hex>}``, where ``valid_from_ms`` is the new
-    key's ``valid_from`` as the agreement lists it (UTC epoch milliseconds), so the entry names
-    which listing it relies on, and ``new_key_signature`` is the new key's Ed25519 signature of
-    :func:`rotation_message`: proof that whoever rotates holds the new private key, so a chain
-    is never handed to a key no one (or someone else) holds. Hence ``new_key`` is a signer,
-    not a public key.
-
-    The entry itself is an ordinary entry (:func:`make_entry`), signed by the party's *current*
-    key. What :func:`streams.ledger.check.check_ledger` requires of it: signed by the current
-    key, valid at the entry's time; the new key listed for the party by the trusted keys with
-    exactly this ``valid_from``, valid at the entry's time, not the current key, and the proof
-    verifying with it. Checking those is the caller's (it needs the trusted keys); this builds
-    the shape only.
-    """
-    if not _is_aware(valid_from):
-        raise LedgerError(f"key rotation: valid_from: got {valid_from!r}, want an aware time")
-    valid_from_ms = to_ms(valid_from)
-    message = rotation_message(agreement_id, party, old_key_id, new_key.key_id, valid_from_ms)
-    return {
-        "new_key_id": new_key.key_id,
-        "public_key": new_key.public.raw.hex(),
-        "valid_from_ms": valid_from_ms,
-        "new_key_signature": new_key.sign(message).hex(),
-    }
-
-
-def rotation_problems(payload: Mapping[str, Any]) -> list[str]:
-    """What makes a ``key-rotation`` payload misshapen (every problem; [] when well formed):
-    exactly the four fields of :func:`rotation_payload`, a public key that is not of small
-    order, its key id, an integer ``valid_from_ms`` and a signature of 128 lowercase hex
-    digits. Whether the signature verifies is :func:`rotation_proof_ok`'s question."""
-    problems = []
-    extra = sorted(set(payload) - set(ROTATION_FIELDS))
-    if extra:
-        problems.append(f"fields: got {extra}, want only {', '.join(ROTATION_FIELDS)}")
-    public = payload.get("public_key")
-    if not is_hex(public):
-        problems.append(f"public_key: got {public!r}, want 64 lowercase hex digits")
-    elif is_small_order(bytes.fromhex(public)):
-        problems.append(f"public_key: {SMALL_ORDER_PROBLEM}")
-    elif payload.get("new_key_id") != key_id_of(bytes.fromhex(public)):
-        problems.append(
-            f"new_key_id: got {payload.get('new_key_id')!r}, want "
-            f"{key_id_of(bytes.fromhex(public))!r} (the key's id)"
-        )
-    if not _is_int(payload.get("valid_from_ms")):
-        problems.append(f"valid_from_ms: got {payload.get('valid_from_ms')!r}, want an integer")
-    signature = payload.get("new_key_signature")
-    if not is_hex(signature, 128):
-        shown = signature if not isinstance(signature, str) or len(signature) < 40 else "…"
-        problems.append(
-            f"new_key_signature: got {shown!r}, want 128 lowercase hex digits (the new key's "
-            "signature: proof of possession)"
-        )
-    return problems
-
-
-def rotation_proof_ok(
-    payload: Mapping[str, Any], agreement_id: str, party: str, old_key_id: str
-) -> bool:
-    """Whether a well-formed rotation payload's ``new_key_signature`` verifies with its
-    ``public_key`` over :func:`rotation_message` of this chain and its current key."""
-    message = rotation_message(
-        agreement_id, party, old_key_id, payload["new_key_id"], payload["valid_from_ms"]
-    )
-    return PublicKey(bytes.fromhex(payload["public_key"])).verify(
-        message, bytes.fromhex(payload["new_key_signature"])
-    )

@@ -17,8 +17,9 @@ from streams.agreement.trust import TrustedKeys
 from streams.core.canonical import is_hex
 from streams.core.clock import to_ms
 from streams.core.keys import KeyFileError, PublicKey, key_id_of
-from streams.ledger.entries import ROTATION_DOMAIN, LedgerEntry, LedgerError, rotation_proof_ok
+from streams.ledger.entries import LedgerEntry, LedgerError
 from streams.ledger.findings import Finding
+from streams.ledger.payloads import ROTATION_DOMAIN, rotation_proof_ok
 
 __all__ = ["genesis_keys", "genesis_trust", "rotated_key", "signature_ok"]
 

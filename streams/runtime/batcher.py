@@ -49,8 +49,9 @@ from streams.core.keys import KeyPair
 from streams.ledger.anchoring import anchor_entry, digest_record, leaves_from_record, leaves_record
 from streams.ledger.batching import Batch, Batcher
 from streams.ledger.chain import ChainTip
-from streams.ledger.entries import LedgerEntry, LedgerError, make_entry, rotation_payload
+from streams.ledger.entries import LedgerEntry, LedgerError, make_entry
 from streams.ledger.genesis import genesis_payload
+from streams.ledger.payloads import rotation_payload
 from streams.runtime.config import Settings
 from streams.runtime.faults import Checkpoint, no_faults
 from streams.runtime.ledger_writer import KafkaLedgerWriter, LedgerWriter, transactional_id
@@ -390,8 +391,8 @@ def rotate_key(
     ``signer`` must be the chain's current key; ``new_key`` a key the agreement lists for this
     party, valid now, other than the current one. The new *private* key is needed: the entry
     carries its signature over the rotation (proof of possession,
-    :func:`~streams.ledger.entries.rotation_payload`), so a chain is never handed to a key its party
-    does not hold. Fences any running batcher of the chain first (it exits; restart it with
+    :func:`~streams.ledger.payloads.rotation_payload`), so a chain is never handed to a key its
+    party does not hold. Fences any running batcher of the chain first (it exits; restart it with
     the new key). Raises :class:`StackError` or :class:`~streams.ledger.entries.LedgerError` saying
     what is wrong; nothing is written then.
     """

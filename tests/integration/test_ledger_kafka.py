@@ -30,7 +30,8 @@ from streams.core.clock import ManualClock
 from streams.core.keys import KeyPair, demo_keypair
 from streams.ledger.batching import Batcher
 from streams.ledger.check import check_ledger as check_chain
-from streams.ledger.entries import LedgerEntry, make_entry, rotation_proof_ok
+from streams.ledger.entries import LedgerEntry, make_entry
+from streams.ledger.payloads import rotation_proof_ok
 from streams.runtime.batcher import FAULT_POINTS, BatcherLoop
 from streams.runtime.config import Settings
 from streams.runtime.produce import publish

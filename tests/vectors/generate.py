@@ -52,14 +52,9 @@ from streams.ledger.batch_check import check_batches
 from streams.ledger.batching import Batch, Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.check import Finding, check_ledger
-from streams.ledger.entries import (
-    LedgerEntry,
-    anchor_payload,
-    make_entry,
-    rotation_message,
-    rotation_payload,
-)
+from streams.ledger.entries import LedgerEntry, make_entry
 from streams.ledger.genesis import genesis_payload
+from streams.ledger.payloads import anchor_payload, rotation_message, rotation_payload
 from streams.merkle.batchtree import BatchTree, RecordProof, bucket_of, verify_record
 from streams.merkle.rfc9162 import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
 from streams.merkle.rfc9162 import leaf_hash as rfc_leaf_hash

@@ -24,8 +24,9 @@ from streams.core.canonical import leaf_hash
 from streams.core.keys import demo_keypair
 from streams.ledger.audit import build_bundle, verify_bundle
 from streams.ledger.chain import ChainTip
-from streams.ledger.entries import LedgerEntry, anchor_payload
+from streams.ledger.entries import LedgerEntry
 from streams.ledger.genesis import genesis_payload
+from streams.ledger.payloads import anchor_payload
 from streams.merkle.batchtree import BatchTree
 from tests.fakes.rated import rated_call
 from tests.paths import REPO

@@ -30,16 +30,9 @@ from streams.core.errors import AgreementError, AgreementSigningError
 from streams.core.keys import KeyPair, PublicKey, demo_keypair, key_id_of
 from streams.ledger.chain import ChainTip
 from streams.ledger.check import Finding, check_ledger, genesis_keys
-from streams.ledger.entries import (
-    ZERO_HASH,
-    LedgerEntry,
-    LedgerError,
-    anchor_payload,
-    make_entry,
-    rotation_payload,
-    rotation_problems,
-)
+from streams.ledger.entries import ZERO_HASH, LedgerEntry, LedgerError, make_entry
 from streams.ledger.genesis import genesis_payload
+from streams.ledger.payloads import anchor_payload, rotation_payload, rotation_problems
 from streams.runtime.registry import make_codec
 from tests.fakes.agreements import EXAMPLE as EXAMPLE_FILE
 from tests.fakes.agreements import forged_genesis, forged_signature, key, trusted, with_keys
