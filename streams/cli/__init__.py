@@ -12,8 +12,9 @@ Part of the I/O shell. :mod:`~streams.cli.main` is the entry point (console scri
 * :mod:`~streams.cli.agreement`: ``bilat agreement check|example``.
 * :mod:`~streams.cli.keys`: ``bilat keys new|show|trusted`` and ``bilat agreement
   sign|verify-signatures``.
-* :mod:`~streams.cli.ledger`: ``bilat ledger init|rotate-key|check``, ``bilat batcher``, ``bilat
-  verify``.
+* :mod:`~streams.cli.ledger`: ``bilat ledger init|rotate-key|check``.
+* :mod:`~streams.cli.batcher`: ``bilat batcher``: this party's batcher, in the foreground.
+* :mod:`~streams.cli.verify`: ``bilat verify``: one record's proof, live or from an audit bundle.
 * :mod:`~streams.cli.read`: ``bilat read TOPIC``: a topic decoded, as a table or JSON.
 * :mod:`~streams.cli.stack`: ``bilat up``, ``down`` and ``status``: the local stack.
 * :mod:`~streams.cli.demo`: ``bilat demo``: the two-party pipeline on generated traffic.

@@ -1,4 +1,5 @@
-"""What every ``bilat`` command shares: party options, settings, times, friendly errors.
+"""What every ``bilat`` command shares: party options, settings, times, friendly errors, the
+private key and trusted keys options.
 
 Kept apart from :mod:`streams.cli.main` so command modules (``streams.cli.*``,
 ``connectors.sonata.cli``) can use it without importing the CLI's entry point.
@@ -14,19 +15,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
+from streams.agreement.loader import load_book
+from streams.agreement.trust import TrustedKeys, TrustError
 from streams.core.errors import BilatError
 from streams.runtime.config import Settings
 
 __all__ = [
+    "EXISTING_FILE",
     "agreement_option",
     "friendly",
+    "key_option",
     "parse_time",
     "party_options",
     "settings_of",
     "stdout_console",
+    "trust_of",
+    "trusted_keys_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,3 +119,48 @@ def parse_time(text: str, option: str) -> datetime:
             f"got {text!r}, want ISO-8601 with offset, e.g. 2026-12-01T10:00:00Z", param_hint=option
         )
     return moment.astimezone(UTC)
+
+
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+key_option = click.option(
+    "--key",
+    "key_file",
+    type=EXISTING_FILE,
+    required=True,
+    envvar="BILAT_KEY",
+    help="This party's private key (bilat keys new) [env BILAT_KEY].",
+)
+
+
+trusted_keys_option = click.option(
+    "--trusted-keys",
+    "trusted_keys",
+    type=EXISTING_FILE,
+    default=None,
+    help="JSON file of the keys trusted to sign for each party, with their validity "
+    "(`bilat keys trusted --agreement FILE` writes one); used instead of the agreement's keys.",
+)
+
+
+def trust_of(
+    agreement: Path | None, trusted_keys: Path | None, fallback: Path | None
+) -> TrustedKeys:
+    """The keys a check trusts: ``--trusted-keys``, else those the agreement lists
+    (``--agreement`` or ``BILAT_AGREEMENT``, else ``fallback``: this party's agreement for its
+    own commands, none for a bundle). Never the keys a chain or bundle brings itself."""
+    context = click.get_current_context(silent=True)
+    given = context is not None and (
+        context.get_parameter_source("agreement") == ParameterSource.COMMANDLINE
+    )
+    if trusted_keys is not None:
+        if given:
+            raise click.UsageError("give --agreement or --trusted-keys, not both: one trust source")
+        return TrustedKeys.load(trusted_keys)
+    path = agreement or fallback
+    if path is None:
+        raise TrustError(
+            "no trusted keys: pass --agreement FILE (the agreement both parties signed: its keys "
+            "are trusted) or --trusted-keys FILE (`bilat keys trusted --agreement FILE` writes "
+            "one); a bundle's own keys prove nothing"
+        )
+    return TrustedKeys.of_book(load_book(path), f"agreement {path}")

@@ -1,5 +1,5 @@
-"""``bilat ledger init|rotate-key|check``, ``bilat batcher`` and ``bilat verify``: the ledger
-from the shell.
+"""``bilat ledger init|rotate-key|check``: the ledger from the shell (``bilat batcher`` and
+``bilat verify`` are :mod:`streams.cli.batcher` and :mod:`streams.cli.verify`).
 
 Every check of signatures (``ledger check``, ``verify``) is made against trusted keys
 (:mod:`streams.agreement.trust`): ``--trusted-keys FILE``, else the agreement's (``--agreement`` or
@@ -15,78 +15,37 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
-from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
-from streams.agreement.loader import load_book
-from streams.agreement.trust import TrustedKeys, TrustError
-from streams.cli.common import agreement_option, friendly, party_options, settings_of
+from streams.cli.common import (
+    EXISTING_FILE,
+    agreement_option,
+    friendly,
+    key_option,
+    party_options,
+    settings_of,
+    trust_of,
+    trusted_keys_option,
+)
 from streams.contract.codec import Codec
 from streams.core.errors import StackError
 from streams.core.keys import KeyFileError, KeyPair
-from streams.ledger.audit import Check, verify_bundle
 from streams.ledger.batch_check import check_batches
 from streams.ledger.check import Finding, check_ledger
 from streams.ledger.entries import LedgerEntry, LedgerError
-from streams.merkle.batchtree import NATIVE, NATIVE_HINT
-from streams.runtime.batcher import FAULT_POINTS, BatcherLoop, init_ledger, rotate_key
+from streams.runtime.batcher import init_ledger, rotate_key
 from streams.runtime.config import Settings
-from streams.runtime.faults import fault_hook
 from streams.runtime.reader import read_records
 from streams.runtime.registry import make_codec
 
-__all__ = ["batcher_command", "ledger_group", "verify_command"]
+__all__ = ["ledger_group"]
 
 console = Console(highlight=False)
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-_KEY = click.option(
-    "--key",
-    "key_file",
-    type=_FILE,
-    required=True,
-    envvar="BILAT_KEY",
-    help="This party's private key (bilat keys new) [env BILAT_KEY].",
-)
-
-
-_TRUSTED = click.option(
-    "--trusted-keys",
-    "trusted_keys",
-    type=_FILE,
-    default=None,
-    help="JSON file of the keys trusted to sign for each party, with their validity "
-    "(`bilat keys trusted --agreement FILE` writes one); used instead of the agreement's keys.",
-)
-
-
-def _trust(agreement: Path | None, trusted_keys: Path | None, fallback: Path | None) -> TrustedKeys:
-    """The keys a check trusts: ``--trusted-keys``, else those the agreement lists
-    (``--agreement`` or ``BILAT_AGREEMENT``, else ``fallback``: this party's agreement for its
-    own commands, none for a bundle). Never the keys a chain or bundle brings itself."""
-    context = click.get_current_context(silent=True)
-    given = context is not None and (
-        context.get_parameter_source("agreement") == ParameterSource.COMMANDLINE
-    )
-    if trusted_keys is not None:
-        if given:
-            raise click.UsageError("give --agreement or --trusted-keys, not both: one trust source")
-        return TrustedKeys.load(trusted_keys)
-    path = agreement or fallback
-    if path is None:
-        raise TrustError(
-            "no trusted keys: pass --agreement FILE (the agreement both parties signed: its keys "
-            "are trusted) or --trusted-keys FILE (`bilat keys trusted --agreement FILE` writes "
-            "one); a bundle's own keys prove nothing"
-        )
-    return TrustedKeys.of_book(load_book(path), f"agreement {path}")
-
 
 _CHECK_JSON = click.option(
     "--json",
@@ -106,11 +65,11 @@ def ledger_group() -> None:
 @ledger_group.command(name="init")
 @party_options
 @agreement_option
-@_KEY
+@key_option
 @click.option(
     "--signature",
     "signatures",
-    type=_FILE,
+    type=EXISTING_FILE,
     multiple=True,
     required=True,
     help="A signature document (bilat agreement sign); give both parties'.",
@@ -151,11 +110,11 @@ def init_command(
 @ledger_group.command(name="rotate-key")
 @party_options
 @agreement_option
-@_KEY
+@key_option
 @click.option(
     "--new-key",
     "new_key_file",
-    type=_FILE,
+    type=EXISTING_FILE,
     required=True,
     help="The next key's private key file (bilat keys new writes PARTY.key, mode 0600): it "
     "signs the rotation to prove this party holds it. A public key (.pub.json) is refused.",
@@ -214,7 +173,7 @@ def _new_private_key(path: Path) -> KeyPair:
 @ledger_group.command(name="check")
 @party_options
 @agreement_option
-@_TRUSTED
+@trusted_keys_option
 @click.option("--owner", default=None, help="Whose chain to check [default: --party].")
 @click.option(
     "--topic",
@@ -259,7 +218,7 @@ def check_command(
       bilat ledger check --json | jq '.findings[] | .kind'
     """
     settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
-    trust = _trust(agreement, trusted_keys, settings.agreement)
+    trust = trust_of(agreement, trusted_keys, settings.agreement)
     name = topic or settings.topic("ledger.anchors")
     codec = make_codec(settings.schema_registry)
     who = owner or settings.party
@@ -355,163 +314,3 @@ def _check_stored(
         note=", digests and leaf batches match" if own else ", digests match",
     )
     return check_batches(mine, digests, leaf_sets, salt), checked
-
-
-@click.command(name="batcher")
-@party_options
-@agreement_option
-@_KEY
-@click.option("--once", is_flag=True, help="Stop when caught up and nothing is due.")
-@friendly
-def batcher_command(
-    party: str,
-    kafka: str | None,
-    topic_prefix: str,
-    agreement: Path | None,
-    key_file: Path,
-    once: bool,
-) -> None:
-    """Batch rated usage per event-time window, sign and anchor each batch (foreground).
-
-    Windows close after the agreement's grace period; late usage makes a revision. Each batch
-    is anchored exactly once, in one Kafka transaction with its digest, its leaves and the
-    input offsets. Run one per party: a second one fences the first.
-    """
-    settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
-    if not NATIVE:
-        console.print(
-            "[yellow]note: Merkle batches are built in pure Python, about 6x slower: the C module "
-            f"was not compiled; {NATIVE_HINT}[/yellow]"
-        )
-    loop = BatcherLoop(
-        settings,
-        KeyPair.load(key_file),
-        say=lambda m: console.print(m),
-        checkpoint=fault_hook(FAULT_POINTS),  # BILAT_FAULT: the crash tests' abrupt exits
-    )
-    count = loop.run(once=once)
-    console.print(f"{count} batches anchored")
-
-
-@click.command(name="verify")
-@party_options
-@agreement_option
-@_TRUSTED
-@click.argument("usage_key", required=False)
-@click.option(
-    "--export",
-    "export",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the record's self-contained audit bundle (JSON) to this file.",
-)
-@click.option(
-    "--bundle",
-    "bundle",
-    type=_FILE,
-    help="Check a bundle offline (no Kafka needed) instead of a live record.",
-)
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print JSON: ok, usage_key, source (kafka or the bundle file), checks (name, ok, "
-    "detail), the record's leaf fields, its batch, the anchor's sequence, exported_to, "
-    "trusted_keys (the trust source).",
-)
-@friendly
-def verify_command(
-    party: str,
-    kafka: str | None,
-    topic_prefix: str,
-    agreement: Path | None,
-    trusted_keys: Path | None,
-    usage_key: str | None,
-    export: Path | None,
-    bundle: Path | None,
-    as_json: bool,
-) -> None:
-    """Prove one rated record: leaf, inclusion proof, anchor, chain and signatures.
-
-    Signatures are checked against trusted keys, never the bundle's own: those the agreement
-    lists (--agreement, or BILAT_AGREEMENT; for a live record, this party's agreement) or
-    those of --trusted-keys. A bundle with neither is refused (exit 2).
-
-    \b
-    Examples:
-      bilat verify ix-fra-01/20261124-0000042
-      bilat verify ix-fra-01/20261124-0000042 --export record.bundle.json
-      bilat verify --bundle record.bundle.json --agreement agreement.yaml   # offline, auditors
-      bilat verify --bundle record.bundle.json --trusted-keys trusted.json --json | jq .ok
-    Exit 0 when every check passes, 1 otherwise.
-    """
-    if bundle is not None:
-        document: dict[str, Any] = _read_bundle(bundle)
-        trust = _trust(agreement, trusted_keys, None)
-    elif usage_key:
-        from streams.runtime.offline import record_bundle
-
-        settings = settings_of(party, kafka, topic_prefix, agreement=agreement)
-        trust = _trust(agreement, trusted_keys, settings.agreement)
-        document = record_bundle(settings, usage_key)
-    else:
-        raise click.UsageError("give a USAGE_KEY (source/record_id) or --bundle FILE")
-    checks = verify_bundle(document, trust)
-    if export is not None:
-        export.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if as_json:
-        source = "kafka" if bundle is None else str(bundle)
-        result = {**_verify_json(document, checks, source, export), "trusted_keys": trust.source}
-        click.echo(json.dumps(result, indent=2))
-    else:
-        for check in checks:
-            mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
-            console.print(f"{mark} {check.name:<10} {check.detail}", soft_wrap=True)
-        if export is not None:
-            console.print(f"bundle written to {export}")
-    if not all(check.ok for check in checks):
-        sys.exit(1)
-
-
-def _verify_json(
-    document: Mapping[str, Any], checks: Sequence[Check], source: str, export: Path | None
-) -> dict[str, Any]:
-    """``bilat verify --json``: the checks, and the bundle's facts as far as it has them."""
-    record = document.get("record")
-    chain = document.get("chain")
-    batch = document.get("batch")
-    anchor = chain[-1] if isinstance(chain, list) and chain else None  # version 1: the last
-    if isinstance(batch, dict) and "anchor_sequence" in batch:  # version 2: named
-        anchor = {"sequence": batch["anchor_sequence"]}
-    return {
-        "ok": all(check.ok for check in checks),
-        "usage_key": record.get("key") if isinstance(record, dict) else None,
-        "source": source,
-        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
-        "record": record,
-        "batch": document.get("batch"),
-        "anchor_sequence": anchor.get("sequence") if isinstance(anchor, dict) else None,
-        "exported_to": None if export is None else str(export),
-    }
-
-
-MAX_BUNDLE_BYTES = 16 * 1024 * 1024
-"""A bundle is one record's proof: a few kilobytes; anything past this is not a bundle."""
-
-
-def _read_bundle(path: Path) -> dict[str, Any]:
-    """The bundle at ``path`` as a JSON object, or a :class:`LedgerError` saying what is wrong."""
-    size = path.stat().st_size
-    if size > MAX_BUNDLE_BYTES:
-        raise LedgerError(
-            f"{path}: got {size:,} bytes, want a bundle of at most {MAX_BUNDLE_BYTES:,}"
-        )
-    try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise LedgerError(
-            f"{path}: not a bundle: want the JSON that `bilat verify KEY --export FILE` "
-            f"writes ({exc})"
-        ) from exc
-    if not isinstance(document, dict):
-        raise LedgerError(f"{path}: got a JSON {type(document).__name__}, want a bundle object")
-    return document

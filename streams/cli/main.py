@@ -13,13 +13,15 @@ import click
 
 from connectors.sonata.cli import sonata
 from streams.cli.agreement import agreement_group
+from streams.cli.batcher import batcher_command
 from streams.cli.charges import charges_command
 from streams.cli.demo import demo_command
 from streams.cli.keys import keys_group, sign_agreement_command, verify_agreement_command
-from streams.cli.ledger import batcher_command, ledger_group, verify_command
+from streams.cli.ledger import ledger_group
 from streams.cli.read import read_command
 from streams.cli.stack import down_command, status_command, up_command
 from streams.cli.usage import ingest_command, rerate_command, worker_command
+from streams.cli.verify import verify_command
 
 __all__ = ["main"]
 
