@@ -33,11 +33,13 @@ from streams.cli.common import (
     trusted_keys_option,
 )
 from streams.contract.codec import Codec
+from streams.contract.topics import sibling_topic
 from streams.core.errors import StackError
 from streams.core.keys import KeyFileError, KeyPair
 from streams.ledger.batch_check import check_batches
 from streams.ledger.check import Finding, check_ledger
-from streams.ledger.entries import LedgerEntry, LedgerError
+from streams.ledger.entries import LedgerEntry
+from streams.ledger.genesis import genesis_salt
 from streams.runtime.batcher import init_ledger, rotate_key
 from streams.runtime.config import Settings
 from streams.runtime.reader import read_records
@@ -292,22 +294,15 @@ def _check_stored(
     """Findings about the digests (and, if ``own``, the leaf batches) beside ``anchors_topic``,
     and what was checked."""
     genesis = [e for e in mine if e.kind == "genesis" and e.sequence == 0]
-    suffix = "ledger.anchors"
-    if not genesis or not anchors_topic.endswith(suffix):
+    salt = genesis_salt(genesis[0]) if genesis else None
+    digests_topic = sibling_topic(anchors_topic, "ledger.anchors", "ledger.digests")
+    batches_topic = sibling_topic(anchors_topic, "ledger.anchors", "ledger.batches")
+    if salt is None or digests_topic is None or batches_topic is None:
         return [], _NOT_CHECKED  # no salt (check_ledger says why), or no topic name
-    try:
-        salt = bytes.fromhex(genesis[0].payload_json()["book_hash"])
-    except (LedgerError, KeyError, TypeError, ValueError):
-        return [], _NOT_CHECKED  # a bad genesis payload: check_ledger reports it
-    base = anchors_topic[: -len(suffix)]
-    digests = list(
-        read_records(settings, "ledger.digests", topic=base + "ledger.digests", codec=codec)
-    )
+    digests = list(read_records(settings, "ledger.digests", topic=digests_topic, codec=codec))
     leaf_sets = None
     if own:
-        leaf_sets = list(
-            read_records(settings, "ledger.batches", topic=base + "ledger.batches", codec=codec)
-        )
+        leaf_sets = list(read_records(settings, "ledger.batches", topic=batches_topic, codec=codec))
     checked = _Stored(
         digests=True,
         leaves=own,

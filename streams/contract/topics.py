@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal
 
-__all__ = ["SUBJECTS", "TopicName"]
+__all__ = ["SUBJECTS", "TopicName", "sibling_topic"]
 
 TopicName = Literal[
     "usage.cdr",
@@ -38,3 +38,13 @@ SUBJECTS: Mapping[TopicName, str] = MappingProxyType(
     }
 )
 """The Avro subject of the values on each logical topic."""
+
+
+def sibling_topic(full_name: str, of: TopicName, want: TopicName) -> str | None:
+    """The full name of ``want`` beside ``full_name``, which is the full name of ``of`` with
+    whatever prefix it carries (a deployment's topic prefix, MirrorMaker 2's ``<alias>.``):
+    ``sibling_topic("dcc.ledger.anchors", "ledger.anchors", "ledger.digests")`` is
+    ``"dcc.ledger.digests"``. ``None`` if ``full_name`` does not end in ``of``."""
+    if not full_name.endswith(of):
+        return None
+    return full_name[: len(full_name) - len(of)] + want

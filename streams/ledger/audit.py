@@ -56,7 +56,6 @@ from streams.core.canonical import (
     LEAF_DOMAIN,
     canonical_json,
     decimal_text,
-    is_hex,
     leaf_fields,
     tagged,
 )
@@ -72,6 +71,7 @@ from streams.ledger.bundle_format import (
 )
 from streams.ledger.check import check_ledger
 from streams.ledger.entries import LedgerEntry
+from streams.ledger.genesis import genesis_salt
 from streams.merkle.batchtree import RecordProof, verify_record
 
 __all__ = [
@@ -153,7 +153,7 @@ def verify_bundle(bundle: Mapping[str, Any], trusted: TrustedKeys) -> list[Check
         return [Check("format", False, f"not a readable bundle: {exc}")]
     record: Mapping[str, Any] = bundle["record"]
     anchor = anchors[0]
-    salt = _salt(chain[0])
+    salt = genesis_salt(chain[0])
     checks = [_leaf(record, proof)]
     if salt is None:
         checks.append(Check("inclusion", False, "no salt: the first entry is not a genesis entry"))
@@ -195,14 +195,6 @@ def verify_bundle(bundle: Mapping[str, Any], trusted: TrustedKeys) -> list[Check
         )
     )
     return checks
-
-
-def _salt(first: LedgerEntry) -> bytes | None:
-    """The bucketing key: the book hash of the chain's first entry, if it is a genesis entry
-    whose payload is canonical JSON carrying one (64 lowercase hex digits)."""
-    payload = _payload_object(first) if first.kind == "genesis" else None
-    book = payload.get("book_hash") if payload is not None else None
-    return bytes.fromhex(book) if is_hex(book) else None
 
 
 _CANONICAL_DECIMAL = re.compile(r"0|-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")

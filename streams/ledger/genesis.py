@@ -11,6 +11,7 @@ and refuses a genesis that could not open both chains with :class:`LedgerError`.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -25,10 +26,11 @@ from streams.agreement.signing import (
     party_roles,
     signature_problems,
 )
+from streams.core.canonical import canonical_json, is_hex
 from streams.core.keys import key_id_of
-from streams.ledger.entries import LedgerError
+from streams.ledger.entries import LedgerEntry, LedgerError
 
-__all__ = ["genesis_payload"]
+__all__ = ["genesis_payload", "genesis_salt"]
 
 
 def genesis_payload(
@@ -106,3 +108,20 @@ def genesis_payload(
         },
         "signatures": [valid[party] for party in roles],
     }
+
+
+def genesis_salt(entry: LedgerEntry) -> bytes | None:
+    """The key that buckets a chain's batches: the book hash its genesis entry carries.
+
+    ``None`` unless ``entry`` is a genesis entry whose payload is the canonical JSON of an
+    object with a ``book_hash`` of 64 lowercase hex digits (the ledger check reports why not).
+    """
+    if entry.kind != "genesis":
+        return None
+    try:
+        payload = json.loads(entry.payload)
+        canonical = isinstance(payload, dict) and canonical_json(payload) == entry.payload
+    except (TypeError, ValueError):
+        return None
+    book = payload.get("book_hash") if canonical else None
+    return bytes.fromhex(book) if is_hex(book) else None
