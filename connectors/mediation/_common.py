@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
@@ -116,6 +116,17 @@ def _rest_of_line(stream: TextIO) -> int:
 def malformed(number: int, raw: str, problems: Sequence[str]) -> Line:
     """The :class:`Line` of a line that cannot be expressed as a UsageRecord."""
     return Line(number, raw, None, InvalidRecord("malformed-line", problems))
+
+
+def read_lines(stream: TextIO, parse: Callable[[int, str, str], Line]) -> Iterator[Line]:
+    """One :class:`Line` per non-blank line of ``stream`` (:func:`numbered`): a line that
+    cannot be read (too long, a NUL byte) is :func:`malformed`, every other one goes to
+    ``parse(number, raw, text)``. The loop of every format that reads line by line."""
+    for read in numbered(stream):
+        if read.problem is not None:
+            yield malformed(read.number, read.raw, [read.problem])
+        else:
+            yield parse(read.number, read.raw, read.text)
 
 
 def shown(value: str, limit: int = ECHO_CHARS) -> str:

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TextIO
 
-from connectors.mediation._common import ECHO_CHARS, malformed, numbered, shown, unencodable
+from connectors.mediation._common import ECHO_CHARS, malformed, read_lines, shown, unencodable
 from connectors.mediation.base import FormatOptions, Line
 from connectors.mediation.generic_csv import COLUMNS, parse_start
 
@@ -76,11 +76,7 @@ class JsonLines:
         self._defaults = options.record_defaults()
 
     def lines(self, stream: TextIO, origin: str) -> Iterator[Line]:
-        for read in numbered(stream):
-            if read.problem is not None:
-                yield malformed(read.number, read.raw, [read.problem])
-            else:
-                yield self._line(read.number, read.raw, read.text, origin)
+        return read_lines(stream, lambda number, raw, text: self._line(number, raw, text, origin))
 
     def _line(self, number: int, raw: str, text: str, origin: str) -> Line:
         try:

@@ -33,7 +33,7 @@ from connectors.mediation._common import (
     is_digits,
     local_times,
     malformed,
-    numbered,
+    read_lines,
     shown,
     unencodable,
 )
@@ -205,11 +205,7 @@ class SwitchCsv(abc.ABC):
         self._fixed = _fixed_fields(options, self.name)
 
     def lines(self, stream: TextIO, origin: str) -> Iterator[Line]:
-        for read in numbered(stream):
-            if read.problem is not None:
-                yield malformed(read.number, read.raw, [read.problem])
-            else:
-                yield self._line(read.number, read.raw, read.text, origin)
+        return read_lines(stream, lambda number, raw, text: self._line(number, raw, text, origin))
 
     @abc.abstractmethod
     def call(self, row: list[str], raw: str) -> Call | list[str]:
