@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from streams.agreement.model import (
+    CORRELATIONS,
+    DEFAULT_RECONCILIATION,
     RECURRING_PERIODS,
     ROUNDING_MODES,
     ROUNDING_STAGES,
@@ -42,6 +44,7 @@ from streams.agreement.model import (
     Offering,
     Party,
     PartyKey,
+    Reconciliation,
     Rounding,
     Tariff,
     Tier,
@@ -345,6 +348,7 @@ def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
             amount=r.decimal(tolerances, "amount", "tolerances", "0.0001"),
             dispute_days=r.integer(tolerances, "dispute_days", "tolerances", 0, 30),
         ),
+        reconciliation=_reconciliation(r, doc),
     )
     if bands and not r.problems:
         try:  # what only a whole calendar can check: holidays given iff a band prices them
@@ -354,6 +358,25 @@ def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
     if r.problems:
         raise AgreementError(source, r.problems)
     return agreement
+
+
+def _reconciliation(r: TermReader, doc: Mapping[str, Any]) -> Reconciliation | None:
+    """The optional ``reconciliation:`` section (None when absent: the defaults apply)."""
+    if doc.get("reconciliation") is None:
+        return None
+    node = r.mapping(doc["reconciliation"], "reconciliation", "reconciliation")
+    default = DEFAULT_RECONCILIATION
+    path = "reconciliation"
+    return Reconciliation(
+        correlation=r.choice(node, "correlation", path, CORRELATIONS, default.correlation),
+        start_tolerance_seconds=r.integer(
+            node, "start_tolerance_seconds", path, 0, default.start_tolerance_seconds, 3600
+        ),
+        edge_seconds=r.integer(node, "edge_seconds", path, 0, default.edge_seconds, 3600),
+        anchor_deadline=r.integer(
+            node, "anchor_deadline", path, 0, default.anchor_deadline, 30 * 86400
+        ),
+    )
 
 
 def parse_book(documents: list[Any], source: str = "<agreement>") -> AgreementBook:

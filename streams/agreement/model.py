@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import (
     ROUND_CEILING,
@@ -37,6 +37,8 @@ from streams.core.errors import AgreementError, RatingError
 from streams.core.keys import PublicKey, key_id_of
 
 __all__ = [
+    "CORRELATIONS",
+    "DEFAULT_RECONCILIATION",
     "ROUNDING_MODES",
     "ROUNDING_STAGES",
     "Agreement",
@@ -44,6 +46,7 @@ __all__ = [
     "Offering",
     "Party",
     "PartyKey",
+    "Reconciliation",
     "Rounding",
     "Tariff",
     "Tier",
@@ -216,6 +219,36 @@ class Tolerances:
     """Days after a statement during which a record may still be disputed."""
 
 
+CORRELATIONS = ("usage-key", "numbers")
+"""How the two parties' records of one usage are paired (see :class:`Reconciliation`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """How reconciliation pairs records and when it stops waiting (the optional
+    ``reconciliation:`` section; :data:`DEFAULT_RECONCILIATION` when absent).
+
+    * ``correlation``: ``usage-key`` — both mediations report one key per usage (an IMS
+      charging id, the trunk's call reference), records pair by it; ``numbers`` — no shared
+      key: records pair by normalised A and B numbers with starts at most
+      ``start_tolerance_seconds`` apart.
+    * ``edge_seconds``: a record starting this close to a window edge gets a cross-window pass
+      (the partner may have put it in the adjacent window) before it is called missing.
+    * ``anchor_deadline``: seconds of event time after a window's end by which the partner's
+      chain must have anchored it: once the partner has anchored a window starting that much
+      later and still not this one, the window is reported ``not-anchored``. Measured on the
+      partner's own chain, not the wall clock, so a mirror outage only delays.
+    """
+
+    correlation: str = "usage-key"
+    start_tolerance_seconds: int = 2
+    edge_seconds: int = 5
+    anchor_deadline: int = 3600
+
+
+DEFAULT_RECONCILIATION = Reconciliation()
+
+
 @dataclass(frozen=True, slots=True)
 class Agreement:
     """One version of a bilateral agreement, as both parties signed it."""
@@ -239,6 +272,15 @@ class Agreement:
     tariffs: tuple[Tariff, ...]
     offerings: tuple[Offering, ...]
     tolerances: Tolerances
+    reconciliation: Reconciliation | None = field(default=None, metadata={"omit_if_none": True})
+    """The ``reconciliation:`` section, None when the file has none (then
+    :attr:`recon` gives the defaults). Left out of :meth:`canonical` when None, so an agreement
+    written before the section existed keeps its hash and its signatures."""
+
+    @property
+    def recon(self) -> Reconciliation:
+        """The reconciliation terms in force: the section's, or the defaults."""
+        return self.reconciliation or DEFAULT_RECONCILIATION
 
     @property
     def parties(self) -> tuple[str, str]:
@@ -262,7 +304,11 @@ class Agreement:
 def _canonical(value: Any) -> Any:
     """A JSON-ready, order-independent form of agreement values (the input to the hash)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _canonical(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
+        }
     if isinstance(value, Decimal):
         return decimal_text(value)  # "0.0150" and "0.015" are one price
     if isinstance(value, datetime | date | time):

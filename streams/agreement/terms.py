@@ -74,6 +74,7 @@ _KEYS: Mapping[str, tuple[str, ...]] = {
     "": (
         "id", "version", "effective_from", "parties", "currency", "timezone", "billing_period",
         "window", "rounding", "tolerances", "holidays", "bands", "tariffs", "offerings",
+        "reconciliation",
     ),
     "parties": ("seller", "buyer"),
     "party": ("id", "name", "keys"),
@@ -81,6 +82,7 @@ _KEYS: Mapping[str, tuple[str, ...]] = {
     "window": ("size", "grace", "digest_depth"),
     "rounding": ("mode", "scale", "stage"),
     "tolerances": ("duration_seconds", "amount", "dispute_days"),
+    "reconciliation": ("correlation", "start_tolerance_seconds", "edge_seconds", "anchor_deadline"),
     "band": ("days", "hours"),
     "tariff": (
         "id", "product", "prefixes", "per", "rate", "rates", "connect_fee", "increment",

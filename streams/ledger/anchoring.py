@@ -136,6 +136,10 @@ def leaves_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, A
                 "amount": str(leaf.amount),
                 "currency": leaf.currency,
                 "agreement_version": leaf.agreement_version,
+                "start_ms": leaf.start_ms,
+                "quantity": leaf.quantity,
+                "unit": leaf.unit,
+                "rate_id": leaf.rate_id,
             }
             for leaf in batch.leaves
         ],
@@ -153,6 +157,10 @@ def leaves_from_record(
             Decimal(leaf["amount"]),
             leaf["currency"],
             leaf["agreement_version"],
+            leaf.get("start_ms"),
+            leaf.get("quantity"),
+            leaf.get("unit"),
+            leaf.get("rate_id"),
         )
         for leaf in data["leaves"]
     ]

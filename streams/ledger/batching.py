@@ -26,27 +26,80 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from streams.contract.records import RatedUsage, totals_by_currency
-from streams.core.canonical import leaf_hash
+from streams.core.canonical import LEAF_DOMAIN, canonical_json, decimal_text, leaf_fields, tagged
 from streams.merkle.batchtree import BatchTree
+from streams.merkle.rfc9162 import leaf_hash as rfc_leaf_hash
 
 __all__ = ["Batch", "Batcher", "Leaf"]
 
 
 @dataclass(frozen=True, slots=True)
 class Leaf:
-    """What a batch keeps of a rated record: enough for the tree, the totals and the proofs."""
+    """What a batch keeps of a rated record: enough for the tree, the totals, the proofs and
+    the drill-down (the partner re-hashes :meth:`fields` to check a leaf it is sent).
+
+    ``start_ms``, ``quantity``, ``unit`` and ``rate_id`` are None only for leaves read from a
+    ``batch_leaves`` v1 record (stored before the drill-down existed): such a leaf can be
+    proved, not opened to the partner.
+    """
 
     usage_key: str
     leaf_hash: bytes
     amount: Decimal
     currency: str
     agreement_version: str
+    start_ms: int | None = None
+    """Event start, epoch ms UTC (the leaf's ``start_ms``)."""
+    quantity: str | None = None
+    """The quantity in the base unit, as the leaf holds it (decimal text)."""
+    unit: str | None = None
+    """The base unit: ``second``, ``message`` or ``byte``."""
+    rate_id: str | None = None
+    """The tariff line that priced it: told to the partner, not covered by the leaf hash."""
 
     @classmethod
     def of(cls, record: RatedUsage) -> Leaf:
+        fields = leaf_fields(record)
         return cls(
-            record.key, leaf_hash(record), record.amount, record.currency, record.agreement_version
+            record.key,
+            rfc_leaf_hash(tagged(LEAF_DOMAIN, canonical_json(fields))),
+            record.amount,
+            record.currency,
+            record.agreement_version,
+            fields["start_ms"],
+            fields["quantity"],
+            fields["unit"],
+            record.rate_id,
         )
+
+    @property
+    def detailed(self) -> bool:
+        """Whether the leaf carries every field of its leaf data (not a v1 leaf)."""
+        return self.start_ms is not None and self.quantity is not None and self.unit is not None
+
+    def fields(self, agreement_id: str) -> dict[str, object]:
+        """The leaf's canonical fields (:func:`streams.core.canonical.leaf_fields`), rebuilt;
+        ``ValueError`` for a leaf that is not :attr:`detailed`."""
+        if not self.detailed:
+            raise ValueError(f"leaf {self.usage_key}: stored without its fields (batch_leaves v1)")
+        return {
+            "key": self.usage_key,
+            "start_ms": self.start_ms,
+            "quantity": self.quantity,
+            "unit": self.unit,
+            "amount": decimal_text(self.amount),
+            "currency": self.currency,
+            "agreement_id": agreement_id,
+            "agreement_version": self.agreement_version,
+        }
+
+    def hash_ok(self, agreement_id: str) -> bool:
+        """Whether :attr:`leaf_hash` is the hash of :meth:`fields` (False when not detailed)."""
+        try:
+            data = tagged(LEAF_DOMAIN, canonical_json(self.fields(agreement_id)))
+        except (TypeError, ValueError):
+            return False
+        return rfc_leaf_hash(data) == self.leaf_hash
 
 
 @dataclass(frozen=True, slots=True)
