@@ -18,6 +18,7 @@ __all__ = [
     "CorruptMessageError",
     "EncodeError",
     "InvalidRecord",
+    "MirrorError",
     "PortInUseError",
     "RatingError",
     "SchemaError",
@@ -149,6 +150,14 @@ class StackError(BilatError):
     reads, transactions of the ledger writer), or an operator's option cannot be honoured by
     the running deployment (a key that may not sign, a missing topic). The message says what
     failed and where."""
+
+
+class MirrorError(StackError):
+    """MirrorMaker 2 cannot mirror as configured: a mirror link is invalid (an alias that is
+    not topic-legal, a prefix pattern MM2 would split), a MirrorMaker process is not running,
+    its connector or task failed, or a mirrored topic is missing on the target; raised by
+    :mod:`streams.reconcile.mirroring` and :mod:`streams.devstack.mirrormaker`. The message
+    names the link, the topics, and the lines of ``mm2.log`` that say why."""
 
 
 class ToolMissingError(StackError):
