@@ -14,6 +14,7 @@ from streams.ledger.entries import ZERO_HASH, LedgerEntry, LedgerError, make_ent
 from streams.ledger.payloads import (
     WindowKey,
     anchor_problems,
+    countersignature_problems,
     rotation_problems,
     rotation_proof_ok,
     window_key,
@@ -32,13 +33,14 @@ class ChainTip:
     constructed with just ``last`` cannot recognise a replayed anchor.
     """
 
-    __slots__ = ("_anchors", "agreement_id", "key_id", "last", "party")
+    __slots__ = ("_anchors", "_cosigned", "agreement_id", "key_id", "last", "party")
 
     def __init__(self, party: str, agreement_id: str, last: LedgerEntry | None = None) -> None:
         self.party = party
         self.agreement_id = agreement_id
         self.last = last
         self._anchors: dict[WindowKey, LedgerEntry] = {}
+        self._cosigned: dict[tuple[str, int], LedgerEntry] = {}
         self.key_id: str | None = None
         """The party's current key: the one the genesis names, then each key rotation's; None
         before genesis (or for a tip constructed with just ``last``)."""
@@ -52,6 +54,11 @@ class ChainTip:
     ) -> LedgerEntry | None:
         """The anchor entry of this (window, revision), if the chain has one."""
         return self._anchors.get((window_start_ms, window_end_ms, revision))
+
+    def countersigned(self, partner: str, partner_sequence: int) -> LedgerEntry | None:
+        """Our countersignature of ``partner``'s entry ``partner_sequence``, if the chain has
+        one (only a tip built by :meth:`from_entries` knows them)."""
+        return self._cosigned.get((partner, partner_sequence))
 
     def next_entry(
         self, kind: str, payload: Mapping[str, Any], signer: Signer, time: datetime
@@ -104,6 +111,21 @@ class ChainTip:
                     f"{existing.sequence} with root {existing.payload_json().get('root')}; "
                     f"got root {payload.get('root')}: anchor a changed batch as a new revision"
                 )
+        if kind == "countersignature":
+            problems = countersignature_problems(payload)
+            if problems:
+                raise LedgerError(
+                    f"{self.party}/{self.agreement_id}: bad countersignature", problems
+                )
+            existing = self._cosigned.get((payload["partner"], payload["partner_sequence"]))
+            if existing is not None:
+                if existing.payload == canonical_json(payload):
+                    return existing
+                raise LedgerError(
+                    f"{self.party}/{self.agreement_id}: {payload['partner']}'s entry "
+                    f"#{payload['partner_sequence']} is already countersigned at sequence "
+                    f"{existing.sequence} with other content: a witness signs an entry once"
+                )
         return make_entry(
             self.last,
             party=self.party,
@@ -123,6 +145,8 @@ class ChainTip:
         that was never built on this tip would fork the chain.
         """
         if entry.kind == "anchor" and entry in self._anchors.values():
+            return
+        if entry.kind == "countersignature" and entry in self._cosigned.values():
             return
         want_prev = ZERO_HASH if self.last is None else self.last.entry_hash()
         checks = (
@@ -150,6 +174,9 @@ class ChainTip:
         self.last = entry
         if entry.kind == "anchor":
             self._anchors[window_key(entry.payload_json())] = entry
+        elif entry.kind == "countersignature":
+            payload = entry.payload_json()
+            self._cosigned[(payload["partner"], payload["partner_sequence"])] = entry
         elif entry.kind == "genesis":
             self.key_id = entry.payload_json()["parties"][self.party]["key_id"]
         elif entry.kind == "key-rotation":

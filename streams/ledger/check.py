@@ -26,7 +26,13 @@ from streams.core.keys import PublicKey
 from streams.ledger.entries import ZERO_HASH, LedgerEntry, LedgerError
 from streams.ledger.findings import FINDING_KINDS, Finding
 from streams.ledger.key_check import genesis_keys, genesis_trust, rotated_key, signature_ok
-from streams.ledger.payloads import WindowKey, anchor_problems, rotation_problems, window_key
+from streams.ledger.payloads import (
+    WindowKey,
+    anchor_problems,
+    countersignature_problems,
+    rotation_problems,
+    window_key,
+)
 
 __all__ = ["FINDING_KINDS", "Finding", "check_ledger", "genesis_keys"]
 
@@ -229,6 +235,8 @@ def _payload_problems(
         return payload, anchor_problems(payload, agreement)
     if entry.kind == "key-rotation":
         return payload, [f"key rotation: {p}" for p in rotation_problems(payload)]
+    if entry.kind == "countersignature":
+        return payload, [f"countersignature: {p}" for p in countersignature_problems(payload)]
     return payload, []
 
 

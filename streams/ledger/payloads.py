@@ -19,11 +19,14 @@ from streams.core.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_o
 from streams.ledger.entries import LedgerError, is_aware
 
 __all__ = [
+    "COUNTERSIGNATURE_FIELDS",
     "ROTATION_DOMAIN",
     "ROTATION_FIELDS",
     "WindowKey",
     "anchor_payload",
     "anchor_problems",
+    "countersignature_payload",
+    "countersignature_problems",
     "rotation_message",
     "rotation_payload",
     "rotation_problems",
@@ -135,6 +138,64 @@ def anchor_problems(payload: Mapping[str, Any], agreement_id: str) -> list[str]:
 
 def window_key(payload: Mapping[str, Any]) -> WindowKey:
     return (payload["window_start_ms"], payload["window_end_ms"], payload["revision"])
+
+
+# --- countersignatures (a witness's entry: streams.reconcile.witness) ------------------------
+
+COUNTERSIGNATURE_FIELDS = (
+    "partner",
+    "partner_sequence",
+    "partner_entry_hash",
+    "window_start_ms",
+    "window_end_ms",
+    "revision",
+    "root",
+    "anchor_sequence",
+)
+
+
+def countersignature_payload(
+    *,
+    partner: str,
+    partner_sequence: int,
+    partner_entry_hash: bytes,
+    window_start_ms: int,
+    window_end_ms: int,
+    revision: int,
+    root: bytes,
+    anchor_sequence: int,
+) -> dict[str, Any]:
+    """The payload of a ``countersignature`` entry: ``{"partner", "partner_sequence",
+    "partner_entry_hash": hex, "window_start_ms", "window_end_ms", "revision", "root": hex,
+    "anchor_sequence"}`` (``anchor_sequence``: this party's own anchor with the same root)."""
+    return {
+        "partner": partner,
+        "partner_sequence": partner_sequence,
+        "partner_entry_hash": partner_entry_hash.hex(),
+        "window_start_ms": window_start_ms,
+        "window_end_ms": window_end_ms,
+        "revision": revision,
+        "root": root.hex(),
+        "anchor_sequence": anchor_sequence,
+    }
+
+
+def countersignature_problems(payload: Mapping[str, Any]) -> list[str]:
+    """What makes a countersignature payload misshapen; [] when well formed."""
+    problems = []
+    if set(payload) != set(COUNTERSIGNATURE_FIELDS):
+        problems.append(f"fields: got {sorted(payload)}, want {sorted(COUNTERSIGNATURE_FIELDS)}")
+    for name in ("partner_sequence", "window_start_ms", "window_end_ms", "revision"):
+        if type(payload.get(name)) is not int:
+            problems.append(f"{name}: got {payload.get(name)!r}, want an integer")
+    if type(payload.get("anchor_sequence")) is not int:
+        problems.append(f"anchor_sequence: got {payload.get('anchor_sequence')!r}, want an int")
+    for name in ("partner_entry_hash", "root"):
+        if not is_hex(payload.get(name)):
+            problems.append(f"{name}: got {payload.get(name)!r}, want 64 lowercase hex digits")
+    if not isinstance(payload.get("partner"), str) or not payload.get("partner"):
+        problems.append(f"partner: got {payload.get('partner')!r}, want a party id")
+    return problems
 
 
 # --- key rotation --------------------------------------------------------------------------

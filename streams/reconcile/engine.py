@@ -1,0 +1,841 @@
+"""The reconciler's core: both ledgers in, findings, drill-down requests and countersignatures
+out. Pure: :class:`Engine` is fed records the runtime read (:mod:`streams.runtime.reconciler`)
+and :meth:`Engine.evaluate` says what to do; evaluating again with nothing new gives the same
+outcome, so the shell may crash and restart anywhere.
+
+Per window (the latest revision on each side, from this party's own chain and the partner's
+mirrored chain, verified against the agreement's keys):
+
+* **equal roots** → ``agreed``: countersign the partner's anchor (once);
+* **different roots** → check the partner's digest against its anchor, list the differing
+  buckets, ask the partner to open them (one request per question, answered from its leaf
+  store), check the answer against the digest, pair and classify every record of those
+  buckets (:mod:`streams.reconcile.classify`); a record with no partner gets a cross-window
+  pass (near an edge, in the adjacent window) and a duplicate pass before it is called missing;
+* **one side only** → ``waiting`` until the other side's chain has anchored a window starting
+  ``anchor_deadline`` after this one's end (measured on that chain, so a mirror outage only
+  delays), then ``not-anchored`` (or ``not-anchored-here``).
+
+The partner's chain is checked as a whole (:func:`streams.ledger.check.check_ledger`): from the
+first entry with a finding on, nothing of it is used or countersigned, and each finding is an
+alert. What this party has witnessed (:mod:`streams.reconcile.witness`) must stay in the
+partner's chain: a dropped or replaced entry is a ``truncation`` or ``fork`` alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from streams.agreement.model import Agreement
+from streams.agreement.trust import TrustedKeys
+from streams.core.canonical import canonical_json, decimal_text
+from streams.ledger.batching import Leaf
+from streams.ledger.check import check_ledger
+from streams.ledger.entries import LedgerEntry
+from streams.ledger.payloads import anchor_problems, countersignature_payload
+from streams.merkle.buckets import bucket_of, bucket_root, top_levels
+from streams.merkle.recordproof import RecordProof
+from streams.merkle.rfc9162 import EMPTY_ROOT, path_from_levels, tree_levels
+from streams.reconcile.alerts import Alert, make_alert
+from streams.reconcile.classify import Tolerance, classify_pair, fingerprint, pair_leaves
+from streams.reconcile.exchange import (
+    Digest,
+    bucket_members,
+    digest_problems,
+    make_answer,
+    make_request,
+    open_answer,
+)
+from streams.reconcile.witness import witness_findings, witnessed
+
+__all__ = ["Anchor", "Engine", "Outcome", "WindowStatus"]
+
+Window = tuple[int, int]
+_LEDGER_KIND = {
+    "bad-signature": "bad-signature",
+    "chain-break": "chain-break",
+    "gap": "gap",
+    "equivocation": "equivocation",
+    "duplicate-window": "equivocation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """One anchored window revision of one party's chain."""
+
+    entry: LedgerEntry
+    payload: Mapping[str, Any]
+
+    @property
+    def window(self) -> Window:
+        return (self.payload["window_start_ms"], self.payload["window_end_ms"])
+
+    @property
+    def revision(self) -> int:
+        return int(self.payload["revision"])
+
+    @property
+    def root(self) -> bytes:
+        return bytes.fromhex(self.payload["root"])
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (*self.window, self.revision)
+
+    def totals(self) -> dict[str, Decimal]:
+        return {c: Decimal(v) for c, v in self.payload.get("totals", {}).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStatus:
+    """Where one window stands (``bilat recon status``)."""
+
+    window: Window
+    state: str
+    """``agreed``, ``agreed-within-tolerance``, ``diverged``, ``drilling`` (waiting for the
+    partner's answer), ``waiting`` (for the partner's anchor or digest), ``not-anchored``,
+    ``not-anchored-here``."""
+    here_revision: int | None
+    partner_revision: int | None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    """Records per class (``exact``, ``within-tolerance``, ``missing-here``...)."""
+    here_total: Decimal = Decimal(0)
+    partner_total: Decimal = Decimal(0)
+    money_agreed: Decimal = Decimal(0)
+    at_stake: Decimal = Decimal(0)
+    currency: str = ""
+    countersigned_here: bool = False
+    """This party countersigned the partner's anchor of the window."""
+    countersigned_by_partner: bool = False
+    """The partner countersigned this party's anchor of the window."""
+    waiting_for: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "window_start_ms": self.window[0],
+            "window_end_ms": self.window[1],
+            "state": self.state,
+            "here_revision": self.here_revision,
+            "partner_revision": self.partner_revision,
+            "counts": dict(sorted(self.counts.items())),
+            "here_total": decimal_text(self.here_total),
+            "partner_total": decimal_text(self.partner_total),
+            "money_agreed": decimal_text(self.money_agreed),
+            "at_stake": decimal_text(self.at_stake),
+            "currency": self.currency,
+            "countersigned_here": self.countersigned_here,
+            "countersigned_by_partner": self.countersigned_by_partner,
+            "waiting_for": self.waiting_for,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one evaluation found and asks for."""
+
+    alerts: tuple[Alert, ...]
+    """Every finding so far, each once (ids unique)."""
+    requests: tuple[dict[str, Any], ...]
+    """``recon_request`` records not yet answered (publish those not yet published)."""
+    cosigns: tuple[dict[str, Any], ...]
+    """``cosign_request`` records for partner anchors agreed but not yet countersigned."""
+    windows: tuple[WindowStatus, ...]
+
+
+class Engine:
+    """The state of one party's reconciliation with one partner under one agreement."""
+
+    def __init__(
+        self,
+        *,
+        party: str,
+        partner: str,
+        agreement: Agreement,
+        salt: bytes,
+        trusted: TrustedKeys,
+    ) -> None:
+        self.party = party
+        self.partner = partner
+        self.agreement = agreement
+        self.salt = salt
+        self.trusted = trusted
+        self.tolerance = Tolerance.of(agreement.tolerances)
+        self.depth = agreement.digest_depth
+        self.own_entries: dict[tuple[int, bytes], LedgerEntry] = {}
+        self.partner_entries: dict[tuple[int, bytes], LedgerEntry] = {}
+        self.own_leaves: dict[tuple[int, int, int], tuple[Leaf, ...]] = {}
+        self.partner_digests: dict[tuple[int, int, int], list[Digest]] = {}
+        self.answers: dict[str, Mapping[str, Any]] = {}
+        self._bucket_cache: dict[tuple[int, int, int], tuple[dict[int, list[Leaf]], list[bytes]]]
+        self._bucket_cache = {}
+
+    # --- feeding -------------------------------------------------------------------------
+
+    def add_own_entry(self, entry: LedgerEntry) -> None:
+        if entry.party == self.party and entry.agreement_id == self.agreement.id:
+            self.own_entries[(entry.sequence, entry.entry_hash())] = entry
+
+    def add_partner_entry(self, entry: LedgerEntry) -> None:
+        """An entry read from the partner's mirrored chain (anything: it is checked)."""
+        if entry.agreement_id == self.agreement.id:
+            self.partner_entries[(entry.sequence, entry.entry_hash())] = entry
+
+    def add_own_leaves(self, window: Window, revision: int, leaves: Iterable[Leaf]) -> None:
+        self.own_leaves[(*window, revision)] = tuple(leaves)
+
+    def add_partner_digest(self, digest: Digest) -> None:
+        if digest.party == self.partner and digest.agreement_id == self.agreement.id:
+            known = self.partner_digests.setdefault(digest.key, [])
+            if digest not in known:
+                known.append(digest)
+
+    def add_answer(self, answer: Mapping[str, Any]) -> None:
+        if answer.get("party") == self.partner and answer.get("partner") == self.party:
+            self.answers.setdefault(answer["request_id"], answer)
+
+    def answer(self, request: Mapping[str, Any], now_ms: int) -> dict[str, Any] | None:
+        """The answer to one of the partner's requests, from this party's leaf store; None
+        when it is not addressed to this party."""
+        if request.get("partner") != self.party or request.get("party") != self.partner:
+            return None
+        key = (request["window_start_ms"], request["window_end_ms"], request["revision"])
+        leaves = self.own_leaves.get(key)
+        own = self._own_anchors().get(key)
+        if own is None or own.root != bytes(request["root"]):
+            leaves = None
+        return make_answer(
+            request, leaves, party=self.party, depth=self.depth, salt=self.salt, now_ms=now_ms
+        )
+
+    # --- evaluating ----------------------------------------------------------------------
+
+    def _own_anchors(self) -> dict[tuple[int, int, int], Anchor]:
+        anchors = {}
+        for entry in self.own_entries.values():
+            if entry.kind == "anchor":
+                payload = entry.payload_json()
+                if not anchor_problems(payload, self.agreement.id):
+                    anchor = Anchor(entry, payload)
+                    anchors[anchor.key] = anchor
+        return anchors
+
+    def evaluate(self, now_ms: int) -> Outcome:
+        """Everything found so far and what to ask for next (see the module docstring)."""
+        run = _Run(self, now_ms)
+        return run.outcome()
+
+
+def _latest(anchors: Iterable[Anchor]) -> dict[Window, Anchor]:
+    latest: dict[Window, Anchor] = {}
+    for anchor in anchors:
+        held = latest.get(anchor.window)
+        if held is None or anchor.revision > held.revision:
+            latest[anchor.window] = anchor
+    return latest
+
+
+def _proof_json(anchor: Anchor, proof: RecordProof) -> str:
+    return canonical_json(
+        {
+            "anchor_sequence": anchor.entry.sequence,
+            "root": anchor.payload["root"],
+            "proof": proof.to_json(),
+        }
+    ).decode()
+
+
+class _Run:
+    """One evaluation: the engine's records, read once, and what they give."""
+
+    def __init__(self, engine: Engine, now_ms: int) -> None:
+        self.e = engine
+        self.now_ms = now_ms
+        self.alerts: dict[str, Alert] = {}
+        self.requests: dict[str, dict[str, Any]] = {}
+        self.cosigns: list[dict[str, Any]] = []
+        self.windows: list[WindowStatus] = []
+        self.pending = False
+        self.own_all = engine._own_anchors()
+        self.ours = _latest(self.own_all.values())
+        self.partner_usable = self._check_partner()
+        self.theirs = _latest(self.partner_usable)
+        self.edge_ms = engine.agreement.recon.edge_seconds * 1000
+        self.deadline_ms = engine.agreement.recon.anchor_deadline * 1000
+
+    # --- shared pieces -------------------------------------------------------------------
+
+    def alert(self, window: Window, revision: int, kind: str, detail: str, **kw: Any) -> None:
+        e = self.e
+        made = make_alert(
+            party=e.party,
+            partner=e.partner,
+            agreement_id=e.agreement.id,
+            window=window,
+            revision=revision,
+            kind=kind,
+            detail=detail,
+            **kw,
+        )
+        self.alerts.setdefault(made.alert_id, made)
+
+    def _check_partner(self) -> list[Anchor]:
+        """The partner's anchors usable for matching: those before its first finding."""
+        e = self.e
+        entries = list(e.partner_entries.values())
+        if not entries:
+            return []
+        findings = check_ledger(entries, e.partner, trusted=e.trusted)
+        cutoff = None
+        for finding in findings:
+            at = 0 if finding.sequence is None else finding.sequence
+            cutoff = at if cutoff is None else min(cutoff, at)
+            kind = _LEDGER_KIND.get(finding.kind, "bad-entry")
+            self.alert(
+                (0, 0),
+                0,
+                kind,
+                f"{e.partner}'s ledger: {finding}",
+                identity=(finding.kind, finding.sequence),
+                facts={"partner_sequence": str(finding.sequence)},
+            )
+        seen = witnessed(e.own_entries.values(), e.partner)
+        for kind, sequence, detail in witness_findings(seen, entries):
+            cutoff = sequence if cutoff is None else min(cutoff, sequence)
+            self.alert(
+                (0, 0),
+                0,
+                kind,
+                f"{e.partner}'s ledger: {detail}",
+                identity=(kind, sequence),
+                facts={"partner_sequence": str(sequence)},
+            )
+        usable = []
+        for entry in entries:
+            if entry.kind != "anchor" or (cutoff is not None and entry.sequence >= cutoff):
+                continue
+            payload = entry.payload_json()
+            if not anchor_problems(payload, e.agreement.id):
+                usable.append(Anchor(entry, payload))
+        return usable
+
+    def own_buckets(self, anchor: Anchor) -> tuple[dict[int, list[Leaf]], list[bytes]]:
+        """Our leaves per bucket and our bucket hashes for one of our anchors (cached)."""
+        e = self.e
+        cached = e._bucket_cache.get(anchor.key)
+        if cached is None:
+            leaves = e.own_leaves.get(anchor.key, ())
+            members = bucket_members(leaves, e.depth, e.salt)
+            hashes = [
+                bucket_root(leaf.leaf_hash for leaf in members[b]) if b in members else EMPTY_ROOT
+                for b in range(1 << e.depth)
+            ]
+            cached = e._bucket_cache[anchor.key] = (members, hashes)
+        return cached
+
+    def partner_digest(self, anchor: Anchor) -> Digest | str | None:
+        """The partner's digest of ``anchor`` if it checks; a problem text if none does."""
+        candidates = self.e.partner_digests.get(anchor.key, [])
+        problems: list[str] = []
+        for digest in candidates:
+            found = digest_problems(digest, anchor.payload)
+            if not found:
+                return digest
+            problems.extend(found)
+        return "; ".join(problems) if problems else None
+
+    def partner_bucket(self, window: Window, bucket: int) -> list[Leaf] | None:
+        """The partner's leaves of ``bucket`` in ``window`` if known ([] when the partner did
+        not anchor the window); None while they are still to be drilled."""
+        theirs = self.theirs.get(window)
+        if theirs is None:
+            return []
+        ours = self.ours.get(window)
+        if ours is not None:
+            members, hashes = self.own_buckets(ours)
+            digest = self.partner_digest(theirs)
+            same = ours.root == theirs.root or (
+                isinstance(digest, Digest) and digest.bucket_hashes[bucket] == hashes[bucket]
+            )
+            if same:
+                return members.get(bucket, [])
+        for answer in self.e.answers.values():
+            if (
+                (answer["window_start_ms"], answer["window_end_ms"]) == window
+                and answer["revision"] == theirs.revision
+                and bytes(answer["root"]) == theirs.root
+                and any(item["bucket"] == bucket for item in answer.get("buckets", []))
+            ):
+                digest = self.partner_digest(theirs)
+                if isinstance(digest, Digest):
+                    opened, _ = open_answer(answer, digest, self.e.salt)
+                    if bucket in opened:
+                        return opened[bucket]
+        return None
+
+    def adjacent(self, window: Window, start_ms: int | None) -> Window | None:
+        """The window next to ``window`` that a record starting at ``start_ms`` might have
+        been put in by the other side: None unless it starts within the edge of ``window``."""
+        if start_ms is None:
+            return None
+        size = window[1] - window[0]
+        if start_ms - window[0] < self.edge_ms:
+            return (window[0] - size, window[0])
+        if window[1] - start_ms <= self.edge_ms:
+            return (window[1], window[1] + size)
+        return None
+
+    # --- the outcome ---------------------------------------------------------------------
+
+    def outcome(self) -> Outcome:
+        self._revisions()
+        for window in sorted(set(self.ours) | set(self.theirs)):
+            self.windows.append(self._window(window))
+        return Outcome(
+            tuple(
+                sorted(self.alerts.values(), key=lambda a: (a.window_start_ms, a.kind, a.alert_id))
+            ),
+            tuple(self.requests.values()),
+            tuple(self.cosigns),
+            tuple(self.windows),
+        )
+
+    def _revisions(self) -> None:
+        """A ``revision`` alert per anchor superseding another (warning if it was agreed)."""
+        own = list(self.own_all.values())
+        sides = [
+            ("here", self.e.party, own, self.partner_usable),
+            ("partner", self.e.partner, self.partner_usable, own),
+        ]
+        for side, who, anchors, others in sides:
+            for anchor in anchors:
+                superseded = anchor.payload.get("supersedes")
+                if not superseded:
+                    continue
+                agreed = any(
+                    o.window == anchor.window and o.payload["root"] == superseded["root"]
+                    for o in others
+                )
+                self.alert(
+                    anchor.window,
+                    anchor.revision,
+                    "revision",
+                    f"{who} revised the window to revision {anchor.revision} (late usage), "
+                    f"superseding revision {superseded['revision']}"
+                    + (", which both parties had agreed" if agreed else ""),
+                    identity=(side, anchor.entry.sequence),
+                    severity="warning" if agreed else "info",
+                    facts={"side": side, "sequence": str(anchor.entry.sequence)},
+                )
+
+    def _window(self, window: Window) -> WindowStatus:
+        ours, theirs = self.ours.get(window), self.theirs.get(window)
+        currency = self.e.agreement.currency
+        here_total = ours.totals().get(currency, Decimal(0)) if ours else Decimal(0)
+        partner_total = theirs.totals().get(currency, Decimal(0)) if theirs else Decimal(0)
+        base: dict[str, Any] = {
+            "window": window,
+            "here_revision": ours.revision if ours else None,
+            "partner_revision": theirs.revision if theirs else None,
+            "here_total": here_total,
+            "partner_total": partner_total,
+            "currency": currency,
+        }
+        if ours is None or theirs is None:
+            return self._one_sided(window, ours, theirs, base)
+        cosigned_by_partner = self._partner_countersigned(ours)
+        if ours.root == theirs.root:
+            witnessed_here = self._request_cosign(ours, theirs)
+            return WindowStatus(
+                state="agreed",
+                counts={"exact": int(ours.payload["leaf_count"])},
+                money_agreed=here_total,
+                countersigned_here=witnessed_here,
+                countersigned_by_partner=cosigned_by_partner,
+                **base,
+            )
+        digest = self.partner_digest(theirs)
+        if not isinstance(digest, Digest):
+            if isinstance(digest, str):
+                self.alert(
+                    window,
+                    theirs.revision,
+                    "bad-digest",
+                    f"{self.e.partner}'s digest does not match its anchor "
+                    f"#{theirs.entry.sequence}: {digest}",
+                    identity=(theirs.entry.sequence,),
+                )
+            return WindowStatus(state="waiting", waiting_for="partner digest", **base)
+        members, hashes = self.own_buckets(ours)
+        differing = [b for b, h in enumerate(hashes) if digest.bucket_hashes[b] != h]
+        request = make_request(
+            party=self.e.party,
+            partner=self.e.partner,
+            agreement_id=self.e.agreement.id,
+            window=window,
+            revision=theirs.revision,
+            root=theirs.root,
+            buckets=differing,
+            now_ms=self.now_ms,
+        )
+        answer = self.e.answers.get(request["request_id"])
+        if answer is None:
+            self.requests[request["request_id"]] = request
+            return WindowStatus(state="drilling", waiting_for="partner answer", **base)
+        opened, problems = open_answer(answer, digest, self.e.salt)
+        if problems:
+            self.alert(
+                window,
+                theirs.revision,
+                "bad-answer",
+                f"{self.e.partner}'s answer {request['request_id'][:16]}… fails its digest: "
+                + "; ".join(problems[:5]),
+                identity=(request["request_id"],),
+            )
+        return self._classify(window, ours, theirs, digest, members, differing, opened, base)
+
+    def _one_sided(
+        self, window: Window, ours: Anchor | None, theirs: Anchor | None, base: dict[str, Any]
+    ) -> WindowStatus:
+        """A window only one side anchored: waiting, or past the deadline not anchored."""
+        present = ours or theirs
+        assert present is not None
+        other = self.theirs if ours is not None else self.ours
+        progress = max((w[0] for w in other), default=None)
+        due = window[1] + self.deadline_ms
+        if progress is None or progress < due:
+            who = "partner" if ours is not None else "this party"
+            return WindowStatus(state="waiting", waiting_for=f"{who}'s anchor", **base)
+        kind = "not-anchored" if ours is not None else "not-anchored-here"
+        total = base["here_total"] if ours is not None else base["partner_total"]
+        who = self.e.partner if ours is not None else self.e.party
+        self.alert(
+            window,
+            present.revision,
+            kind,
+            f"{who} anchored windows up to {progress} but never this one "
+            f"({present.payload['leaf_count']} records, {decimal_text(total)} "
+            f"{base['currency']} on the other side)",
+            identity=(window[0],),
+            currency=base["currency"],
+            at_stake=total,
+        )
+        return WindowStatus(state=kind, at_stake=total, **base)
+
+    def _partner_countersigned(self, ours: Anchor) -> bool:
+        for entry in self.e.partner_entries.values():
+            if entry.kind == "countersignature":
+                payload = entry.payload_json()
+                if (
+                    payload.get("partner") == self.e.party
+                    and payload.get("partner_sequence") == ours.entry.sequence
+                    and payload.get("partner_entry_hash") == ours.entry.entry_hash().hex()
+                ):
+                    return True
+        return False
+
+    def _request_cosign(self, ours: Anchor, theirs: Anchor) -> bool:
+        """Whether our chain already countersigns ``theirs``; else asks for it."""
+        seen = witnessed(self.e.own_entries.values(), self.e.partner)
+        if theirs.entry.sequence in seen:
+            return True
+        payload = countersignature_payload(
+            partner=self.e.partner,
+            partner_sequence=theirs.entry.sequence,
+            partner_entry_hash=theirs.entry.entry_hash(),
+            window_start_ms=theirs.window[0],
+            window_end_ms=theirs.window[1],
+            revision=theirs.revision,
+            root=theirs.root,
+            anchor_sequence=ours.entry.sequence,
+        )
+        self.cosigns.append(
+            {
+                "party": self.e.party,
+                "agreement_id": self.e.agreement.id,
+                **{k: v for k, v in payload.items() if k not in ("partner_entry_hash", "root")},
+                "partner_entry_hash": theirs.entry.entry_hash(),
+                "root": theirs.root,
+                "requested_ms": self.now_ms,
+            }
+        )
+        return False
+
+    # --- classification ------------------------------------------------------------------
+
+    def _classify(
+        self,
+        window: Window,
+        ours: Anchor,
+        theirs: Anchor,
+        digest: Digest,
+        members: Mapping[int, list[Leaf]],
+        differing: Sequence[int],
+        opened: Mapping[int, list[Leaf]],
+        base: dict[str, Any],
+    ) -> WindowStatus:
+        e = self.e
+        counts: dict[str, int] = {}
+        at_stake = Decimal(0)
+        waiting = False
+        mine_only: list[Leaf] = []
+        theirs_only: list[tuple[int, Leaf]] = []
+        findings: list[tuple[str, Leaf | None, Leaf | None, int]] = []
+        for bucket in differing:
+            if bucket not in opened:
+                waiting = True
+                continue
+            pairing = pair_leaves(members.get(bucket, []), opened[bucket])
+            for mine, yours in pairing.pairs:
+                findings.append((classify_pair(mine, yours, self.e.tolerance), mine, yours, bucket))
+            mine_only.extend(pairing.ours_only)
+            theirs_only.extend((bucket, leaf) for leaf in pairing.theirs_only)
+        own_window = e.own_leaves.get(ours.key, ())
+        unpaired = {leaf.usage_key for leaf in mine_only}
+        by_print: dict[tuple[object, ...], list[Leaf]] = {}
+        for leaf in own_window:
+            by_print.setdefault(fingerprint(leaf), []).append(leaf)
+        for leaf in mine_only:
+            bucket = bucket_of(leaf.usage_key, e.depth, e.salt)
+            found = self._cross_window(window, leaf, here_side=True, bucket=bucket)
+            if found is None:
+                waiting = True
+                continue
+            if found:
+                findings.append(("cross-window", leaf, found[0], bucket))
+                continue
+            twin = next(
+                (
+                    other
+                    for other in by_print.get(fingerprint(leaf), [])
+                    if other.usage_key != leaf.usage_key and other.usage_key not in unpaired
+                ),
+                None,
+            )
+            findings.append(("duplicate" if twin else "missing-at-partner", leaf, twin, bucket))
+        for bucket, leaf in theirs_only:
+            found = self._cross_window(window, leaf, here_side=False, bucket=bucket)
+            if found is None:
+                waiting = True
+                continue
+            if found:
+                findings.append(("cross-window", found[0], leaf, bucket))
+                continue
+            twin = next(
+                (
+                    other
+                    for other in by_print.get(fingerprint(leaf), [])
+                    if other.usage_key != leaf.usage_key and other.usage_key not in unpaired
+                ),
+                None,
+            )
+            findings.append(
+                ("duplicate-at-partner" if twin else "missing-here", twin, leaf, bucket)
+            )
+        exact_outside = int(ours.payload["leaf_count"]) - sum(
+            len(members.get(b, [])) for b in differing
+        )
+        counts["exact"] = exact_outside
+        money_agreed = here_total_of(own_window) - sum(
+            (leaf.amount for b in differing for leaf in members.get(b, [])), Decimal(0)
+        )
+        for kind, here, there, bucket in findings:
+            name = "duplicate" if kind == "duplicate-at-partner" else kind
+            counts[name] = counts.get(name, 0) + 1
+            if kind == "exact":
+                assert here is not None
+                money_agreed += here.amount
+                continue
+            stake = self._record_alert(
+                window, ours, theirs, digest, opened, kind, here, there, bucket
+            )
+            if kind == "within-tolerance" and here is not None:
+                money_agreed += here.amount
+            else:
+                at_stake += stake
+        if waiting:
+            return WindowStatus(
+                state="drilling", waiting_for="adjacent window", counts=counts, **base
+            )
+        agreed = all(k in ("exact", "within-tolerance", "cross-window") for k in counts)
+        return WindowStatus(
+            state="agreed-within-tolerance" if agreed else "diverged",
+            counts=counts,
+            money_agreed=money_agreed,
+            at_stake=at_stake,
+            **base,
+        )
+
+    def _cross_window(
+        self, window: Window, leaf: Leaf, *, here_side: bool, bucket: int
+    ) -> tuple[Leaf, Window] | tuple[()] | None:
+        """The other side's record of ``leaf``'s usage in the adjacent window: ``(leaf,
+        window)`` if there, ``()`` if not (or not near an edge), None if not known yet."""
+        adjacent = self.adjacent(window, leaf.start_ms)
+        if adjacent is None:
+            return ()
+        if here_side:
+            others = self.partner_bucket(adjacent, bucket)
+            if others is None:
+                return None
+        else:
+            anchor = self.ours.get(adjacent)
+            others = list(self.e.own_leaves.get(anchor.key, ())) if anchor else []
+        match = next((o for o in others if o.usage_key == leaf.usage_key), None)
+        return (match, adjacent) if match is not None else ()
+
+    def _record_alert(
+        self,
+        window: Window,
+        ours: Anchor,
+        theirs: Anchor,
+        digest: Digest,
+        opened: Mapping[int, list[Leaf]],
+        kind: str,
+        here: Leaf | None,
+        there: Leaf | None,
+        bucket: int,
+    ) -> Decimal:
+        """Raise the alert of one record finding; returns the money it puts at stake."""
+        e = self.e
+        name = "duplicate" if kind == "duplicate-at-partner" else kind
+        if kind == "duplicate":
+            assert here is not None and there is not None
+            keys = sorted([here.usage_key, there.usage_key])
+            stake = here.amount
+            detail = (
+                f"{here.usage_key} duplicates {there.usage_key} here (same start, quantity and "
+                f"amount); {e.partner} has only one"
+            )
+            here_v, there_v, there = here.amount, None, None
+        elif kind == "duplicate-at-partner":
+            assert here is not None and there is not None
+            keys = sorted([here.usage_key, there.usage_key])
+            stake = there.amount
+            detail = (
+                f"{there.usage_key} at {e.partner} duplicates {here.usage_key} (same start, "
+                "quantity and amount); this party has only one"
+            )
+            here_v, there_v, here = None, there.amount, None
+        else:
+            key = (here or there).usage_key  # type: ignore[union-attr]
+            keys = [key]
+            here_v = here.amount if here else None
+            there_v = there.amount if there else None
+            stake = abs((here_v or Decimal(0)) - (there_v or Decimal(0)))
+            detail = self._detail(kind, here, there)
+        facts: dict[str, str] = {}
+        for side, leaf in (("here", here), ("partner", there)):
+            if leaf is not None:
+                facts[f"{side}_start_ms"] = str(leaf.start_ms)
+                facts[f"{side}_quantity"] = f"{leaf.quantity} {leaf.unit}"
+                facts[f"{side}_amount"] = decimal_text(leaf.amount)
+                facts[f"{side}_rate_id"] = leaf.rate_id or ""
+                facts[f"{side}_version"] = leaf.agreement_version
+        here_proof = self._own_proof(here) if here is not None and name != "cross-window" else None
+        partner_proof = (
+            self._partner_proof(theirs, digest, opened.get(bucket, []), there)
+            if there is not None and name != "cross-window"
+            else None
+        )
+        identity: tuple[object, ...] = (
+            (*keys,)
+            if name in ("cross-window", "duplicate")
+            else (
+                *keys,
+                window[0],
+            )
+        )
+        alert_window = window
+        if name == "cross-window":
+            size = window[1] - window[0]
+            starts = [leaf.start_ms or 0 for leaf in (here, there) if leaf is not None]
+            first = min(window[0], *[s - (s - window[0]) % size for s in starts])
+            alert_window = (first, first + size)
+        self.alert(
+            alert_window,
+            ours.revision,
+            name,
+            detail,
+            identity=identity,
+            record_keys=keys,
+            here=here_v,
+            there=there_v,
+            currency=(here or there).currency if (here or there) else None,  # type: ignore[union-attr]
+            at_stake=stake,
+            facts=facts,
+            here_proof=here_proof,
+            partner_proof=partner_proof,
+        )
+        return stake
+
+    def _detail(self, kind: str, here: Leaf | None, there: Leaf | None) -> str:
+        partner = self.e.partner
+        if here is None:
+            assert there is not None
+            return (
+                f"{there.usage_key}: {partner} has it ({there.amount} {there.currency}), "
+                "this party does not"
+            )
+        if there is None:
+            return (
+                f"{here.usage_key}: this party has it ({here.amount} {here.currency}), "
+                f"{partner} does not"
+            )
+        what = {
+            "within-tolerance": "differs within the agreement's tolerances",
+            "quantity-mismatch": "quantity differs",
+            "amount-mismatch": "same quantity, different amount",
+            "start-mismatch": "start times differ beyond tolerance",
+            "version-mismatch": "rated under different agreement versions",
+            "cross-window": "the two sides put it in adjacent windows",
+        }.get(kind, kind)
+        return (
+            f"{here.usage_key}: {what}: here {here.quantity} {here.unit}, {here.amount} "
+            f"(rate {here.rate_id}, v{here.agreement_version}, start {here.start_ms}); at "
+            f"{partner} {there.quantity} {there.unit}, {there.amount} (rate {there.rate_id}, "
+            f"v{there.agreement_version}, start {there.start_ms})"
+        )
+
+    def _own_proof(self, leaf: Leaf) -> str | None:
+        for anchor in self.ours.values():
+            members, hashes = self.own_buckets(anchor)
+            bucket = bucket_of(leaf.usage_key, self.e.depth, self.e.salt)
+            if any(m.usage_key == leaf.usage_key for m in members.get(bucket, [])):
+                proof = _bucket_proof(hashes, members.get(bucket, []), bucket, leaf.usage_key)
+                return _proof_json(anchor, proof) if proof else None
+        return None
+
+    def _partner_proof(
+        self, theirs: Anchor, digest: Digest, leaves: Sequence[Leaf], leaf: Leaf
+    ) -> str | None:
+        bucket = bucket_of(leaf.usage_key, self.e.depth, self.e.salt)
+        proof = _bucket_proof(list(digest.bucket_hashes), leaves, bucket, leaf.usage_key)
+        return _proof_json(theirs, proof) if proof else None
+
+
+def here_total_of(leaves: Iterable[Leaf]) -> Decimal:
+    return sum((leaf.amount for leaf in leaves), Decimal(0))
+
+
+def _bucket_proof(
+    bucket_hashes: Sequence[bytes], leaves: Sequence[Leaf], bucket: int, usage_key: str
+) -> RecordProof | None:
+    """A record proof from a bucket's leaves and every bucket hash of its digest."""
+    ordered = sorted(leaves, key=lambda leaf: (leaf.leaf_hash, leaf.usage_key))
+    index = next((i for i, leaf in enumerate(ordered) if leaf.usage_key == usage_key), None)
+    if index is None:
+        return None
+    hashes = [leaf.leaf_hash for leaf in ordered]
+    return RecordProof(
+        usage_key=usage_key,
+        leaf_hash=hashes[index],
+        bucket=bucket,
+        index=index,
+        bucket_size=len(hashes),
+        bucket_path=tuple(path_from_levels(tree_levels(hashes), index)),
+        top_path=tuple(path_from_levels(top_levels(bucket_hashes), bucket)),
+    )
