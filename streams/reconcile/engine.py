@@ -185,7 +185,9 @@ class Engine:
             self.partner_entries[(entry.sequence, entry.entry_hash())] = entry
 
     def add_own_leaves(self, window: Window, revision: int, leaves: Iterable[Leaf]) -> None:
-        self.own_leaves[(*window, revision)] = tuple(leaves)
+        key = (*window, revision)
+        self.own_leaves[key] = tuple(leaves)
+        self._bucket_cache.pop(key, None)
 
     def add_partner_digest(self, digest: Digest) -> None:
         if digest.party == self.partner and digest.agreement_id == self.agreement.id:
@@ -203,13 +205,23 @@ class Engine:
         if request.get("partner") != self.party or request.get("party") != self.partner:
             return None
         key = (request["window_start_ms"], request["window_end_ms"], request["revision"])
-        leaves = self.own_leaves.get(key)
         own = self._own_anchors().get(key)
-        if own is None or own.root != bytes(request["root"]):
-            leaves = None
-        return make_answer(
-            request, leaves, party=self.party, depth=self.depth, salt=self.salt, now_ms=now_ms
-        )
+        members = None
+        if own is not None and own.root == bytes(request["root"]) and key in self.own_leaves:
+            members = self.members(own.key)[0]
+        return make_answer(request, members, party=self.party, depth=self.depth, now_ms=now_ms)
+
+    def members(self, key: tuple[int, int, int]) -> tuple[dict[int, list[Leaf]], list[bytes]]:
+        """Our leaves per bucket and our bucket hashes of one of our batches (built once)."""
+        cached = self._bucket_cache.get(key)
+        if cached is None:
+            members = bucket_members(self.own_leaves.get(key, ()), self.depth, self.salt)
+            hashes = [
+                bucket_root(leaf.leaf_hash for leaf in members[b]) if b in members else EMPTY_ROOT
+                for b in range(1 << self.depth)
+            ]
+            cached = self._bucket_cache[key] = (members, hashes)
+        return cached
 
     # --- evaluating ----------------------------------------------------------------------
 
@@ -323,18 +335,8 @@ class _Run:
         return usable
 
     def own_buckets(self, anchor: Anchor) -> tuple[dict[int, list[Leaf]], list[bytes]]:
-        """Our leaves per bucket and our bucket hashes for one of our anchors (cached)."""
-        e = self.e
-        cached = e._bucket_cache.get(anchor.key)
-        if cached is None:
-            leaves = e.own_leaves.get(anchor.key, ())
-            members = bucket_members(leaves, e.depth, e.salt)
-            hashes = [
-                bucket_root(leaf.leaf_hash for leaf in members[b]) if b in members else EMPTY_ROOT
-                for b in range(1 << e.depth)
-            ]
-            cached = e._bucket_cache[anchor.key] = (members, hashes)
-        return cached
+        """Our leaves per bucket and our bucket hashes for one of our anchors."""
+        return self.e.members(anchor.key)
 
     def partner_digest(self, anchor: Anchor) -> Digest | str | None:
         """The partner's digest of ``anchor`` if it checks; a problem text if none does."""

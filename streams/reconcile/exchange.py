@@ -182,17 +182,17 @@ def _opened(leaf: Leaf) -> dict[str, Any]:
 
 def make_answer(
     request: Mapping[str, Any],
-    leaves: Sequence[Leaf] | None,
+    members: Mapping[int, Sequence[Leaf]] | None,
     *,
     party: str,
     depth: int,
-    salt: bytes,
     now_ms: int,
 ) -> dict[str, Any]:
-    """The ``recon_answer`` to ``request`` from this party's leaf store: ``leaves`` are every
-    leaf of the batch the request names (None when this party anchored no such batch: status
-    ``unknown-batch``). Leaves stored without their fields (v1) cannot be opened: the answer is
-    ``unknown-batch`` then too."""
+    """The ``recon_answer`` to ``request`` from this party's leaf store: ``members`` are the
+    leaves of each non-empty bucket of the batch the request names (:func:`bucket_members`,
+    built once per batch), None when this party anchored no such batch: status
+    ``unknown-batch``. Leaves stored without their fields (v1) cannot be opened: the answer is
+    ``unknown-batch`` then too. Costs the size of the requested buckets, not of the batch."""
     answer: dict[str, Any] = {
         "request_id": request["request_id"],
         "party": party,
@@ -206,13 +206,15 @@ def make_answer(
         "buckets": [],
         "answered_ms": now_ms,
     }
-    if leaves is None or not all(leaf.detailed for leaf in leaves):
+    if members is None:
         return answer
-    members = bucket_members(leaves, depth, salt)
     wanted = sorted({b for b in request["buckets"] if 0 <= b < 1 << depth})
+    opened = [(b, members.get(b, ())) for b in wanted]
+    if not all(leaf.detailed for _, leaves in opened for leaf in leaves):
+        return answer
     answer["status"] = "ok"
     answer["buckets"] = [
-        {"bucket": b, "leaves": [_opened(leaf) for leaf in members.get(b, [])]} for b in wanted
+        {"bucket": b, "leaves": [_opened(leaf) for leaf in leaves]} for b, leaves in opened
     ]
     return answer
 
