@@ -23,6 +23,10 @@ TopicName = Literal[
     "ledger.anchors",
     "ledger.digests",
     "ledger.batches",
+    "recon.requests",
+    "recon.answers",
+    "recon.alerts",
+    "recon.cosign",
 ]
 """Every logical topic of one party's deployment (``streams.runtime.config.TOPICS``)."""
 
@@ -35,6 +39,10 @@ SUBJECTS: Mapping[TopicName, str] = MappingProxyType(
         "ledger.anchors": "ledger_entry",
         "ledger.digests": "batch_digest",
         "ledger.batches": "batch_leaves",
+        "recon.requests": "recon_request",
+        "recon.answers": "recon_answer",
+        "recon.alerts": "recon_alert",
+        "recon.cosign": "cosign_request",
     }
 )
 """The Avro subject of the values on each logical topic."""

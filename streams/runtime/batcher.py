@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.agreement.loader import load_book
 from streams.agreement.signing import book_hash
@@ -51,7 +51,7 @@ from streams.ledger.batching import Batch, Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, LedgerError, make_entry
 from streams.ledger.genesis import genesis_payload
-from streams.ledger.payloads import rotation_payload
+from streams.ledger.payloads import countersignature_payload, rotation_payload
 from streams.runtime.config import Settings
 from streams.runtime.faults import Checkpoint, no_faults
 from streams.runtime.ledger_writer import KafkaLedgerWriter, LedgerWriter, transactional_id
@@ -131,6 +131,9 @@ class BatcherLoop:
         self.writer: LedgerWriter | None = None
         self.tip: ChainTip | None = None
         self.consumer: Consumer | None = None
+        self.cosign_reader: Consumer | None = None
+        """Tails ``recon.cosign``: the reconciler's requests to countersign partner anchors."""
+        self.countersigned = 0
 
     def open(self) -> None:
         """Connect: create the topics, fence any earlier writer of this chain, read the chain
@@ -170,6 +173,18 @@ class BatcherLoop:
             consumer.close()
             raise
         self.consumer = consumer
+        # Every countersigning request, from the start: the chain says which are done.
+        self.cosign_reader = Consumer(
+            {
+                "bootstrap.servers": settings.kafka,
+                "group.id": f"{settings.app_id}-cosign",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+            }
+        )
+        self.cosign_reader.assign(
+            [TopicPartition(settings.topic("recon.cosign"), 0, OFFSET_BEGINNING)]
+        )
 
     def resume(
         self,
@@ -231,6 +246,8 @@ class BatcherLoop:
                     return self.anchored
         finally:
             consumer.close()
+            if self.cosign_reader is not None:
+                self.cosign_reader.close()
 
     def _caught_up(self) -> bool:
         """Assigned partitions and read to their end (what ``--once`` waits for)."""
@@ -264,9 +281,46 @@ class BatcherLoop:
         self.batcher.add(record, partition, offset)
 
     def close_due(self) -> None:
-        """Anchor every due batch, each in its own transaction, in window order."""
+        """Anchor every due batch, each in its own transaction, in window order; then append
+        the countersignatures the reconciler asked for."""
         for batch in self.batcher.due(self.clock.now()):
             self._anchor(batch)
+        if self.cosign_reader is not None:
+            for msg in self.cosign_reader.consume(100, timeout=0.1):
+                if msg.error() is None:
+                    self.countersign(self.codec.decode("cosign_request", msg.value() or b""))
+
+    def countersign(self, request: Mapping[str, Any]) -> LedgerEntry | None:
+        """Append a ``countersignature`` entry for one of the reconciler's requests, in its own
+        transaction; None (nothing written) when the chain already countersigns that partner
+        entry or the request is for another chain."""
+        if self.writer is None or self.tip is None:
+            raise RuntimeError("BatcherLoop: open() or resume() before countersigning")
+        tip, party = self.tip, self.settings.party
+        if request["party"] != party or request["agreement_id"] != self.book.id:
+            return None
+        if tip.countersigned(request["partner"], request["partner_sequence"]) is not None:
+            return None
+        payload = countersignature_payload(
+            partner=request["partner"],
+            partner_sequence=request["partner_sequence"],
+            partner_entry_hash=bytes(request["partner_entry_hash"]),
+            window_start_ms=request["window_start_ms"],
+            window_end_ms=request["window_end_ms"],
+            revision=request["revision"],
+            root=bytes(request["root"]),
+            anchor_sequence=request["anchor_sequence"],
+        )
+        entry = tip.next_entry("countersignature", payload, self.signer, self.clock.now())
+        _append(self.writer, self.settings, self.codec.encode("ledger_entry", entry.to_avro()))
+        tip.advance(entry)
+        self.countersigned += 1
+        self.say(
+            f"countersigned {request['partner']}'s anchor #{request['partner_sequence']} "
+            f"(window {request['window_start_ms']}, root {bytes(request['root']).hex()[:16]}…): "
+            f"seq {entry.sequence}"
+        )
+        return entry
 
     def _anchor(self, batch: Batch) -> None:
         if self.writer is None or self.tip is None:

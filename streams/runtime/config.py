@@ -13,7 +13,7 @@ from pathlib import Path
 
 from streams.core import resources
 
-__all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "TOPICS", "Settings"]
+__all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "RECON_TOPICS", "TOPICS", "Settings"]
 
 DEFAULT_PARTIES = ("hgc", "dcc")
 """The two parties ``bilat up`` and the demo start by default: Seller, then Buyer."""
@@ -95,5 +95,9 @@ class Settings:
 LEDGER_TOPICS = ("ledger.anchors", "ledger.digests", "ledger.batches")
 """This party's ledger (anchors, digests: mirrored to the partner) and leaf store (kept)."""
 
-TOPICS = ("usage.cdr", "usage.rated", "usage.dlq", "sonata.orders", *LEDGER_TOPICS)
+RECON_TOPICS = ("recon.requests", "recon.answers", "recon.alerts", "recon.cosign")
+"""Reconciliation: drill-down requests and answers (mirrored to the partner), alerts and
+countersigning requests (kept)."""
+
+TOPICS = ("usage.cdr", "usage.rated", "usage.dlq", "sonata.orders", *LEDGER_TOPICS, *RECON_TOPICS)
 """Every logical topic of one party's deployment."""

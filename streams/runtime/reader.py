@@ -44,6 +44,10 @@ DECODERS: Mapping[TopicName, Callable[[AvroFields], object]] = {
     "ledger.anchors": LedgerEntry.from_avro,
     "ledger.digests": _fields,
     "ledger.batches": _fields,
+    "recon.requests": _fields,
+    "recon.answers": _fields,
+    "recon.alerts": _fields,
+    "recon.cosign": _fields,
 }
 """What builds the record of each logical topic from its decoded value; the overloads of
 :func:`read_records` give the same types."""
@@ -93,7 +97,15 @@ def read_records(
 @overload
 def read_records(
     settings: Settings,
-    logical: Literal["usage.cdr", "ledger.digests", "ledger.batches"],
+    logical: Literal[
+        "usage.cdr",
+        "ledger.digests",
+        "ledger.batches",
+        "recon.requests",
+        "recon.answers",
+        "recon.alerts",
+        "recon.cosign",
+    ],
     *,
     topic: str | None = ...,
     key: str | None = ...,

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from streams.core.errors import StackError
-from streams.runtime.config import LEDGER_TOPICS, TOPICS, Settings
+from streams.runtime.config import LEDGER_TOPICS, RECON_TOPICS, TOPICS, Settings
 
 __all__ = ["delete_topics", "ensure_topics"]
 
@@ -55,8 +55,9 @@ def ensure_topics(
 
 
 def _partitions(name: str, settings: Settings) -> int:
-    """Ledger topics have one partition: a party's chain is one total order."""
-    return 1 if name in LEDGER_TOPICS else settings.partitions
+    """Ledger and reconciliation topics have one partition: a party's chain is one total order,
+    and reconciliation's few records are read whole."""
+    return 1 if name in LEDGER_TOPICS or name in RECON_TOPICS else settings.partitions
 
 
 def delete_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) -> None:
