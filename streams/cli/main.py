@@ -18,6 +18,7 @@ from streams.cli.charges import charges_command
 from streams.cli.demo import demo_command
 from streams.cli.keys import keys_group, sign_agreement_command, verify_agreement_command
 from streams.cli.ledger import ledger_group
+from streams.cli.mirror import mirror_group
 from streams.cli.read import read_command
 from streams.cli.stack import down_command, status_command, up_command
 from streams.cli.usage import ingest_command, rerate_command, worker_command
@@ -33,7 +34,7 @@ def main() -> None:
 
     \b
     Quick start on one machine:
-      bilat up          start Kafka (one cluster per party) and Redis
+      bilat up          start Kafka (one cluster per party), Redis and MirrorMaker 2
       bilat demo        run the two-party pipeline on generated traffic
       bilat down        stop everything `bilat up` started
 
@@ -52,6 +53,7 @@ for _command in (
     up_command,
     down_command,
     status_command,
+    mirror_group,
     read_command,
     sonata,
     keys_group,

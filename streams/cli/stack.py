@@ -2,12 +2,13 @@
 
 Thin commands over :class:`~streams.devstack.localstack.LocalStack`; ``streams.cli.main`` registers
 them. Any :class:`~streams.core.errors.StackError` becomes a red message on stderr and exit code 2.
+``bilat up`` also starts MirrorMaker 2 both ways (:mod:`streams.cli.mirror`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +33,14 @@ from streams.runtime.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, PARTY_POR
 
 __all__ = [
     "Probe",
+    "base_port_option",
     "default_probes",
     "down_command",
     "nothing_recorded",
     "other_run_dirs",
     "party_specs",
+    "run_dir_option",
+    "stack_errors",
     "status_command",
     "status_table",
     "up_command",
@@ -77,7 +81,7 @@ def status_table(services: Sequence[ServiceStatus], run_dir: Path) -> Table:
 
 
 @contextmanager
-def _stack_errors() -> Iterator[None]:
+def stack_errors() -> Iterator[None]:
     """Show a StackError as one red message on stderr and exit with code 2."""
     try:
         yield
@@ -88,13 +92,24 @@ def _stack_errors() -> Iterator[None]:
         raise click.exceptions.Exit(EXIT_STACK_ERROR) from exc
 
 
-def _run_dir_option(func: click.decorators.FC) -> click.decorators.FC:
+def run_dir_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--run-dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         help=_RUN_DIR_HELP,
     )(func)
+
+
+def base_port_option(help_text: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``--base-port``: the Kafka port of the first party (each next one +100)."""
+    return click.option(
+        "--base-port",
+        type=click.IntRange(1024, 65000),
+        default=DEFAULT_BASE_PORT,
+        show_default=True,
+        help=help_text,
+    )
 
 
 @click.command(name="up")
@@ -105,13 +120,7 @@ def _run_dir_option(func: click.decorators.FC) -> click.decorators.FC:
     metavar="NAME",
     help="Start a Kafka cluster for party NAME; repeat for more [default: hgc and dcc].",
 )
-@click.option(
-    "--base-port",
-    type=click.IntRange(1024, 65000),
-    default=DEFAULT_BASE_PORT,
-    show_default=True,
-    help="Kafka port of the first party; each next party gets +100, controllers +1.",
-)
+@base_port_option("Kafka port of the first party; each next party gets +100, controllers +1.")
 @click.option(
     "--redis-port",
     type=click.IntRange(1024, 65535),
@@ -119,36 +128,55 @@ def _run_dir_option(func: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="Redis port (not 6379, where a system Redis may run).",
 )
-@_run_dir_option
+@click.option(
+    "--mirror/--no-mirror",
+    default=True,
+    show_default=True,
+    help="Start MirrorMaker 2 both ways between two parties (see `bilat mirror --help`).",
+)
+@run_dir_option
 def up_command(
-    parties: tuple[str, ...], base_port: int, redis_port: int, run_dir: Path | None
+    parties: tuple[str, ...],
+    base_port: int,
+    redis_port: int,
+    mirror: bool,
+    run_dir: Path | None,
 ) -> None:
-    """Start the local stack: one Kafka cluster per party, and Redis.
+    """Start the local stack: one Kafka cluster per party, Redis, and MirrorMaker 2.
 
     Kafka (KRaft, single node, on 127.0.0.1) runs from Maven Central jars on the local JDK,
     resolved once into ~/.cache/bilat; Redis is Debian's redis-server (installed with apt-get
-    when missing and run as root). Services already running are left as they are, so running
-    `up` twice is harmless. Stop everything with `bilat down`.
+    when missing and run as root). With two parties, MirrorMaker 2 (same jars) then copies
+    each party's ledger to the other's cluster, one process per direction, ready when every
+    mirrored topic has its copy (about 10 s). Services already running are left as they are,
+    so running `up` twice is harmless. Stop everything with `bilat down`.
 
     \b
     Examples:
-      bilat up                                  hgc on 9092, dcc on 9192, Redis on 6390
-      bilat up --party hgc                      one cluster only
+      bilat up                                  hgc on 9092, dcc on 9192, Redis on 6390,
+                                                mirrors hgc -> dcc and dcc -> hgc
+      bilat up --no-mirror                      brokers and Redis only
+      bilat up --party hgc                      one cluster only (nothing to mirror)
       bilat up --base-port 29092 --redis-port 29379 --run-dir /tmp/bilat
     """
+    from streams.cli.mirror import local_links, start_mirrors  # imports this module
+
+    chosen = parties or DEFAULT_PARTIES
     console = Console(highlight=False)
-    with _stack_errors(), console.status("starting the local stack…") as spinner:
+    with stack_errors(), console.status("starting the local stack…") as spinner:
 
         def progress(message: str) -> None:
             console.print(f"[dim]{escape(message)}[/dim]")
             spinner.update(escape(message))
 
         stack = LocalStack(run_dir=run_dir, progress=progress)
-        started = [
-            stack.kafka_up(spec).started
-            for spec in party_specs(parties or DEFAULT_PARTIES, base_port)
-        ]
+        started = [stack.kafka_up(spec).started for spec in party_specs(chosen, base_port)]
         started.append(stack.redis_up(RedisSpec(name=REDIS_NAME, port=redis_port)).started)
+        if mirror and len(chosen) == 2:
+            progress("starting MirrorMaker 2 both ways (about 10 s)…")
+            started += [h.started for h in start_mirrors(stack, local_links(chosen, base_port))]
+        elif mirror:
+            progress(f"{len(chosen)} part{'y' if len(chosen) == 1 else 'ies'}: nothing to mirror")
     console.print(status_table(stack.status(), stack.run_dir))
     if not any(started):
         console.print("everything was already running: nothing started")
@@ -160,9 +188,10 @@ def up_command(
     "parties",
     multiple=True,
     metavar="NAME",
-    help="Stop only party NAME's Kafka cluster (Redis keeps running); repeat for more.",
+    help="Stop only party NAME's Kafka cluster and the mirrors to and from it (Redis keeps "
+    "running); repeat for more.",
 )
-@_run_dir_option
+@run_dir_option
 def down_command(parties: tuple[str, ...], run_dir: Path | None) -> None:
     """Stop what `bilat up` started: every service of the run folder, or only some parties.
 
@@ -172,22 +201,32 @@ def down_command(parties: tuple[str, ...], run_dir: Path | None) -> None:
     \b
     Examples:
       bilat down                 stop everything
-      bilat down --party dcc     stop dcc's Kafka only
+      bilat down --party dcc     stop dcc's Kafka and the mirrors to and from it
     """
     console = Console(highlight=False)
-    with _stack_errors():
+    with stack_errors():
         stack = LocalStack(
             run_dir=run_dir, progress=lambda m: console.print(f"[dim]{escape(m)}[/dim]")
         )
-        stopped = [p for p in parties if stack.kafka_down(p)] if parties else stack.down_all()
+        stopped = _down_parties(stack, parties) if parties else stack.down_all()
     if stopped:
         console.print(f"stopped: {', '.join(stopped)}")
     else:
         console.print("nothing running")
 
 
+def _down_parties(stack: LocalStack, parties: Sequence[str]) -> list[str]:
+    """Stop the mirrors reading or writing each party's cluster, then the cluster."""
+    stopped = []
+    for party in parties:
+        stopped += [m for m in stack.mirrors_touching(party) if stack.mirror_down(m)]
+        if stack.kafka_down(party):
+            stopped.append(party)
+    return stopped
+
+
 @click.command(name="status")
-@_run_dir_option
+@run_dir_option
 @click.option(
     "--json",
     "as_json",
@@ -198,6 +237,9 @@ def down_command(parties: tuple[str, ...], run_dir: Path | None) -> None:
 )
 def status_command(run_dir: Path | None, as_json: bool) -> None:
     """Show every service of the run folder: address, pid, running or stopped, log file.
+
+    MirrorMaker processes (service mm2) are listed with their source -> target clusters;
+    `bilat mirror status` checks what they copy.
 
     When the run folder records nothing, say so with its path, and whether something
     answers on the default ports of `bilat up` (Kafka 9092 and 9192, Redis 6390): a stack
@@ -211,7 +253,7 @@ def status_command(run_dir: Path | None, as_json: bool) -> None:
       bilat status --run-dir /tmp/bilat --json
     """
     console = stdout_console()
-    with _stack_errors():
+    with stack_errors():
         stack = LocalStack(run_dir=run_dir)
         services = stack.status()
     answering = [] if services else [probe for probe in default_probes() if probe.answers()]

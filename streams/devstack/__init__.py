@@ -1,4 +1,5 @@
-"""The local stack of ``bilat up``: Kafka (KRaft, one cluster per party) and Redis, no Docker.
+"""The local stack of ``bilat up``: Kafka (KRaft, one cluster per party), Redis and MirrorMaker 2
+between the parties' clusters, no Docker.
 
 Part of the I/O shell, for development, the demo and the tests; a production deployment brings
 its own Kafka and Redis.
@@ -10,6 +11,8 @@ its own Kafka and Redis.
   Maven Central jars.
 * :mod:`~streams.devstack.redis_server`: the Redis launcher: Debian's ``redis-server`` on
   loopback.
+* :mod:`~streams.devstack.mirrormaker`: the MirrorMaker 2 launcher: one process per mirror
+  link, ready only when every mirrored topic has its copy; the status of a link.
 * :mod:`~streams.devstack.procs`: the process side of one service: folder, pid file, log,
   identity, start, stop.
 """

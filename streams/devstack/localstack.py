@@ -1,12 +1,15 @@
-"""Start, stop and inspect the local stack: Kafka brokers (KRaft) from Maven Central jars, Redis.
+"""Start, stop and inspect the local stack: Kafka brokers (KRaft) from Maven Central jars, Redis,
+MirrorMaker 2 between the brokers.
 
 No Docker. Each Kafka cluster is one combined broker+controller JVM run from the jars that
 ``deploy/local/pom.xml`` resolves (:mod:`streams.devstack.kafka_broker`); Redis is Debian's
-``redis-server`` (:mod:`streams.devstack.redis_server`). Every service has its own folder
-under ``run_dir``::
+``redis-server`` (:mod:`streams.devstack.redis_server`); each mirror link is one MirrorMaker 2
+JVM on the same jars, next to its target cluster (:mod:`streams.devstack.mirrormaker`). Every
+service has its own folder under ``run_dir``::
 
     <run_dir>/kafka-<name>/   server.properties, data/, broker.log, kafka.pid, state.json, .lock
     <run_dir>/redis-<name>/   appendonlydir/, redis.log, redis.pid, state.json, .lock
+    <run_dir>/mm2-<a>-to-<b>/ mm2.properties, link.json, mm2.log, mm2.pid, state.json, .lock
 
 Contracts:
 
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 from streams.devstack.kafka_broker import (
     KafkaHandle,
-    KafkaLauncher,
     KafkaSpec,
     java_major_version,
     new_cluster_id,
@@ -34,24 +36,33 @@ from streams.devstack.kafka_broker import (
     render_properties,
     server_properties,
 )
+from streams.devstack.mirrormaker import (
+    MirrorHandle,
+    MirrorLauncher,
+    MirrorStatus,
+    local_rest_port,
+)
 from streams.devstack.redis_server import (
     DEFAULT_REDIS_PORT,
     RedisHandle,
     RedisLauncher,
     RedisSpec,
 )
-from streams.devstack.services import ServiceKind, ServiceStatus
+from streams.devstack.services import STOP_ORDER, ServiceKind, ServiceStatus
 
 __all__ = [
     "DEFAULT_REDIS_PORT",
     "KafkaHandle",
     "KafkaSpec",
     "LocalStack",
+    "MirrorHandle",
+    "MirrorStatus",
     "RedisHandle",
     "RedisSpec",
     "ServiceKind",
     "ServiceStatus",
     "java_major_version",
+    "local_rest_port",
     "new_cluster_id",
     "read_kafka_version",
     "render_properties",
@@ -59,7 +70,7 @@ __all__ = [
 ]
 
 
-class LocalStack(KafkaLauncher, RedisLauncher):
+class LocalStack(MirrorLauncher, RedisLauncher):
     """The services of one run folder; see the module docstring for the contracts.
 
     ``run_dir`` defaults to ``$BILAT_RUN_DIR`` or ``.bilat/run`` in the checkout
@@ -67,15 +78,15 @@ class LocalStack(KafkaLauncher, RedisLauncher):
     ``$BILAT_CACHE_DIR`` or ``~/.cache/bilat``. ``progress`` receives short human messages
     ("starting kafka 'hgc' on 127.0.0.1:9092…").
 
-    MirrorMaker 2 (a later issue) joins as one more launcher, built like
-    :class:`KafkaLauncher`: a ServiceKind ``"mm2"`` (folder ``mm2-<name>``, marker
-    ``connect.mirror.MirrorMaker``, log ``mm2.log``), the same ``kafka_lib()`` and log4j2
-    config, main class ``org.apache.kafka.connect.mirror.MirrorMaker`` with a rendered
-    ``mm2.properties``; :meth:`status` and :meth:`down_all` then include it without change.
+    MirrorMaker 2 is the launcher :class:`~streams.devstack.mirrormaker.MirrorLauncher`, built
+    on the Kafka one (same jars and log4j2 config): ``mirror_up(link)``, ``mirror_down(name)``,
+    ``mirror_status(link)``; :meth:`status` lists its processes and :meth:`down_all` stops them
+    before the clusters they read and write.
     """
 
     def status(self) -> list[ServiceStatus]:
-        """Every service known in ``run_dir``, Kafka first, by name. Starts and stops nothing."""
+        """Every service known in ``run_dir``: Kafka, Redis, MirrorMaker, each by name. Starts and
+        stops nothing."""
         result = []
         for svc, state in self._known_services():
             pid = svc.live_pid()
@@ -94,7 +105,8 @@ class LocalStack(KafkaLauncher, RedisLauncher):
     def down_all(self) -> list[str]:
         """Stop every running service of ``run_dir``; return the names of those stopped.
 
-        Kafka clusters first, then Redis. Names are unique per kind (a Kafka ``x`` and a Redis
-        ``x`` may coexist), so the list may hold a name twice.
+        MirrorMaker first (it reads and writes the clusters), then Kafka, then Redis. Names are
+        unique per kind (a Kafka ``x`` and a Redis ``x`` may coexist), so the list may hold a
+        name twice.
         """
-        return [svc.name for svc, _ in self._known_services() if self._down(svc)]
+        return [svc.name for svc, _ in self._known_services(STOP_ORDER) if self._down(svc)]

@@ -2,7 +2,8 @@
 starting and stopping it (already running? ports free? launch and wait; stop only what is ours).
 
 :class:`ServiceRunner` holds those steps for the launchers of each kind
-(:mod:`streams.devstack.kafka_broker`, :mod:`streams.devstack.redis_server`), which
+(:mod:`streams.devstack.kafka_broker`, :mod:`streams.devstack.redis_server`,
+:mod:`streams.devstack.mirrormaker`), which
 :class:`~streams.devstack.localstack.LocalStack` combines. A launcher answers for its own kind
 in :meth:`ServiceRunner._probe` and hands every other kind on (``super()``).
 """
@@ -26,6 +27,7 @@ from streams.devstack.procs import LOOPBACK, ServiceFolder
 
 __all__ = [
     "KINDS",
+    "STOP_ORDER",
     "STOP_TIMEOUT",
     "ServiceKind",
     "ServiceRunner",
@@ -39,11 +41,17 @@ __all__ = [
 
 STOP_TIMEOUT = 30.0
 
-ServiceKind = Literal["kafka", "redis"]
-KINDS: tuple[ServiceKind, ...] = ("kafka", "redis")
-"""Every kind, in the order status and ``down_all`` list them."""
-_MARKERS: dict[ServiceKind, str] = {"kafka": "kafka.Kafka", "redis": "redis-server"}
-_LOG_NAMES: dict[ServiceKind, str] = {"kafka": "broker.log", "redis": "redis.log"}
+ServiceKind = Literal["kafka", "redis", "mm2"]
+KINDS: tuple[ServiceKind, ...] = ("kafka", "redis", "mm2")
+"""Every kind, in the order status lists them."""
+STOP_ORDER: tuple[ServiceKind, ...] = ("mm2", "kafka", "redis")
+"""The order ``down_all`` stops kinds in: MirrorMaker before the clusters it reads and writes."""
+_MARKERS: dict[ServiceKind, str] = {
+    "kafka": "kafka.Kafka",
+    "redis": "redis-server",
+    "mm2": "connect.mirror.MirrorMaker",
+}
+_LOG_NAMES: dict[ServiceKind, str] = {"kafka": "broker.log", "redis": "redis.log", "mm2": "mm2.log"}
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
@@ -142,9 +150,12 @@ class ServiceRunner:
             log_name=_LOG_NAMES[kind],
         )
 
-    def _known_services(self) -> Iterator[tuple[ServiceFolder, ServiceState]]:
-        """Services with a folder and a readable state file in ``run_dir``: Kafka first, by name."""
-        for kind in KINDS:
+    def _known_services(
+        self, kinds: Sequence[ServiceKind] = KINDS
+    ) -> Iterator[tuple[ServiceFolder, ServiceState]]:
+        """Services with a folder and a readable state file in ``run_dir``, by kind in the order
+        of ``kinds`` (Kafka, Redis, MirrorMaker by default), then by name."""
+        for kind in kinds:
             for folder in sorted(self.run_dir.glob(f"{kind}-*")):
                 name = folder.name.removeprefix(f"{kind}-")
                 if not _NAME.fullmatch(name):

@@ -251,7 +251,19 @@ def mm2_settings(link: MirrorLink) -> tuple[Setting, ...]:
             "false",
             "heartbeats would make MM2 run a reverse flow that writes into the partner's cluster",
         ),
+        Setting(
+            "heartbeats.replication.enabled",
+            "false",
+            "MM2 copies every 'heartbeats' topic whatever the topic list says; a party's "
+            "cluster holds one (MM2 creates it even with heartbeats off), not ours to copy",
+        ),
         Setting("sync.group.offsets.enabled", "false", "no consumer group fails over"),
+        Setting(
+            "plugin.discovery",
+            "service_load",
+            "MM2's own plugins carry ServiceLoader manifests: no class-path scan at start",
+        ),
+        Setting(f"{tgt}.plugin.discovery", "service_load", "the same for the worker of the flow"),
         Setting(
             "offset-syncs.topic.location",
             "target",
