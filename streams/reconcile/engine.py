@@ -32,6 +32,7 @@ from typing import Any
 from streams.agreement.model import Agreement
 from streams.agreement.trust import TrustedKeys
 from streams.core.canonical import canonical_json, decimal_text
+from streams.core.clock import from_ms
 from streams.ledger.batching import Leaf
 from streams.ledger.check import check_ledger
 from streams.ledger.entries import LedgerEntry
@@ -518,7 +519,7 @@ class _Run:
             window,
             present.revision,
             kind,
-            f"{who} anchored windows up to {progress} but never this one "
+            f"{who} anchored windows up to {from_ms(progress).isoformat()} but never this one "
             f"({present.payload['leaf_count']} records, {decimal_text(total)} "
             f"{base['currency']} on the other side)",
             identity=(window[0],),

@@ -379,8 +379,8 @@ class ReconcilerLoop:
 
     def run(self, *, until_idle: float | None = None, max_seconds: float | None = None) -> Outcome:
         """Tail and reconcile until stopped; with ``until_idle``, return once nothing new has
-        arrived for that many seconds and nothing is asked that is still unanswered (or
-        after ``max_seconds``)."""
+        arrived for that many seconds and no request of ours is unanswered (or after
+        ``max_seconds``)."""
         if self.consumer is None:
             self.open()
         started = quiet_since = time.monotonic()
@@ -395,7 +395,7 @@ class ReconcilerLoop:
                 if taken:
                     outcome = self.step()
                     quiet_since = time.monotonic()
-                settled = not outcome.requests and not outcome.cosigns
+                settled = not outcome.requests  # countersigning is the batcher's
                 now = time.monotonic()
                 if until_idle is not None and settled and now - quiet_since >= until_idle:
                     return outcome

@@ -12,7 +12,7 @@ from streams.contract.records import RatedUsage
 from streams.reconcile.engine import Outcome
 from tests.fakes.recon import Party, call, reconcile
 
-HOURS = range(9, 17)
+HOURS = range(9, 19)
 
 
 def traffic() -> dict[str, RatedUsage]:
@@ -100,6 +100,8 @@ def test_window_states_and_countersignatures(
         14: "agreed-within-tolerance",  # the record straddling 15:00
         15: "agreed-within-tolerance",
         16: "agreed",
+        17: "agreed",
+        18: "agreed",
     }
     assert by_hour[12].here_revision == 1 and by_hour[12].partner_revision == 0
     assert by_hour[11].counts == {"exact": 18, "within-tolerance": 1, "quantity-mismatch": 1}
@@ -108,8 +110,8 @@ def test_window_states_and_countersignatures(
     for status in (*here.windows, *there.windows):
         if status.state == "agreed":
             assert status.countersigned_here and status.countersigned_by_partner
-    assert sum(e.kind == "countersignature" for e in hgc.entries) == 1
-    assert sum(e.kind == "countersignature" for e in dcc.entries) == 1
+    assert sum(e.kind == "countersignature" for e in hgc.entries) == 3
+    assert sum(e.kind == "countersignature" for e in dcc.entries) == 3
 
 
 def test_nothing_is_asked_again_once_answered(
