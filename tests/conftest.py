@@ -8,6 +8,10 @@ Where they come from, first match wins:
    the JDK, Debian's redis-server; on ports 39092/39093 and 39379, logs in ``.bilat/test-run``.
 
 Every test gets its own topic prefix, so tests never see each other's records.
+
+``mirrored_pair`` adds a second cluster (``BILAT_TEST_KAFKA_B``, else the launcher's on
+39192/39193) and MirrorMaker 2 both ways between it and the first, for the session: see
+:class:`tests.mirror_pair.MirroredPair` for what tests may rely on.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from streams.runtime.config import Settings
+from tests.mirror_pair import TEST_PREFIX_PATTERN, MirroredPair
 from tests.paths import REPO
 
 TEST_RUN_DIR = REPO / ".bilat" / "test-run"
@@ -76,6 +81,31 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
     stack = request.getfixturevalue("local_stack")
     handle = stack.kafka_up(KafkaSpec(name="test", port=39092, controller_port=39093))
     yield handle.bootstrap
+
+
+@pytest.fixture(scope="session")
+def mirrored_pair(request: pytest.FixtureRequest, kafka_bootstrap: str) -> MirroredPair:
+    """Clusters ``hgc`` (the session's ``kafka_bootstrap``) and ``dcc`` mirrored both ways by
+    MirrorMaker 2 for every test prefix; started once per session (about 10 s, more the first
+    time a cluster holds many old test topics), stopped with the ``local_stack``."""
+    from streams.devstack.localstack import KafkaSpec, local_rest_port
+    from streams.reconcile.mirroring import links_for
+
+    stack = request.getfixturevalue("local_stack")
+    second = os.environ.get("BILAT_TEST_KAFKA_B")
+    if second is None:
+        second = stack.kafka_up(
+            KafkaSpec(name="test-b", port=39192, controller_port=39193)
+        ).bootstrap
+    links = links_for(
+        {"hgc": kafka_bootstrap, "dcc": second},
+        rest_ports={"hgc": local_rest_port(39092), "dcc": local_rest_port(39192)},
+        prefix_pattern=TEST_PREFIX_PATTERN,
+        refresh_seconds=2,
+        replication_factor=1,
+    )
+    stack.mirror_up_all(links)
+    return MirroredPair(hgc=kafka_bootstrap, dcc=second, links=links)
 
 
 @pytest.fixture(scope="session")
