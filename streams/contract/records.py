@@ -141,6 +141,9 @@ class RatedUsage:
     """The run this record replaces: ``live`` or an earlier ``run_id``; None when live."""
     run_id: str | None = None
     """The re-rating run that produced it; None for live rating."""
+    correlation_key: str | None = None
+    """``<A>><B>|<start_ms>`` when the agreement correlates by numbers
+    (:mod:`streams.reconcile.correlation`): the record's ledger key; None otherwise."""
 
     def __post_init__(self) -> None:
         # On the hot path (one per rated record): one cheap test per field, details on failure.
@@ -161,7 +164,14 @@ class RatedUsage:
 
     @property
     def key(self) -> str:
+        """The usage key ``source/record_id``: the record's identity in this party's pipeline."""
         return f"{self.source}/{self.record_id}"
+
+    @property
+    def ledger_key(self) -> str:
+        """The record's key in the ledger, which both parties share: the correlation key when
+        the agreement correlates by numbers, else the usage key."""
+        return self.correlation_key or self.key
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -186,6 +196,7 @@ class RatedUsage:
             "leaf_hash": self.leaf_hash,
             "supersedes": self.supersedes,
             "run_id": self.run_id,
+            "correlation_key": self.correlation_key,
         }
 
     @classmethod
@@ -212,6 +223,7 @@ class RatedUsage:
             leaf_hash=data.get("leaf_hash"),
             supersedes=data.get("supersedes"),
             run_id=data.get("run_id"),
+            correlation_key=data.get("correlation_key"),
         )
 
 

@@ -47,7 +47,9 @@ the leaf data is ``tagged("leaf.v1", canonical_json(leaf_fields(record)))`` and 
 the RFC 9162 leaf hash ``SHA-256(0x00 || leaf data)``. The object has exactly these members:
 
 =====================  ========================================================================
-``key``                the usage key ``source/record_id`` both parties' mediation report
+``key``                the usage key ``source/record_id`` both parties' mediation report, or,
+                       where the agreement correlates by numbers, the correlation key
+                       ``<A>><B>|<start_ms>`` (``streams.reconcile.correlation``)
 ``start_ms``           event start, integer epoch milliseconds UTC (sub-millisecond truncated)
 ``quantity``           the usage quantity converted to the product's base unit, as
                        :func:`decimal_text` (``2.5`` megabyte → ``"2500000"``)
@@ -320,7 +322,7 @@ def leaf_fields(record: RatedUsage) -> dict[str, Any]:
         assert unit.shift is not None  # every reported unit is a power of ten (streams.core.units)
         quantity = Decimal((sign, digits, exponent + unit.shift))
     return {
-        "key": f"{record.source}/{record.record_id}",
+        "key": record.ledger_key,
         "start_ms": to_ms(record.start),
         "quantity": decimal_text(quantity),
         "unit": unit.base,

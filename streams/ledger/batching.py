@@ -61,7 +61,7 @@ class Leaf:
     def of(cls, record: RatedUsage) -> Leaf:
         fields = leaf_fields(record)
         return cls(
-            record.key,
+            record.ledger_key,
             rfc_leaf_hash(tagged(LEAF_DOMAIN, canonical_json(fields))),
             record.amount,
             record.currency,

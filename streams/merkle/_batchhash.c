@@ -221,7 +221,15 @@ __attribute__((target("avx2"))) static void bucketer_hash4(const bucketer *b,
 }
 #endif
 
-/* digest[i] = bucketer_hash(key i) for every leaf; four at a time where the CPU has AVX2. */
+/* The bytes of a key that choose its bucket: up to its first '|' (the correlation part of a
+ * key that has one, streams.merkle.buckets.bucket_key), else all of it. */
+static inline size_t bucket_len(const char *key, Py_ssize_t keylen) {
+    const char *bar = memchr(key, '|', (size_t)keylen);
+    return bar == NULL ? (size_t)keylen : (size_t)(bar - key);
+}
+
+/* digest[i] = bucketer_hash(bucket bytes of key i) for every leaf; four at a time where the
+ * CPU has AVX2. */
 static void bucket_all(const bucketer *b, const char **key, const Py_ssize_t *keylen,
                        uint64_t *digest, size_t n) {
     size_t i = 0;
@@ -231,12 +239,13 @@ static void bucket_all(const bucketer *b, const char **key, const Py_ssize_t *ke
         size_t len[4], at[4];
         int ready = 0;
         for (; i < n; i++) {
-            if (!one_block(b, (size_t)keylen[i])) {
-                digest[i] = bucketer_hash(b, (const uint8_t *)key[i], (size_t)keylen[i]);
+            size_t bl = bucket_len(key[i], keylen[i]);
+            if (!one_block(b, bl)) {
+                digest[i] = bucketer_hash(b, (const uint8_t *)key[i], bl);
                 continue;
             }
             msg[ready] = (const uint8_t *)key[i];
-            len[ready] = (size_t)keylen[i];
+            len[ready] = bl;
             at[ready++] = i;
             if (ready == 4) {
                 uint64_t out[4];
@@ -250,7 +259,8 @@ static void bucket_all(const bucketer *b, const char **key, const Py_ssize_t *ke
         return;
     }
 #endif
-    for (; i < n; i++) digest[i] = bucketer_hash(b, (const uint8_t *)key[i], (size_t)keylen[i]);
+    for (; i < n; i++)
+        digest[i] = bucketer_hash(b, (const uint8_t *)key[i], bucket_len(key[i], keylen[i]));
 }
 
 /* The bucket of a key: the digest's leading `depth` bits (a shift by 64 is undefined in C). */

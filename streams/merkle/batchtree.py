@@ -311,7 +311,7 @@ def _build_python(
     from_bytes = int.from_bytes
     for index, (key, hashed) in enumerate(zip(keys, hashes, strict=True)):
         state = fresh()
-        state.update(key.encode())
+        state.update(key.partition("|")[0].encode())  # bucket_key: up to the first "|"
         bucket = from_bytes(state.digest(), "big") >> shift
         members[bucket].append(index)
         bucket_keys[bucket].append(key)  # a bucket's keys and hashes side by side: the

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_SALT",
     "batch_root",
+    "bucket_key",
     "bucket_of",
     "bucket_root",
     "check_params",
@@ -45,15 +46,25 @@ def check_params(depth: int, salt: bytes) -> None:
         raise ValueError(f"salt: got {shown}, want bytes, at most {MAX_SALT}")
 
 
+def bucket_key(usage_key: str) -> str:
+    """What chooses a record's bucket: its usage key up to the first ``|``, or all of it.
+
+    Usage keys (``source/record_id``) never hold a ``|``; a key correlating records by numbers
+    does (``<A>><B>|<start_ms>``, :mod:`streams.reconcile.correlation`), so every call between
+    one pair of numbers falls in one bucket on both sides, whatever its start.
+    """
+    return usage_key.partition("|")[0]
+
+
 def bucket_of(usage_key: str, depth: int, salt: bytes) -> int:
     """The bucket, ``0 <= b < 2**depth``, of the record with this usage key.
 
-    The leading ``depth`` bits of ``blake2b(usage_key.encode(), key=salt, digest_size=8)``
-    read big-endian. Raises ``ValueError`` unless ``0 <= depth <= 16`` and ``salt`` has at
-    most 64 bytes.
+    The leading ``depth`` bits of ``blake2b(bucket_key(usage_key).encode(), key=salt,
+    digest_size=8)`` read big-endian. Raises ``ValueError`` unless ``0 <= depth <= 16`` and
+    ``salt`` has at most 64 bytes.
     """
     check_params(depth, salt)
-    digest = hashlib.blake2b(usage_key.encode(), key=salt, digest_size=8).digest()
+    digest = hashlib.blake2b(bucket_key(usage_key).encode(), key=salt, digest_size=8).digest()
     return int.from_bytes(digest, "big") >> (64 - depth)
 
 

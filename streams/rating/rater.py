@@ -45,6 +45,7 @@ from streams.contract.records import RatedUsage, UsageRecord
 from streams.core.clock import from_ms, to_ms
 from streams.core.errors import RatingError
 from streams.core.units import BASE_UNITS, REPORTED_UNITS
+from streams.reconcile.correlation import CorrelationError, correlation_key
 
 __all__ = ["ProductLookup", "Rater", "billed_quantity", "window_of"]
 
@@ -198,6 +199,18 @@ class Rater:
     ) -> RatedUsage:
         window_start, window_end = window_of(usage.start, agreement.window_seconds)
         bands = list(dict.fromkeys(band for band, _ in parts))
+        correlated = None
+        if agreement.recon.correlation == "numbers":
+            if not usage.a_number or not usage.b_number:
+                raise RatingError(
+                    "no-numbers",
+                    f"agreement {agreement.id} correlates records by numbers, but this record "
+                    "has no A or B number: mediation must report both",
+                )
+            try:
+                correlated = correlation_key(usage.a_number, usage.b_number, to_ms(usage.start))
+            except CorrelationError as exc:
+                raise RatingError("no-numbers", str(exc)) from None
         return RatedUsage(
             source=usage.source,
             record_id=usage.record_id,
@@ -217,6 +230,7 @@ class Rater:
             window_start=window_start,
             window_end=window_end,
             rated_at=rated_at,
+            correlation_key=correlated,
         )
 
     def _parts(

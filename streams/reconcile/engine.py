@@ -24,6 +24,7 @@ partner's chain: a dropped or replaced entry is a ``truncation`` or ``fork`` ale
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,6 +43,7 @@ from streams.merkle.recordproof import RecordProof
 from streams.merkle.rfc9162 import EMPTY_ROOT, path_from_levels, tree_levels
 from streams.reconcile.alerts import Alert, make_alert
 from streams.reconcile.classify import Tolerance, classify_pair, fingerprint, pair_leaves
+from streams.reconcile.correlation import pair_of
 from streams.reconcile.exchange import (
     Digest,
     bucket_members,
@@ -165,6 +167,10 @@ class Engine:
         self.salt = salt
         self.trusted = trusted
         self.tolerance = Tolerance.of(agreement.tolerances)
+        self.by_numbers = agreement.recon.correlation == "numbers"
+        if self.by_numbers:  # starts are how calls pair: the agreement's start tolerance
+            start_ms = agreement.recon.start_tolerance_seconds * 1000
+            self.tolerance = dataclasses.replace(self.tolerance, start_ms=start_ms)
         self.depth = agreement.digest_depth
         self.own_entries: dict[tuple[int, bytes], LedgerEntry] = {}
         self.partner_entries: dict[tuple[int, bytes], LedgerEntry] = {}
@@ -379,6 +385,17 @@ class _Run:
                         return opened[bucket]
         return None
 
+    def same_usage(self, one: Leaf, other: Leaf) -> bool:
+        """Whether two sides' leaves are records of one usage: one key, or (correlating by
+        numbers) one number pair with starts within the start tolerance."""
+        if one.usage_key == other.usage_key:
+            return True
+        return (
+            self.e.by_numbers
+            and pair_of(one.usage_key) == pair_of(other.usage_key)
+            and abs((one.start_ms or 0) - (other.start_ms or 0)) <= self.e.tolerance.start_ms
+        )
+
     def adjacent(self, window: Window, start_ms: int | None) -> Window | None:
         """The window next to ``window`` that a record starting at ``start_ms`` might have
         been put in by the other side: None unless it starts within the edge of ``window``."""
@@ -591,7 +608,12 @@ class _Run:
             if bucket not in opened:
                 waiting = True
                 continue
-            pairing = pair_leaves(members.get(bucket, []), opened[bucket])
+            pairing = pair_leaves(
+                members.get(bucket, []),
+                opened[bucket],
+                pair_of if e.by_numbers else None,
+                e.tolerance.start_ms,
+            )
             for mine, yours in pairing.pairs:
                 findings.append((classify_pair(mine, yours, self.e.tolerance), mine, yours, bucket))
             mine_only.extend(pairing.ours_only)
@@ -687,7 +709,7 @@ class _Run:
         else:
             anchor = self.ours.get(adjacent)
             others = list(self.e.own_leaves.get(anchor.key, ())) if anchor else []
-        match = next((o for o in others if o.usage_key == leaf.usage_key), None)
+        match = next((o for o in others if self.same_usage(o, leaf)), None)
         return (match, adjacent) if match is not None else ()
 
     def _record_alert(

@@ -128,10 +128,15 @@ def feed(
         engine.add_partner_digest(digest)
 
 
-def reconcile(a: Party, b: Party, rounds: int = 6) -> tuple[Outcome, Outcome, int]:
-    """Run both reconcilers to a fixed point, exchanging requests, answers and countersignatures
-    as the mirrored topics would. Returns both outcomes and the bytes of answers exchanged."""
-    engines = {a.name: engine_of(a, b), b.name: engine_of(b, a)}
+def reconcile(
+    a: Party, b: Party, rounds: int = 6, engines: tuple[Engine, Engine] | None = None
+) -> tuple[Outcome, Outcome, int]:
+    """Run both reconcilers (``engines``: a's and b's, default ones for the example agreement)
+    to a fixed point, exchanging requests, answers and countersignatures as the mirrored
+    topics would. Returns both outcomes and the bytes of answers exchanged."""
+    pair = engines or (engine_of(a, b), engine_of(b, a))
+    engines_by = {a.name: pair[0], b.name: pair[1]}
+    engines = engines_by
     parties = {a.name: a, b.name: b}
     answered_bytes = 0
     outcomes: dict[str, Outcome] = {}

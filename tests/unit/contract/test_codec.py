@@ -110,6 +110,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "leaf_hash": hashlib.sha256(b"leaf").digest(),
         "supersedes": "live",
         "run_id": "rr-0123456789abcdef",
+        "correlation_key": None,
     },
     "ledger_entry": {
         "party": "hgc",
@@ -603,11 +604,14 @@ def test_v1_messages_decode_with_a_v2_reader(tmp_path: Path, framing: str) -> No
         writer.decode("usage_record", newer)
 
 
-def test_rated_usage_written_as_v1_reads_as_v2_with_no_run_id(codec: SingleObjectCodec) -> None:
-    """A partner still on v1 writes rated usage; this side reads it with v2's defaults."""
+def test_rated_usage_written_as_v1_reads_as_latest_with_no_run_id(
+    codec: SingleObjectCodec,
+) -> None:
+    """A partner still on v1 writes rated usage; this side reads it with the later defaults."""
     v1 = STORE.get("rated_usage", 1)
-    record = {k: v for k, v in EXAMPLES["rated_usage"].items() if k != "run_id"}
+    later = ("run_id", "correlation_key")
+    record = {k: v for k, v in EXAMPLES["rated_usage"].items() if k not in later}
     body = io.BytesIO()
     fastavro.schemaless_writer(body, v1.parsed, record)
     decoded = codec.decode("rated_usage", SINGLE_OBJECT_MAGIC + v1.fingerprint + body.getvalue())
-    assert decoded == {**record, "run_id": None}
+    assert decoded == {**record, "run_id": None, "correlation_key": None}

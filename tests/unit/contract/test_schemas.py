@@ -59,6 +59,7 @@ LATER_FINGERPRINTS = {
     ("dead_letter", 2): "94fe17f54596a141",
     ("batch_leaves", 2): "eedfd8f0a1de82cd",
     ("recon_alert", 2): "cd85bbe4c2bca156",
+    ("rated_usage", 3): "6ba30746851145eb",
 }
 """Every version after v1, pinned as they are published (fastavro's values)."""
 MONEY_AND_QUANTITIES = {
