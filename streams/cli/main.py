@@ -20,6 +20,7 @@ from streams.cli.keys import keys_group, sign_agreement_command, verify_agreemen
 from streams.cli.ledger import ledger_group
 from streams.cli.mirror import mirror_group
 from streams.cli.read import read_command
+from streams.cli.recon import recon_group, reconcile_command
 from streams.cli.stack import down_command, status_command, up_command
 from streams.cli.usage import ingest_command, rerate_command, worker_command
 from streams.cli.verify import verify_command
@@ -59,6 +60,8 @@ for _command in (
     keys_group,
     ledger_group,
     batcher_command,
+    reconcile_command,
+    recon_group,
     verify_command,
 ):
     main.add_command(_command)
