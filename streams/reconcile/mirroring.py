@@ -192,7 +192,7 @@ def topics_regex(link: MirrorLink) -> str:
     (``dcc.<prefix>ledger.anchors``) never matches, so nothing is mirrored back."""
     prefix = link.prefix_pattern if link.prefix_pattern is not None else _literal(link.topic_prefix)
     names = "|".join(_literal(topic) for topic in MIRRORED)
-    return f"^(?:{prefix})(?:{names})$"
+    return f"^(?:{prefix})(?:{names})$" if prefix else f"^(?:{names})$"
 
 
 def _literal(text: str) -> str:
