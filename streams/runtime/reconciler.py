@@ -139,6 +139,9 @@ class ReconcilerLoop:
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
         self.assigned: set[str] = set()
+        self.partitions: set[tuple[str, int]] = set()
+        self.at_end: set[tuple[str, int]] = set()
+        """Partitions read to their end, and nothing newer seen since."""
         self.last: Outcome | None = None
         self.rounds = 0
 
@@ -167,8 +170,14 @@ class ReconcilerLoop:
         status``)."""
         self._tail()
         try:
-            while self.poll():
-                pass
+            deadline = time.monotonic() + TIMEOUT
+            while not self.caught_up():
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        f"reading the reconciliation topics on {self.settings.kafka} "
+                        f"stalled for {TIMEOUT:.0f} s"
+                    )
+                self.poll()
             self.last = self.engine.evaluate(to_ms(self.clock.now()))
             return self.last
         finally:
@@ -204,6 +213,11 @@ class ReconcilerLoop:
             self.assigned.add(name)
         if fresh:
             self.consumer.incremental_assign(fresh)
+            self.partitions.update((tp.topic, tp.partition) for tp in fresh)
+
+    def caught_up(self) -> bool:
+        """Whether every tailed partition was read to its end (at the last poll)."""
+        return self.partitions <= self.at_end
 
     def missing_copies(self) -> list[str]:
         """The partner's mirrored topics not on this cluster (yet)."""
@@ -222,12 +236,15 @@ class ReconcilerLoop:
                 return taken
             for message in messages:
                 error = message.error()
+                where = (message.topic() or "", message.partition() or 0)
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:  # caught up on one partition
                         idle_eofs += 1
+                        self.at_end.add(where)
                         continue
                     raise StackError(f"reading {message.topic()}: {error}")
-                self._take(message.topic() or "", message.value() or b"")
+                self.at_end.discard(where)
+                self._take(where[0], message.value() or b"")
                 taken += 1
             if idle_eofs and len(messages) == idle_eofs:
                 return taken
