@@ -49,13 +49,14 @@ err = Console(stderr=True, highlight=False)
 def demo_command(
     records: int, workdir: Path, base_port: int, redis_port: int, run_dir: Path | None
 ) -> None:
-    """Run the two-party demo: stack up, generate traffic, ingest, rate, summarise.
+    """Run the two-party demo: stack up, generate traffic, ingest, rate, anchor, reconcile.
 
     Starts (or reuses) the local stack of `bilat up` with the same ports, so it works on a
     fresh machine; the first run downloads Kafka from Maven Central. Leaves the stack
     running for a look around (`bilat status`, `bilat down`). Exits 1 if the counts do not
     add up.
     """
+    from streams.cli.mirror import local_links, start_mirrors
     from streams.cli.stack import party_specs
     from streams.devstack.localstack import LocalStack, RedisSpec
     from streams.runtime.demo import print_report, run_demo
@@ -67,6 +68,7 @@ def demo_command(
         for spec in party_specs(DEFAULT_PARTIES, base_port)
     }
     redis = stack.redis_up(RedisSpec(name="redis", port=redis_port)).url
+    start_mirrors(stack, local_links(DEFAULT_PARTIES, base_port))
     results = run_demo(records, workdir, brokers, redis, say=lambda m: err.print(m, markup=False))
     print_report(stdout_console(), results, records)
     console.print(f"done in {time.monotonic() - started:.1f} s; stop the stack with `bilat down`")

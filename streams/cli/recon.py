@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from streams.cli.common import (
     agreement_option,
@@ -25,69 +22,13 @@ from streams.cli.common import (
     settings_of,
     stdout_console,
 )
-from streams.core.clock import from_ms
-from streams.reconcile.engine import Outcome, WindowStatus
+from streams.reconcile.engine import Outcome
+from streams.runtime.recon_view import status_table, summary
 from streams.runtime.reconciler import ReconcilerLoop
 
-__all__ = ["recon_group", "reconcile_command", "status_table"]
+__all__ = ["recon_group", "reconcile_command"]
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-_STATE_STYLE = {
-    "agreed": "green",
-    "agreed-within-tolerance": "green",
-    "diverged": "red",
-    "not-anchored": "red",
-    "not-anchored-here": "red",
-    "drilling": "yellow",
-    "waiting": "yellow",
-}
-
-
-def _when(ms: int) -> str:
-    return from_ms(ms).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def status_table(windows: Sequence[WindowStatus], title: str) -> Table:
-    """One row per window: state, revisions, counts by class, totals, money agreed and at
-    stake, countersignatures both ways."""
-    table = Table(title=title, title_justify="left")
-    for column in ("window (UTC)", "state", "rev", "records", "here", "partner", "agreed"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("at stake", no_wrap=True, justify="right")
-    table.add_column("cosigned", no_wrap=True)
-    for w in windows:
-        style = _STATE_STYLE.get(w.state, "white")
-        counts = ", ".join(f"{n} {k}" for k, n in sorted(w.counts.items(), key=lambda i: -i[1]))
-        revisions = f"{_rev(w.here_revision)}/{_rev(w.partner_revision)}"
-        cosigned = ("here " if w.countersigned_here else "") + (
-            "partner" if w.countersigned_by_partner else ""
-        )
-        state = w.state + (f" ({w.waiting_for})" if w.waiting_for else "")
-        table.add_row(
-            _when(w.window[0]),
-            f"[{style}]{escape(state)}[/{style}]",
-            revisions,
-            escape(counts or "-"),
-            f"{w.here_total} {w.currency}",
-            f"{w.partner_total} {w.currency}",
-            f"{w.money_agreed}",
-            f"{w.at_stake}",
-            cosigned.strip() or "-",
-        )
-    return table
-
-
-def _rev(revision: int | None) -> str:
-    return "-" if revision is None else str(revision)
-
-
-def _summary(outcome: Outcome) -> str:
-    states = Counter(w.state for w in outcome.windows)
-    kinds = Counter(a.kind for a in outcome.alerts)
-    text = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no windows yet"
-    alerts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
-    return f"windows: {text}; alerts: {alerts}"
 
 
 def _outcome_json(loop: ReconcilerLoop, outcome: Outcome) -> dict[str, object]:
@@ -163,7 +104,7 @@ def reconcile_command(
             f"[yellow]not mirrored here yet: {', '.join(missing)} (is MirrorMaker 2 running? "
             "`bilat mirror status`)[/yellow]"
         )
-    console.print(_summary(outcome))
+    console.print(summary(outcome))
 
 
 @click.group(name="recon")
@@ -203,7 +144,7 @@ def status_command(
         )
         console = stdout_console()
         console.print(status_table(outcome.windows, title))
-        console.print(_summary(outcome))
+        console.print(summary(outcome))
     states = {w.state for w in outcome.windows}
     if states & {"diverged", "not-anchored", "not-anchored-here"}:
         sys.exit(1)

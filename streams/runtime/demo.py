@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -33,11 +34,14 @@ from streams.core.errors import StackError
 from streams.core.keys import KeyPair, demo_keypair, public_path_of
 from streams.ledger.audit import verify_bundle
 from streams.ledger.check import check_ledger
+from streams.reconcile.engine import Outcome
 from streams.runtime.batcher import BatcherLoop, init_ledger, read_chain
 from streams.runtime.config import Settings
 from streams.runtime.offline import load_inventory, record_bundle
 from streams.runtime.produce import publish
 from streams.runtime.reader import read_records
+from streams.runtime.recon_view import alerts_table, status_table, summary
+from streams.runtime.reconciler import ReconcilerLoop
 from streams.runtime.registry import make_codec
 from streams.runtime.topics import delete_topics, ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
@@ -68,6 +72,8 @@ class PartyResult:
     chain_ok: bool = False
     verified: tuple[str, bool] = ("", False)
     """A record proven end to end (leaf, inclusion, anchor, chain), and whether it held."""
+    recon: Outcome | None = None
+    """Where reconciliation with the partner stands at the end of the demo."""
     """One dead letter's message per stage, to show what the reasons look like."""
 
     @property
@@ -122,6 +128,14 @@ def print_report(console: Console, results: list[PartyResult], records: int) -> 
             f"{key} {'✓' if ok else '✗'}",
         )
     console.print(ledger)
+    for r in results:
+        if r.recon is None:
+            continue
+        other = next(o.party for o in results if o is not r)
+        console.print(status_table(r.recon.windows, f"{r.party}: reconciliation with {other}"))
+        found = [a for a in r.recon.alerts if a.record_keys or a.kind.startswith("not-")]
+        console.print(alerts_table(found, f"{r.party}: divergent records and windows"))
+        console.print(summary(r.recon))
     for r in results:
         mark = "[green]counts add up[/green]" if r.consistent else "[red]COUNTS DO NOT ADD UP[/red]"
         console.print(
@@ -252,7 +266,35 @@ def run_demo(
         for _settings, _result, proc, *_ in workers:
             stop_worker(proc)
     anchor_ledgers(workdir, [w[0] for w in workers], results, say)
+    reconcile_parties([w[0] for w in workers], results, say)
     return results
+
+
+def reconcile_parties(
+    parties: list[Settings], results: list[PartyResult], say: Callable[[str], object]
+) -> None:
+    """Both reconcilers at once (each answers the other's drill-down over MirrorMaker 2), then
+    both batchers append the countersignatures asked for, then both reconcilers see them.
+    Fills each result's ``recon``."""
+    loops = {s.party: ReconcilerLoop(s, say=lambda m: None) for s in parties}
+    keys = {s.party: demo_keypair(s.party) for s in parties}
+    for round_ in range(2):
+        with ThreadPoolExecutor(len(loops)) as pool:
+            futures = [
+                pool.submit(ReconcilerLoop(s, say=lambda m: None).run, until_idle=3.0,
+                            max_seconds=60.0)
+                for s in parties
+            ]  # fmt: skip
+            outcomes = [f.result() for f in futures]
+        if round_ == 0:
+            for settings in parties:
+                loop = BatcherLoop(settings, keys[settings.party])
+                loop.run(once=True)
+                say(f"[{settings.party}] {loop.countersigned} partner anchors countersigned")
+        for settings, outcome in zip(parties, outcomes, strict=True):
+            say(f"[{settings.party}] reconciled with its partner: {summary(outcome)}")
+    for settings, result in zip(parties, results, strict=True):
+        result.recon = loops[settings.party].snapshot()
 
 
 def _demo_key(folder: Path, party: str, say: Callable[[str], object]) -> KeyPair:

@@ -63,11 +63,17 @@ def test_demo_runs_end_to_end_and_counts_add_up(env: dict[str, str], tmp_path: P
     assert done.stdout.count(" ✓") == 2
     assert len(list(tmp_path.glob("demo-*/hgc-usage.csv"))) == 1
     assert (tmp_path / "keys" / "hgc.key").stat().st_mode & 0o077 == 0  # private key is 0600
+    # both reconcile over MirrorMaker 2: the Buyer's switch missed records the Seller has
+    assert "hgc: reconciliation with dcc" in done.stdout and "dcc: reconciliation" in done.stdout
+    assert re.search(r"missing-at-partner\s*│", done.stdout), done.stdout
+    assert re.search(r"missing-here\s*│", done.stdout), done.stdout
+    summaries = re.findall(r"windows: (.*); alerts: (.*)", done.stdout)
+    assert len(summaries) == 2 and all("diverged" in w for w, _ in summaries), summaries
 
     # the stack stays up for a look around: status reports it, a second `up` is a no-op
     status = bilat("status", env=env)
     assert status.returncode == 0, status.stdout + status.stderr
-    assert status.stdout.count("running") == 3, status.stdout
+    assert status.stdout.count("running") == 5, status.stdout  # 2 brokers, Redis, 2 mirrors
 
 
 def test_ingest_then_worker_by_hand(env: dict[str, str], tmp_path: Path) -> None:
