@@ -329,7 +329,8 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 
 def bucket_of(usage_key: str, depth: int, salt: bytes) -> int:
     """Leading ``depth`` bits of keyed BLAKE2b (key = salt, digest length 8) of the UTF-8 key."""
-    x = hashlib.blake2b(usage_key.encode("utf-8"), key=salt, digest_size=8).digest()
+    chooser = usage_key.split("|", 1)[0]  # the bucket key: up to the first "|"
+    x = hashlib.blake2b(chooser.encode("utf-8"), key=salt, digest_size=8).digest()
     return int.from_bytes(x, "big") >> (64 - depth)
 
 

@@ -352,6 +352,8 @@ BUCKET_KEYS = [
     "x/" + "y" * 126,  # 128 bytes: one BLAKE2b block after the key block
     "x/" + "y" * 127,  # 129 bytes: two blocks
     "long/" + "0123456789" * 30,  # 305 bytes
+    "4930123456>442071234567|1772442900000",  # correlated by numbers: the pair chooses
+    "4930123456>442071234567|1772442903000",  # the bucket, not the start
 ]
 DEPTHS = [0, 1, 2, 4, 8, 16]
 
@@ -359,10 +361,12 @@ DEPTHS = [0, 1, 2, 4, 8, 16]
 def _bucket_vectors() -> dict[str, Any]:
     cases = []
     for key in BUCKET_KEYS:
-        digest = hashlib.blake2b(key.encode(), key=BUCKET_SALT, digest_size=8).digest()
+        chooser = key.partition("|")[0]
+        digest = hashlib.blake2b(chooser.encode(), key=BUCKET_SALT, digest_size=8).digest()
         cases.append(
             {
                 "usage_key": key,
+                "bucket_key": chooser,
                 "usage_key_utf8_bytes": len(key.encode()),
                 "blake2b_hex": digest.hex(),
                 "bucket_at_depth": {str(d): bucket_of(key, d, BUCKET_SALT) for d in DEPTHS},
@@ -370,7 +374,8 @@ def _bucket_vectors() -> dict[str, Any]:
         )
     return {
         "buckets/buckets.json": {
-            "desc": "bucket of a usage key: keyed BLAKE2b, 8-byte digest, leading bits",
+            "desc": "bucket of a usage key: keyed BLAKE2b of the key up to its first '|', "
+            "8-byte digest, leading bits",
             "salt": BUCKET_SALT.hex(),
             "cases": cases,
         }
