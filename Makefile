@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python -m bench.rating
 	$(BIN)/python -m bench.merkle
 	$(BIN)/python -m bench.signing
+	$(BIN)/python -m bench.reconcile
 
 clean:
 	-$(BIN)/bilat down
