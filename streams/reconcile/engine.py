@@ -48,6 +48,7 @@ from streams.reconcile.exchange import (
     Digest,
     bucket_members,
     digest_problems,
+    join_parts,
     make_answer,
     make_request,
     open_answer,
@@ -177,6 +178,7 @@ class Engine:
         self.own_leaves: dict[tuple[int, int, int], tuple[Leaf, ...]] = {}
         self.partner_digests: dict[tuple[int, int, int], list[Digest]] = {}
         self.answers: dict[str, Mapping[str, Any]] = {}
+        self._parts: dict[str, list[Mapping[str, Any]]] = {}
         self._bucket_cache: dict[tuple[int, int, int], tuple[dict[int, list[Leaf]], list[bytes]]]
         self._bucket_cache = {}
 
@@ -203,8 +205,19 @@ class Engine:
                 known.append(digest)
 
     def add_answer(self, answer: Mapping[str, Any]) -> None:
-        if answer.get("party") == self.partner and answer.get("partner") == self.party:
-            self.answers.setdefault(answer["request_id"], answer)
+        """One answer (or one part of an answer) from the partner; a split answer counts once
+        all its parts are in (:func:`~streams.reconcile.exchange.join_parts`)."""
+        if answer.get("party") != self.partner or answer.get("partner") != self.party:
+            return
+        request_id = answer["request_id"]
+        if request_id in self.answers:
+            return
+        parts = self._parts.setdefault(request_id, [])
+        parts.append(answer)
+        whole = join_parts(parts)
+        if whole is not None:
+            self.answers[request_id] = whole
+            del self._parts[request_id]
 
     def answer(self, request: Mapping[str, Any], now_ms: int) -> dict[str, Any] | None:
         """The answer to one of the partner's requests, from this party's leaf store; None

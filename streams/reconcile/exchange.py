@@ -26,13 +26,16 @@ from streams.merkle.buckets import batch_root, bucket_of, bucket_root
 from streams.merkle.rfc9162 import ProofError, leaf_hash
 
 __all__ = [
+    "MAX_PART_BYTES",
     "Digest",
     "bucket_members",
     "digest_problems",
+    "join_parts",
     "make_answer",
     "make_request",
     "open_answer",
     "request_id",
+    "split_answer",
 ]
 
 
@@ -202,6 +205,8 @@ def make_answer(
         "window_end_ms": request["window_end_ms"],
         "revision": request["revision"],
         "root": request["root"],
+        "part": 0,
+        "parts": 1,
         "status": "unknown-batch",
         "buckets": [],
         "answered_ms": now_ms,
@@ -217,6 +222,61 @@ def make_answer(
         {"bucket": b, "leaves": [_opened(leaf) for leaf in leaves]} for b, leaves in opened
     ]
     return answer
+
+
+MAX_PART_BYTES = 512 * 1024
+"""Most leaf bytes (estimated) one answer part carries: well inside Kafka's (and MirrorMaker
+2's) default 1 MB message, whatever the depth and the window's size."""
+
+
+def _leaf_size(leaf: Mapping[str, Any]) -> int:
+    """An upper estimate of one opened leaf's Avro size."""
+    return 16 + sum(len(str(value)) for value in leaf.values())
+
+
+def split_answer(
+    answer: Mapping[str, Any], max_bytes: int = MAX_PART_BYTES
+) -> list[dict[str, Any]]:
+    """``answer`` as parts of at most about ``max_bytes`` of leaves each (``part``, ``parts``
+    set), in order; a bucket too large for one part continues in the next. One part when it
+    fits."""
+    parts: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for item in answer["buckets"]:
+        current = {"bucket": item["bucket"], "leaves": []}
+        parts[-1].append(current)
+        for leaf in item["leaves"]:
+            cost = _leaf_size(leaf)
+            if size + cost > max_bytes and size > 0:
+                current = {"bucket": item["bucket"], "leaves": []}
+                parts.append([current])
+                size = 0
+            current["leaves"].append(leaf)
+            size += cost
+    return [
+        {**answer, "buckets": buckets, "part": index, "parts": len(parts)}
+        for index, buckets in enumerate(parts)
+    ]
+
+
+def join_parts(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The whole answer from its parts (any order, repeats ignored); None while some part is
+    missing or the parts disagree on how many there are."""
+    by_index = {part.get("part", 0): part for part in parts}
+    counts = {part.get("parts", 1) for part in parts}
+    if len(counts) != 1:
+        return None
+    total = counts.pop()
+    if sorted(by_index) != list(range(total)):
+        return None
+    buckets: list[dict[str, Any]] = []
+    for index in range(total):
+        for item in by_index[index]["buckets"]:
+            if buckets and buckets[-1]["bucket"] == item["bucket"]:
+                buckets[-1]["leaves"].extend(item["leaves"])
+            else:
+                buckets.append({"bucket": item["bucket"], "leaves": list(item["leaves"])})
+    return {**by_index[0], "buckets": buckets, "part": 0, "parts": 1}
 
 
 def _leaf_of(data: Mapping[str, Any]) -> Leaf:

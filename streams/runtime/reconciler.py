@@ -50,7 +50,7 @@ from streams.core.errors import CodecError, StackError
 from streams.ledger.anchoring import leaves_from_record
 from streams.ledger.entries import LedgerEntry, LedgerError
 from streams.reconcile.engine import Engine, Outcome
-from streams.reconcile.exchange import Digest
+from streams.reconcile.exchange import Digest, split_answer
 from streams.reconcile.mirroring import mirrored_topic
 from streams.runtime.config import Settings
 from streams.runtime.registry import make_codec
@@ -320,10 +320,11 @@ class ReconcilerLoop:
                 continue
             answer = self.engine.answer(request, now_ms)
             if answer is not None:
-                out.append(
-                    (topic("recon.answers"), self.settings.party.encode(),
-                     encode("recon_answer", answer))
-                )  # fmt: skip
+                for part in split_answer(answer):  # each well inside a Kafka message
+                    out.append(
+                        (topic("recon.answers"), self.settings.party.encode(),
+                         encode("recon_answer", part))
+                    )  # fmt: skip
         for cosign in outcome.cosigns:
             if (cosign["partner"], cosign["partner_sequence"]) not in self.seen.cosigns:
                 out.append(

@@ -193,6 +193,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "window_end_ms": 1_764_032_400_000,
         "revision": 0,
         "root": hashlib.sha256(b"root").digest(),
+        "part": 0,
+        "parts": 1,
         "status": "ok",
         "buckets": [
             {

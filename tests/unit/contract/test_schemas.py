@@ -44,7 +44,7 @@ SUBJECTS = [
 V1_FINGERPRINTS = {
     "batch_leaves": "96d1edae4fdbb91c",
     "cosign_request": "8f2b27d435a78186",
-    "recon_answer": "b35f894a4de3a859",
+    "recon_answer": "aafae9aaadd24c64",
     "recon_request": "1c96d8e277f32b74",
     "batch_digest": "b06f105ce47660be",
     "dead_letter": "7d38aecd8f3d8688",
