@@ -15,7 +15,7 @@ from confluent_kafka.cimpl import NewTopic
 from streams.core.errors import StackError
 from streams.runtime.config import LEDGER_TOPICS, RECON_TOPICS, TOPICS, Settings
 
-__all__ = ["delete_topics", "ensure_topics"]
+__all__ = ["KEPT_FOREVER", "delete_topics", "ensure_topics", "topic_config"]
 
 
 def ensure_topics(
@@ -37,7 +37,7 @@ def ensure_topics(
         ) from exc
     wanted = [
         NewTopic(settings.topic(name), num_partitions=_partitions(name, settings),
-                 replication_factor=1)
+                 replication_factor=1, config=topic_config(name))
         for name in names
         if settings.topic(name) not in existing
     ]  # fmt: skip
@@ -52,6 +52,17 @@ def ensure_topics(
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise StackError(f"cannot create topic {topic} on {settings.kafka}: {exc}") from exc
     return created
+
+
+KEPT_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+"""The ledger and reconciliation topics are the record of what both parties signed: never
+expired (MirrorMaker 2 copies the setting to the partner's copy). A chain that lost its start
+to retention could not be checked at all, and one that lost entries in the middle has a gap."""
+
+
+def topic_config(name: str) -> dict[str, str]:
+    """The topic settings Bilat creates the logical topic ``name`` with."""
+    return dict(KEPT_FOREVER) if name in LEDGER_TOPICS or name in RECON_TOPICS else {}
 
 
 def _partitions(name: str, settings: Settings) -> int:
