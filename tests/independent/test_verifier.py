@@ -32,6 +32,8 @@ def test_the_vectors_are_there() -> None:
     """Guards the parametrised tests below against an empty folder (they would pass)."""
     assert len(names("chain")) >= 40 and len(names("proofs")) >= 10 and len(names("batch")) == 3
     assert len(names("bundle")) >= 15 and len(names("trust")) == 3
+    assert len(names("recon")) == 4
+    assert len([n for n in names("chain") if n.startswith("countersign")]) >= 5
 
 
 def test_canonical_json() -> None:
@@ -236,6 +238,110 @@ def test_chains(name: str) -> None:
     salt = bytes.fromhex((genesis.payload_object() or {})["book_hash"])
     found = v.check_stored(entries, owner, vector["digests"], vector["leaf_stores"], salt)
     assert distinct(found) == vector["want_stored_findings"], name
+
+
+def test_countersignature_payloads() -> None:
+    """A countersigned chain is intact; every misshapen countersignature is a bad-payload at
+    its sequence (test_chains checks the findings; this checks the payload rule itself)."""
+    for name in names("chain"):
+        if not name.startswith("countersign"):
+            continue
+        vector = load(f"chain/{name}")
+        entries = [v.Entry.from_json(e) for e in vector["entries"]]
+        cosignatures = [e for e in entries if e.kind == "countersignature"]
+        assert len(cosignatures) == 1, name
+        payload = cosignatures[0].payload_object()
+        assert payload is not None
+        bad = {"kind": "bad-payload", "sequence": cosignatures[0].sequence}
+        assert bool(v.countersignature_problems(payload)) == (
+            bad in vector["want_chain_findings"]
+        ), name
+
+
+def test_request_ids() -> None:
+    cases = load("recon/request-ids.json")["cases"]
+    for case in cases:
+        got = v.request_id(
+            case["party"],
+            case["partner"],
+            case["agreement_id"],
+            case["window"],
+            case["revision"],
+            case["root"],
+            case["buckets"],
+        )
+        assert got == case["request_id"], case["desc"]
+        assert v.sha256(bytes.fromhex(case["request_data_hex"])).hex() == got
+        assert bytes.fromhex(case["request_data_hex"]).startswith(b"bilat.recon-request.v1\x00")
+    assert len({c["request_id"] for c in cases}) == len(cases) - 1  # two ask the same
+
+
+def test_answers() -> None:
+    vector = load("recon/answers.json")
+    salt, depth, digest = bytes.fromhex(vector["salt"]), vector["depth"], vector["digest"]
+    pairs = []
+    for leaf in vector["leaves"]:
+        fields = leaf["leaf_fields"]
+        assert v.leaf_hash(fields).hex() == leaf["leaf_hash"]
+        assert v.bucket_of(fields["key"], depth, salt) == leaf["bucket"]
+        pairs.append((fields["key"], bytes.fromhex(leaf["leaf_hash"])))
+    buckets = v.bucket_hashes(pairs, depth, salt)
+    assert [b.hex() for b in buckets] == digest["bucket_hashes"]
+    assert v.batch_root(buckets).hex() == digest["root"] and digest["depth"] == depth
+    request = vector["request"]
+    window = [request["window_start_ms"], request["window_end_ms"]]
+    assert request["root"] == digest["root"] and len(request["buckets"]) == 2
+    asked = v.request_id(
+        request["party"],
+        request["partner"],
+        request["agreement_id"],
+        window,
+        request["revision"],
+        request["root"],
+        request["buckets"],
+    )
+    assert asked == request["request_id"]
+    for case in vector["answers"]:
+        assert case["answer"]["request_id"] == request["request_id"]
+        got = v.accepted_buckets(case["answer"], digest, salt)
+        assert got == case["want_accepted"], case["desc"]
+    assert vector["answers"][0]["want_accepted"] == sorted(request["buckets"])
+
+
+def test_witness_check() -> None:
+    vector = load("recon/witness.json")
+    entries = [v.Entry.from_json(e) for e in vector["countersignatures"]]
+    assert all(e.party == vector["owner"] for e in entries)
+    seen = v.witnessed(entries, vector["partner"])
+    want = {(w["sequence"], bytes.fromhex(w["entry_hash"])) for w in vector["witnessed"]}
+    assert seen == want
+    for case in vector["cases"]:
+        chain = [(e["sequence"], bytes.fromhex(e["entry_hash"])) for e in case["partner_chain"]]
+        assert distinct(v.witness_findings(seen, chain)) == case["want_findings"], case["desc"]
+
+
+def test_witnessed_entries_are_the_partners() -> None:
+    """What witness.json witnesses is what its intact partner chain holds."""
+    vector = load("recon/witness.json")
+    intact = {e["sequence"]: e["entry_hash"] for e in vector["cases"][0]["partner_chain"]}
+    for witnessed in vector["witnessed"]:
+        assert intact[witnessed["sequence"]] == witnessed["entry_hash"]
+
+
+def test_correlation_keys() -> None:
+    vector = load("recon/correlation.json")
+    for case in vector["numbers"]:
+        if case["digits"] is None:
+            with pytest.raises(ValueError):
+                v.normalise_number(case["input"])
+        else:
+            assert v.normalise_number(case["input"]) == case["digits"], repr(case["input"])
+    salt, depth = bytes.fromhex(vector["salt"]), vector["depth"]
+    for case in vector["keys"]:
+        key = v.correlation_key(case["a_number"], case["b_number"], case["start_ms"])
+        assert key == case["key"]
+        assert key.split("|", 1)[0] == case["bucket_key"]
+        assert v.bucket_of(key, depth, salt) == case["bucket"], key
 
 
 def test_the_spec_examples_are_the_vectors() -> None:

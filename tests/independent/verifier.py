@@ -35,6 +35,7 @@ __all__ = [
     "NotCanonical",
     "Trusted",
     "VerifyError",
+    "accepted_buckets",
     "batch_root",
     "book_hash",
     "bucket_hashes",
@@ -42,6 +43,8 @@ __all__ = [
     "canonical_json",
     "check_chain",
     "check_stored",
+    "correlation_key",
+    "countersignature_problems",
     "decimal_text",
     "digest_hash",
     "is_canonical",
@@ -51,8 +54,10 @@ __all__ = [
     "leaf_fields",
     "leaf_hash",
     "mth",
+    "normalise_number",
     "parse_json",
     "parse_time",
+    "request_id",
     "root_from_path",
     "rotation_message",
     "signature_doc_problems",
@@ -62,6 +67,8 @@ __all__ = [
     "verify_bundle",
     "verify_record",
     "version_hash",
+    "witness_findings",
+    "witnessed",
 ]
 
 
@@ -1017,7 +1024,175 @@ def _payload_problems(e: Entry, agreement: str) -> list[str]:
         return anchor_problems(payload, agreement)
     if e.kind == "key-rotation":
         return rotation_problems(payload)
+    if e.kind == "countersignature":
+        return countersignature_problems(payload)
     return []
+
+
+_COUNTERSIGNATURE_MEMBERS = {
+    "partner",
+    "partner_sequence",
+    "partner_entry_hash",
+    "window_start_ms",
+    "window_end_ms",
+    "revision",
+    "root",
+    "anchor_sequence",
+}
+
+
+def countersignature_problems(payload: Mapping[str, Any]) -> list[str]:
+    """Spec: Payloads, Countersignature (a well-formed payload)."""
+    if set(payload) != _COUNTERSIGNATURE_MEMBERS:
+        return ["not the countersignature's members"]
+    problems = []
+    if not (isinstance(payload["partner"], str) and payload["partner"]):
+        problems.append("partner")
+    numbers = ("partner_sequence", "window_start_ms", "window_end_ms", "revision")
+    problems += [n for n in (*numbers, "anchor_sequence") if not _is_int(payload[n])]
+    problems += [n for n in ("partner_entry_hash", "root") if not is_hex(payload[n], 32)]
+    return problems
+
+
+# --- Countersignature: the witness check ---------------------------------------------------
+
+
+def witnessed(entries: Iterable[Entry], partner: str) -> set[tuple[int, bytes]]:
+    """Spec: Countersignature. ``(partner_sequence, partner_entry_hash)`` of every
+    countersignature among ``entries`` whose payload is well formed and names ``partner``."""
+    seen = set()
+    for e in entries:
+        payload = e.payload_object() if e.kind == "countersignature" else None
+        if payload is None or countersignature_problems(payload):
+            continue
+        if payload["partner"] == partner:
+            seen.add((payload["partner_sequence"], bytes.fromhex(payload["partner_entry_hash"])))
+    return seen
+
+
+def witness_findings(
+    seen: Iterable[tuple[int, bytes]], partner_chain: Iterable[tuple[int, bytes]]
+) -> list[Finding]:
+    """Spec: Countersignature. ``truncation`` (no entry of the partner at a witnessed sequence)
+    or ``fork`` (entries there, none with the witnessed hash), given the partner's entries as
+    ``(sequence, entry hash)``; distinct, by sequence."""
+    at: dict[int, set[bytes]] = {}
+    for sequence, entry_hash in partner_chain:
+        at.setdefault(sequence, set()).add(entry_hash)
+    found = set()
+    for sequence, entry_hash in seen:
+        if not at.get(sequence):
+            found.add(Finding("truncation", sequence))
+        elif entry_hash not in at[sequence]:
+            found.add(Finding("fork", sequence))
+    return sorted(found, key=lambda f: (f.sequence or 0, f.kind))
+
+
+# --- Reconciliation: drill-down requests and answers ---------------------------------------
+
+
+def request_id(
+    party: str,
+    partner: str,
+    agreement_id: str,
+    window: Sequence[int],
+    revision: int,
+    root: str,
+    buckets: Iterable[int],
+) -> str:
+    """Spec: Drill-down requests and answers (``root`` in hex)."""
+    question = {
+        "party": party,
+        "partner": partner,
+        "agreement_id": agreement_id,
+        "window": [window[0], window[1]],
+        "revision": revision,
+        "root": root,
+        "buckets": sorted(set(buckets)),
+    }
+    return sha256(tag("recon-request.v1", canonical_json(question))).hex()
+
+
+def _opened_leaf_hash(leaf: Mapping[str, Any], agreement_id: str) -> bytes:
+    """Rule 1: the leaf hash of an answer's leaf; ValueError (or KeyError, TypeError) when its
+    fields give no canonical leaf data."""
+    fields = {
+        "key": leaf["usage_key"],
+        "start_ms": leaf["start_ms"],
+        "quantity": leaf["quantity"],
+        "unit": leaf["unit"],
+        "amount": decimal_text(leaf["amount"]),
+        "currency": leaf["currency"],
+        "agreement_id": agreement_id,
+        "agreement_version": leaf["agreement_version"],
+    }
+    return leaf_hash(fields)
+
+
+def accepted_buckets(
+    answer: Mapping[str, Any], digest: Mapping[str, Any], salt: bytes
+) -> list[int]:
+    """Spec: Drill-down requests and answers. The buckets of ``answer`` the requester accepts,
+    against the owner's verified ``digest`` (JSON form): status ``ok``, an index below 2^d,
+    and the three rules."""
+    if answer.get("status") != "ok":
+        return []
+    depth = digest["depth"]
+    hashes = [unhex(h, 32) for h in digest["bucket_hashes"]]
+    accepted = set()
+    for item in answer["buckets"]:
+        bucket = item["bucket"]
+        if not (_is_int(bucket) and 0 <= bucket < len(hashes)):
+            continue
+        leaf_hashes = []
+        for leaf in item["leaves"]:
+            try:
+                hashed = _opened_leaf_hash(leaf, digest["agreement_id"])
+            except (KeyError, TypeError, ValueError):
+                break
+            if bucket_of(leaf["usage_key"], depth, salt) != bucket:
+                break
+            leaf_hashes.append(hashed)
+        else:
+            if mth(sorted(leaf_hashes)) == hashes[bucket]:
+                accepted.add(bucket)
+    return sorted(accepted)
+
+
+# --- Reconciliation: correlation keys -------------------------------------------------------
+
+_WHITE_SPACE = {
+    *map(chr, range(0x09, 0x0E)),
+    *map(chr, range(0x1C, 0x21)),
+    "\u0085",
+    "\u00a0",
+    "\u1680",
+    *map(chr, range(0x2000, 0x200B)),
+    "\u2028",
+    "\u2029",
+    "\u202f",
+    "\u205f",
+    "\u3000",
+}
+_REMOVED = _WHITE_SPACE | {".", "-", "(", ")"}
+_E164 = re.compile(r"[0-9]{1,15}")
+
+
+def normalise_number(number: str) -> str:
+    """Spec: Correlation keys. The E.164 digits of a number; ValueError if it has none."""
+    text = "".join(c for c in number if c not in _REMOVED)
+    if text.startswith("+"):
+        text = text[1:]
+    elif text.startswith("00"):
+        text = text[2:]
+    if not _E164.fullmatch(text):
+        raise ValueError(f"{number!r} has no normal form")
+    return text
+
+
+def correlation_key(a_number: str, b_number: str, start_ms: int) -> str:
+    """Spec: Correlation keys: ``<A>><B>|<start_ms>``."""
+    return f"{normalise_number(a_number)}>{normalise_number(b_number)}|{start_ms}"
 
 
 # --- Checking digests and leaf stores ------------------------------------------------------

@@ -49,15 +49,30 @@ from streams.core.units import UNITS
 from streams.ledger.anchoring import anchor_entry, digest_hash, digest_record, leaves_record
 from streams.ledger.audit import build_bundle, entry_to_json, verify_bundle
 from streams.ledger.batch_check import check_batches
-from streams.ledger.batching import Batch, Batcher
+from streams.ledger.batching import Batch, Batcher, Leaf
 from streams.ledger.chain import ChainTip
 from streams.ledger.check import Finding, check_ledger
 from streams.ledger.entries import LedgerEntry, make_entry
 from streams.ledger.genesis import genesis_payload
-from streams.ledger.payloads import anchor_payload, rotation_message, rotation_payload
+from streams.ledger.payloads import (
+    anchor_payload,
+    countersignature_payload,
+    rotation_message,
+    rotation_payload,
+)
 from streams.merkle.batchtree import BatchTree, RecordProof, bucket_of, verify_record
 from streams.merkle.rfc9162 import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
 from streams.merkle.rfc9162 import leaf_hash as rfc_leaf_hash
+from streams.reconcile.correlation import CorrelationError, correlation_key, normalise_number
+from streams.reconcile.exchange import (
+    Digest,
+    bucket_members,
+    make_answer,
+    make_request,
+    open_answer,
+    request_id,
+)
+from streams.reconcile.witness import witness_findings, witnessed
 
 __all__ = [
     "HERE",
@@ -1638,6 +1653,385 @@ def _zero_signature_verifies(message: bytes) -> bool:
     return True
 
 
+# --- countersignatures and reconciliation -------------------------------------------------
+
+
+def _partner_chain(world: World) -> list[LedgerEntry]:
+    """dcc's chain of the vectors' agreement: its genesis (the same payload as hgc's) and its
+    anchors of the same three batches (the same roots as hgc's anchors 1 to 3)."""
+    tip = ChainTip("dcc", world.book.id)
+    entries = [tip.append("genesis", genesis_payload(world.book, world.docs), KEYS["dcc"], T0)]
+    for batch in world.batches:
+        time = T0 + timedelta(minutes=tip.next_sequence, seconds=30)
+        entry = anchor_entry(batch, tip, "dcc", KEYS["dcc"], time)
+        tip.advance(entry)
+        entries.append(entry)
+    return entries
+
+
+def _cosignature_of(theirs: LedgerEntry, anchor_sequence: int) -> dict[str, Any]:
+    """The countersignature payload witnessing the partner's anchor ``theirs``."""
+    signed = theirs.payload_json()
+    return countersignature_payload(
+        partner=theirs.party,
+        partner_sequence=theirs.sequence,
+        partner_entry_hash=theirs.entry_hash(),
+        window_start_ms=signed["window_start_ms"],
+        window_end_ms=signed["window_end_ms"],
+        revision=signed["revision"],
+        root=bytes.fromhex(signed["root"]),
+        anchor_sequence=anchor_sequence,
+    )
+
+
+def _then(entries: Sequence[LedgerEntry], kind: str, payload: Any) -> list[LedgerEntry]:
+    """``entries`` of hgc's chain and one more entry signed by hgc, a minute later."""
+    last = entries[-1]
+    entry = make_entry(last, party="hgc", agreement_id=last.agreement_id, kind=kind,
+                       payload=payload, signer=KEYS["hgc"],
+                       time=T0 + timedelta(minutes=last.sequence + 1))  # fmt: skip
+    return [*entries, entry]
+
+
+def _countersignature_mutations(world: World) -> dict[str, Mutation]:
+    """hgc's valid chain and a countersignature of dcc's anchor of window 1 revision 1 (dcc's
+    sequence 3, the root of hgc's anchor at sequence 3); then one misshapen payload per file."""
+    good = _cosignature_of(_partner_chain(world)[3], 3)
+
+    def cosigned(payload: Any) -> list[LedgerEntry]:
+        return _then(world.entries, "countersignature", payload)
+
+    def without(name: str) -> dict[str, Any]:
+        return {k: v for k, v in good.items() if k != name}
+
+    stored_ok: list[tuple[str, int | None]] = []
+    bad: list[tuple[str, int | None]] = [("bad-payload", 4)]
+    return {
+        "countersigned": Mutation(
+            "the valid chain, then a countersignature (sequence 4) of dcc's anchor of window 1 "
+            "revision 1 (dcc's sequence 3), whose root hgc anchored at sequence 3",
+            cosigned(good), [], stored_ok,
+        ),
+        "countersignature-missing-member": Mutation(
+            "a countersignature without anchor_sequence", cosigned(without("anchor_sequence")),
+            bad, stored_ok,
+        ),
+        "countersignature-unknown-member": Mutation(
+            "a countersignature with a ninth member", cosigned(good | {"note": "agreed"}),
+            bad, stored_ok,
+        ),
+        "countersignature-wrong-type": Mutation(
+            "a countersignature whose partner_sequence is a string, not an integer",
+            cosigned(good | {"partner_sequence": "3"}), bad, stored_ok,
+        ),
+        "countersignature-boolean-revision": Mutation(
+            "a countersignature whose revision is true (a boolean is not an integer)",
+            cosigned(good | {"revision": True}), bad, stored_ok,
+        ),
+        "countersignature-uppercase-hash": Mutation(
+            "a countersignature whose partner_entry_hash is in uppercase hex",
+            cosigned(good | {"partner_entry_hash": good["partner_entry_hash"].upper()}),
+            bad, stored_ok,
+        ),
+        "countersignature-short-root": Mutation(
+            "a countersignature whose root is 31 bytes",
+            cosigned(good | {"root": good["root"][:62]}), bad, stored_ok,
+        ),
+        "countersignature-empty-partner": Mutation(
+            "a countersignature whose partner is the empty string",
+            cosigned(good | {"partner": ""}), bad, stored_ok,
+        ),
+    }  # fmt: skip
+
+
+REQUESTS = [
+    ("dcc asks hgc for buckets 3, 1 and 3 again: sorted and distinct in the id", "dcc", "hgc",
+     (1772442000000, 1772445600000), 0, [3, 1, 3]),
+    ("the same question with the buckets in another order: the same id", "dcc", "hgc",
+     (1772442000000, 1772445600000), 0, [1, 3]),
+    ("the same buckets of revision 1", "dcc", "hgc", (1772442000000, 1772445600000), 1,
+     [1, 3, 1]),
+    ("hgc asks dcc: another question", "hgc", "dcc", (1772442000000, 1772445600000), 0,
+     [200, 17, 0, 17, 65535]),
+]  # fmt: skip
+
+
+def _request_vectors(world: World) -> dict[str, Any]:
+    root = world.batches[0].root
+    cases = []
+    for desc, party, partner, window, revision, buckets in REQUESTS:
+        body = {"party": party, "partner": partner, "agreement_id": world.book.id,
+                "window": list(window), "revision": revision, "root": root.hex(),
+                "buckets": sorted(set(buckets))}  # fmt: skip
+        made = make_request(party=party, partner=partner, agreement_id=world.book.id,
+                            window=window, revision=revision, root=root, buckets=buckets,
+                            now_ms=0)  # fmt: skip
+        rid = request_id(party, partner, world.book.id, window, revision, root, buckets)
+        data = tagged("recon-request.v1", canonical_json(body))
+        assert made["request_id"] == rid == hashlib.sha256(data).hexdigest()
+        cases.append({"desc": desc, "party": party, "partner": partner,
+                      "agreement_id": world.book.id, "window": list(window),
+                      "revision": revision, "root": root.hex(), "buckets": buckets,
+                      "request_data_hex": data.hex(), "request_id": rid})  # fmt: skip
+    assert cases[0]["request_id"] == cases[1]["request_id"] != cases[2]["request_id"]
+    return {
+        "recon/request-ids.json": {
+            "desc": "drill-down request ids (spec: Drill-down requests and answers)",
+            "cases": cases,
+        }
+    }
+
+
+ANSWER_LEAVES = [
+    ("ix-fra-01/cdr-0001", 5_000, "125", "second", "0.03150", "voice-in"),
+    ("ix-fra-01/cdr-0002", 61_250, "61", "second", "0.0153", "voice-in"),
+    ("ix-fra-01/cdr-0003", 300_000, "1", "message", "0.0040", "sms-in"),
+    ("ix-fra-01/cdr-0004", 1_800_000, "2500000", "byte", "0.00625", "data-in"),
+    ("sw-z\u00fcrich/7", 3_599_999, "30", "second", "0.0075", "voice-in"),
+    ("4930123456>442071234567|1772442900000", 900_000, "60", "second", "1E+1", None),
+    ("4930123456>442071234567|1772442903000", 903_000, "61", "second", "0.0153", None),
+    ("ix-fra-01/cdr-0005", 900_000, "12", "second", "0.0030", "voice-in"),
+    ("ix-fra-01/cdr-0006", 1_000_000, "7", "message", "0.028", "sms-in"),
+]
+"""(usage key, start in ms after W1, quantity, base unit, amount as the leaf store holds it,
+rate id) of the batch whose buckets are opened in recon/answers.json."""
+
+
+def _answer_leaf(key: str, start: int, quantity: str, unit: str, amount: str,
+                 rate: str | None) -> Leaf:  # fmt: skip
+    leaf = Leaf(key, b"", Decimal(amount), "EUR", "1",
+                to_ms(W1) + start, quantity, unit, rate)  # fmt: skip
+    hashed = rfc_leaf_hash(tagged(LEAF_DOMAIN, canonical_json(leaf.fields("vec-2026"))))
+    return dataclasses.replace(leaf, leaf_hash=hashed)
+
+
+def _answer_vectors() -> dict[str, Any]:
+    depth, salt, agreement = 2, BUCKET_SALT, "vec-2026"
+    window = (to_ms(W1), to_ms(W1) + 3_600_000)
+    leaves = sorted((_answer_leaf(*item) for item in ANSWER_LEAVES), key=lambda x: x.usage_key)
+    tree = BatchTree.build([(x.usage_key, x.leaf_hash) for x in leaves], depth, salt)
+    members = bucket_members(leaves, depth, salt)
+    # the two fullest buckets (ties: the lower index), so that one can lose a leaf
+    first, second = sorted(sorted(members, key=lambda b: -len(members[b]))[:2])
+    assert len(members[first]) >= 2 and len(members[second]) >= 2, members
+    digest = {"party": "hgc", "agreement_id": agreement, "window_start_ms": window[0],
+              "window_end_ms": window[1], "revision": 0, "depth": depth,
+              "bucket_hashes": [h.hex() for h in tree.bucket_hashes],
+              "leaf_count": tree.leaf_count, "root": tree.root.hex()}  # fmt: skip
+    request = make_request(
+        party="dcc",
+        partner="hgc",
+        agreement_id=agreement,
+        window=window,
+        revision=0,
+        root=tree.root,
+        buckets=[second, first],
+        now_ms=window[1],
+    )
+    answered = _hex(make_answer(request, members, party="hgc", depth=depth,
+                                now_ms=window[1] + 1000))  # fmt: skip
+    checked = Digest.from_avro(_unhex(digest) | {"bucket_hashes": list(tree.bucket_hashes)})
+    bucket_keys = {x.usage_key: bucket_of(x.usage_key, depth, salt) for x in leaves}
+    invented = next(
+        f"ix-fra-01/cdr-09{n:02d}" for n in range(100)
+        if bucket_of(f"ix-fra-01/cdr-09{n:02d}", depth, salt) == first
+    )  # fmt: skip
+
+    def opened(answer: dict[str, Any], bucket: int) -> list[dict[str, Any]]:
+        return next(b["leaves"] for b in answer["buckets"] if b["bucket"] == bucket)
+
+    def non_canonical(answer: dict[str, Any]) -> dict[str, Any]:
+        return next(x for b in answer["buckets"] for x in b["leaves"]
+                    if x["amount"] != decimal_text(Decimal(x["amount"])))  # fmt: skip
+
+    def moved(answer: dict[str, Any]) -> None:
+        opened(answer, second).append(opened(answer, first).pop(0))
+
+    def invent(answer: dict[str, Any]) -> None:
+        extra = dict(opened(answer, first)[0], usage_key=invented)
+        opened(answer, first).append(extra)
+
+    variants: list[tuple[str, Callable[[dict[str, Any]], Any], list[int]]] = [
+        ("the answer as the owner wrote it: amounts as the leaf store holds them (not "
+         "necessarily canonical text)", lambda a: None, [first, second]),
+        ("an amount in another spelling of the same value (its canonical text): the same leaf",
+         lambda a: non_canonical(a).update(amount=decimal_text(Decimal(non_canonical(a)[
+             "amount"]))), [first, second]),
+        ("a bucket's leaves in another order", lambda a: opened(a, first).reverse(),
+         [first, second]),
+        ("a rate_id changed: informative, not in the leaf hash",
+         lambda a: opened(a, first)[0].update(rate_id="voice-other"), [first, second]),
+        ("a leaf's amount altered", lambda a: opened(a, first)[0].update(amount="0.0316"),
+         [second]),
+        ("a leaf's quantity not in canonical text (125.0)",
+         lambda a: next(x for x in opened(a, first) + opened(a, second)
+                        if x["quantity"] == "125").update(quantity="125.0"),
+         [b for b in (first, second) if bucket_keys["ix-fra-01/cdr-0001"] != b]),
+        ("a leaf moved to the other requested bucket: neither bucket holds up", moved, []),
+        ("a leaf dropped", lambda a: opened(a, second).pop(), [first]),
+        ("a leaf invented, with a usage key of that bucket", invent, [second]),
+        ("status unknown-batch: nothing to accept",
+         lambda a: a.update(status="unknown-batch", buckets=[]), []),
+    ]  # fmt: skip
+    answers = []
+    for desc, change, want in variants:
+        answer = copy.deepcopy(answered)
+        change(answer)
+        got, _ = open_answer(_unhex(answer), checked, salt)
+        assert sorted(got) == want, (desc, sorted(got), want)
+        answers.append({"desc": desc, "answer": answer, "want_accepted": want})
+    assert non_canonical(answered)  # the requester must take an amount's canonical text
+    return {
+        "recon/answers.json": {
+            "desc": "a batch, its digest, a request for two of its buckets and answers to it: "
+            "the buckets the requester accepts (spec: Drill-down requests and answers)",
+            "salt": salt.hex(),
+            "depth": depth,
+            "leaves": [
+                {"leaf_fields": x.fields(agreement), "leaf_hash": x.leaf_hash.hex(),
+                 "bucket": bucket_keys[x.usage_key]} for x in leaves
+            ],
+            "digest": digest,
+            "request": _hex(request),
+            "answers": answers,
+        }
+    }  # fmt: skip
+
+
+def _witness_vectors(world: World) -> dict[str, Any]:
+    partner = _partner_chain(world)
+    own = list(world.entries)
+    for theirs, ours in zip(partner[1:], own[1:4], strict=True):
+        own = _then(own, "countersignature", _cosignature_of(theirs, ours.sequence))
+    misshapen = {k: v for k, v in _cosignature_of(partner[1], 1).items() if k != "revision"}
+    own = _then(own, "countersignature", misshapen | {"partner_sequence": 0})
+    own = _then(
+        own,
+        "countersignature",
+        _cosignature_of(partner[2], 2) | {"partner": "xyz", "partner_sequence": 0},
+    )
+    seen = witnessed(own, "dcc")
+    assert sorted(seen) == [1, 2, 3]
+
+    def rewritten(entry: LedgerEntry, prev: LedgerEntry) -> LedgerEntry:
+        return _resign(entry, prev_hash=prev.entry_hash(),
+                       payload=_payload(entry, lambda p: p.update(root="ab" * 32)))  # fmt: skip
+
+    other_2 = rewritten(partner[2], partner[1])
+    other_3 = rewritten(partner[3], partner[2])
+    after_other_2 = _resign(partner[3], prev_hash=other_2.entry_hash())
+    cases: list[tuple[str, list[LedgerEntry], list[tuple[str, int]]]] = [
+        ("dcc's chain as witnessed", partner, []),
+        ("dcc's chain without its last entry", partner[:3], [("truncation", 3)]),
+        ("dcc's entry 3 replaced by another anchor", [*partner[:3], other_3], [("fork", 3)]),
+        ("dcc's chain rewritten from entry 2 on (entry 3 re-linked)",
+         [*partner[:2], other_2, after_other_2], [("fork", 2), ("fork", 3)]),
+        ("dcc's entry 2 replaced, entry 3 gone", [*partner[:2], other_2],
+         [("fork", 2), ("truncation", 3)]),
+        ("two entries at dcc's sequence 3, the witnessed one among them: no witness finding "
+         "(the chain check reports the equivocation)", [*partner, other_3], []),
+        ("nothing of dcc's chain", [], [("truncation", 1), ("truncation", 2),
+                                        ("truncation", 3)]),
+    ]  # fmt: skip
+    out = []
+    for desc, chain, want in cases:
+        got = [(kind, sequence) for kind, sequence, _ in witness_findings(seen, chain)]
+        assert got == want, (desc, got, want)
+        out.append({
+            "desc": desc,
+            "partner_chain": [{"sequence": e.sequence, "entry_hash": e.entry_hash().hex()}
+                              for e in chain],
+            "want_findings": [{"kind": k, "sequence": s} for k, s in want],
+        })  # fmt: skip
+    countersignatures = [e for e in own if e.kind == "countersignature"]
+    return {
+        "recon/witness.json": {
+            "desc": "the witness check: hgc's countersignatures of dcc's chain, what they "
+            "witness, and the truncation and fork findings against versions of dcc's chain",
+            "owner": "hgc",
+            "partner": "dcc",
+            "countersignatures": [entry_to_json(e) for e in countersignatures],
+            "witnessed": [{"sequence": s, "entry_hash": h.hex()} for s, (h, _) in
+                          sorted(seen.items())],
+            "cases": out,
+        }
+    }  # fmt: skip
+
+
+NUMBERS = [
+    "+49 (30) 1234-567",
+    "004930 1234567",
+    "49301234567",
+    "+44.20.7123.4567",
+    "0049-30-1234567",
+    "(+49) 30 1234567",
+    "+0049301234567",
+    "0030 1234567",
+    "030 1234567",
+    "4930\t1234567",
+    "4930\u00a01234567",
+    "4930\u20031234567",
+    "4930\x1c1234567",
+    "1",
+    "+123456789012345",
+    "+1234567890123456",
+    "",
+    "+",
+    "00",
+    "++49301234567",
+    "+49 30 1234567 ext 5",
+    "+49/30/1234567",
+    "[49] 301234567",
+    "+49 30 1234567\u0661",
+]
+"""Numbers as a record reports them."""
+
+CORRELATIONS = [
+    ("+49 30 123456", "+44 20 7123 4567", 1772442900000),
+    ("004930123456", "00442071234567", 1772442903000),
+    ("49 30 123456", "44 (20) 7123-4567", 1772442900000),
+    ("+44 20 7123 4567", "+49 30 123456", 1772442900000),
+    ("+1 212 555 0100", "+33 1 23 45 67 89", 1772446500123),
+]
+
+
+def _correlation_vectors() -> dict[str, Any]:
+    cases: list[dict[str, Any]] = []
+    for number in NUMBERS:
+        try:
+            cases.append({"input": number, "digits": normalise_number(number)})
+        except CorrelationError:
+            cases.append({"input": number, "digits": None})
+    keys = []
+    for a, b, start in CORRELATIONS:
+        key = correlation_key(a, b, start)
+        keys.append({"a_number": a, "b_number": b, "start_ms": start, "key": key,
+                     "bucket_key": key.partition("|")[0],
+                     "bucket": bucket_of(key, 8, BUCKET_SALT)})  # fmt: skip
+    assert keys[0]["bucket"] == keys[1]["bucket"] == keys[2]["bucket"]
+    assert keys[0]["key"] == keys[2]["key"] != keys[1]["key"]
+    return {
+        "recon/correlation.json": {
+            "desc": "correlation by numbers: numbers normalised to E.164 digits (null: refused, "
+            "the record is not rated) and correlation keys with their bucket at depth 8 "
+            "(spec: Correlation keys)",
+            "salt": BUCKET_SALT.hex(),
+            "depth": 8,
+            "numbers": cases,
+            "keys": keys,
+        }
+    }  # fmt: skip
+
+
+def _recon_vectors(world: World) -> dict[str, Any]:
+    return (
+        _request_vectors(world)
+        | _answer_vectors()
+        | _witness_vectors(world)
+        | _correlation_vectors()
+    )
+
+
 # --- all -----------------------------------------------------------------------------------
 
 
@@ -1655,9 +2049,11 @@ def build() -> dict[str, bytes]:
     files |= _batch_vectors(world)
     files |= _proof_vectors(world)
     files |= _trust_vectors(world)
-    for name, mutation in (_mutations(world) | _rotation_mutations()).items():
+    mutations = _mutations(world) | _countersignature_mutations(world) | _rotation_mutations()
+    for name, mutation in mutations.items():
         files[f"chain/{name}.json"] = _chain_vector(world, mutation)
     files |= _bundle_vectors(world)
+    files |= _recon_vectors(world)
     return {path: _dump(value) for path, value in sorted(files.items())}
 
 
