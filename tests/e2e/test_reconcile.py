@@ -178,9 +178,12 @@ def forge(pair: TwoParties, hour: int) -> LedgerEntry:
     return forged
 
 
-def copy_chain_under(pair: TwoParties, alias: str, keep_below: int) -> None:
+def copy_chain_under(
+    pair: TwoParties, alias: str, keep_below: int, drop: frozenset[int] = frozenset()
+) -> None:
     """hgc's mirrored topics on dcc's cluster copied under another alias, the chain cut to the
-    entries below ``keep_below``: what dcc sees of a partner that truncated its chain."""
+    entries below ``keep_below`` and without the sequences in ``drop``: what dcc sees of a
+    partner that truncated its chain, or of a copy with a hole (source retention)."""
     from confluent_kafka import Producer
 
     from streams.reconcile.mirroring import MIRRORED
@@ -195,7 +198,7 @@ def copy_chain_under(pair: TwoParties, alias: str, keep_below: int) -> None:
             value = message.value or b""
             if logical == "ledger.anchors":
                 entry = LedgerEntry.from_avro(codec.decode("ledger_entry", value))
-                if entry.sequence >= keep_below:
+                if entry.sequence >= keep_below or entry.sequence in drop:
                     continue
             producer.produce(
                 mirrored_topic(alias, hgc.topic(logical)), key=message.key, value=value
@@ -230,6 +233,14 @@ def test_tampering_is_alerted_and_never_countersigned(
         int(a["facts"]["partner_sequence"]) for a in pair.alerts("dcc") if a["kind"] == "truncation"
     )
     assert truncations == witnessed
+
+    # a copy with a hole (what source retention would leave): the sequence numbers show it
+    copy_chain_under(pair, "hgcy", keep_below=witnessed[0], drop=frozenset({3}))
+    pair.reconciler("dcc").__class__(pair.settings["dcc"], "hgcy", say=print).run(
+        until_idle=2.0, max_seconds=30.0
+    )
+    gaps = [a for a in pair.alerts("dcc") if a["kind"] == "gap"]
+    assert len(gaps) == 1 and "3" in gaps[0]["detail"], gaps
 
 
 # --- outages ----------------------------------------------------------------------------------
