@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from streams.core.canonical import LEAF_DOMAIN, canonical_json, tagged
+from streams.core.canonical import LEAF_DOMAIN, canonical_json, decimal_text, tagged
 from streams.ledger.anchoring import digest_hash_of
 from streams.ledger.batching import Leaf
 from streams.merkle.buckets import batch_root, bucket_of, bucket_root
@@ -176,7 +177,7 @@ def _opened(leaf: Leaf) -> dict[str, Any]:
         "start_ms": leaf.start_ms,
         "quantity": leaf.quantity,
         "unit": leaf.unit,
-        "amount": str(leaf.amount),
+        "amount": decimal_text(leaf.amount),
         "currency": leaf.currency,
         "agreement_version": leaf.agreement_version,
         "rate_id": leaf.rate_id,
@@ -279,8 +280,17 @@ def join_parts(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     return {**by_index[0], "buckets": buckets, "part": 0, "parts": 1}
 
 
+_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+"""An answer's amount: ASCII decimal notation, an exponent allowed (its canonical text is
+what the leaf hashes); no spaces, ``_`` or other digits, which ``Decimal`` would take."""
+
+
 def _leaf_of(data: Mapping[str, Any]) -> Leaf:
-    """A leaf from an answer's opened leaf; its hash is computed by the caller's check."""
+    """A leaf from an answer's opened leaf; its hash is computed by the caller's check.
+    ``ValueError`` for an amount that is not a decimal in ASCII notation."""
+    amount = data["amount"]
+    if not isinstance(amount, str) or not _AMOUNT.fullmatch(amount):
+        raise ValueError(f"amount {amount!r}: want a decimal in ASCII notation")
     return Leaf(
         usage_key=data["usage_key"],
         leaf_hash=b"",
