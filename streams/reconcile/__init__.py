@@ -1,7 +1,10 @@
-"""Reconciliation between the two parties: where it will land (issue 11); no modules yet.
+"""Reconciliation between the two parties (DESIGN §6). Pure: no Kafka, Faust, Redis or HTTP.
 
-It will compare the partners' batch digests window by window (differing buckets first, see
-:func:`streams.merkle.buckets.differing_buckets`), then the leaves of the buckets that differ,
-and report every divergence as data. Pure like the rest of the core: it will import no Kafka,
-Faust, Redis or HTTP client.
+engine (per window: agree and countersign, drill down, classify, wait; the partner's chain
+checked), status (anchors, window states, outcomes), records (the record pass of a diverged
+window), classify (pairing and classes), exchange (digests, requests, answers checked against
+the signed digest), correlation (records without a shared key), witness (countersignatures
+and what they witnessed), proofs (both sides' record proofs in alerts), alerts (ReconAlert),
+mirroring (what MirrorMaker 2 copies, and its settings). The shell is
+:mod:`streams.runtime.reconciler`.
 """

@@ -25,24 +25,22 @@ partner's chain: a dropped or replaced entry is a ``truncation`` or ``fork`` ale
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from streams.agreement.model import Agreement
 from streams.agreement.trust import TrustedKeys
-from streams.core.canonical import canonical_json, decimal_text
+from streams.core.canonical import decimal_text
 from streams.core.clock import from_ms
 from streams.ledger.batching import Leaf
 from streams.ledger.check import check_ledger
 from streams.ledger.entries import LedgerEntry
 from streams.ledger.payloads import anchor_problems, countersignature_payload
-from streams.merkle.buckets import bucket_of, bucket_root, top_levels
-from streams.merkle.recordproof import RecordProof
-from streams.merkle.rfc9162 import EMPTY_ROOT, path_from_levels, tree_levels
+from streams.merkle.buckets import bucket_root
+from streams.merkle.rfc9162 import EMPTY_ROOT
 from streams.reconcile.alerts import Alert, make_alert
-from streams.reconcile.classify import Tolerance, classify_pair, fingerprint, pair_leaves
+from streams.reconcile.classify import Tolerance
 from streams.reconcile.correlation import pair_of
 from streams.reconcile.exchange import (
     Digest,
@@ -53,11 +51,12 @@ from streams.reconcile.exchange import (
     make_request,
     open_answer,
 )
+from streams.reconcile.records import WindowRecords
+from streams.reconcile.status import Anchor, Outcome, Window, WindowStatus
 from streams.reconcile.witness import witness_findings, witnessed
 
-__all__ = ["Anchor", "Engine", "Outcome", "WindowStatus"]
+__all__ = ["Anchor", "Engine", "Outcome", "WindowStatus"]  # the status types re-exported
 
-Window = tuple[int, int]
 _LEDGER_KIND = {
     "bad-signature": "bad-signature",
     "chain-break": "chain-break",
@@ -65,89 +64,6 @@ _LEDGER_KIND = {
     "equivocation": "equivocation",
     "duplicate-window": "equivocation",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Anchor:
-    """One anchored window revision of one party's chain."""
-
-    entry: LedgerEntry
-    payload: Mapping[str, Any]
-
-    @property
-    def window(self) -> Window:
-        return (self.payload["window_start_ms"], self.payload["window_end_ms"])
-
-    @property
-    def revision(self) -> int:
-        return int(self.payload["revision"])
-
-    @property
-    def root(self) -> bytes:
-        return bytes.fromhex(self.payload["root"])
-
-    @property
-    def key(self) -> tuple[int, int, int]:
-        return (*self.window, self.revision)
-
-    def totals(self) -> dict[str, Decimal]:
-        return {c: Decimal(v) for c, v in self.payload.get("totals", {}).items()}
-
-
-@dataclass(frozen=True, slots=True)
-class WindowStatus:
-    """Where one window stands (``bilat recon status``)."""
-
-    window: Window
-    state: str
-    """``agreed``, ``agreed-within-tolerance``, ``diverged``, ``drilling`` (waiting for the
-    partner's answer), ``waiting`` (for the partner's anchor or digest), ``not-anchored``,
-    ``not-anchored-here``."""
-    here_revision: int | None
-    partner_revision: int | None
-    counts: Mapping[str, int] = field(default_factory=dict)
-    """Records per class (``exact``, ``within-tolerance``, ``missing-here``...)."""
-    here_total: Decimal = Decimal(0)
-    partner_total: Decimal = Decimal(0)
-    money_agreed: Decimal = Decimal(0)
-    at_stake: Decimal = Decimal(0)
-    currency: str = ""
-    countersigned_here: bool = False
-    """This party countersigned the partner's anchor of the window."""
-    countersigned_by_partner: bool = False
-    """The partner countersigned this party's anchor of the window."""
-    waiting_for: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "window_start_ms": self.window[0],
-            "window_end_ms": self.window[1],
-            "state": self.state,
-            "here_revision": self.here_revision,
-            "partner_revision": self.partner_revision,
-            "counts": dict(sorted(self.counts.items())),
-            "here_total": decimal_text(self.here_total),
-            "partner_total": decimal_text(self.partner_total),
-            "money_agreed": decimal_text(self.money_agreed),
-            "at_stake": decimal_text(self.at_stake),
-            "currency": self.currency,
-            "countersigned_here": self.countersigned_here,
-            "countersigned_by_partner": self.countersigned_by_partner,
-            "waiting_for": self.waiting_for,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one evaluation found and asks for."""
-
-    alerts: tuple[Alert, ...]
-    """Every finding so far, each once (ids unique)."""
-    requests: tuple[dict[str, Any], ...]
-    """``recon_request`` records not yet answered (publish those not yet published)."""
-    cosigns: tuple[dict[str, Any], ...]
-    """``cosign_request`` records for partner anchors agreed but not yet countersigned."""
-    windows: tuple[WindowStatus, ...]
 
 
 class Engine:
@@ -268,16 +184,6 @@ def _latest(anchors: Iterable[Anchor]) -> dict[Window, Anchor]:
         if held is None or anchor.revision > held.revision:
             latest[anchor.window] = anchor
     return latest
-
-
-def _proof_json(anchor: Anchor, proof: RecordProof) -> str:
-    return canonical_json(
-        {
-            "anchor_sequence": anchor.entry.sequence,
-            "root": anchor.payload["root"],
-            "proof": proof.to_json(),
-        }
-    ).decode()
 
 
 class _Run:
@@ -528,7 +434,9 @@ class _Run:
                 + "; ".join(problems[:5]),
                 identity=(request["request_id"],),
             )
-        return self._classify(window, ours, theirs, digest, members, differing, opened, base)
+        return WindowRecords(self).classify(
+            window, ours, theirs, digest, members, differing, opened, base
+        )
 
     def _one_sided(
         self, window: Window, ours: Anchor | None, theirs: Anchor | None, base: dict[str, Any]
@@ -596,284 +504,3 @@ class _Run:
             }
         )
         return False
-
-    # --- classification ------------------------------------------------------------------
-
-    def _classify(
-        self,
-        window: Window,
-        ours: Anchor,
-        theirs: Anchor,
-        digest: Digest,
-        members: Mapping[int, list[Leaf]],
-        differing: Sequence[int],
-        opened: Mapping[int, list[Leaf]],
-        base: dict[str, Any],
-    ) -> WindowStatus:
-        e = self.e
-        counts: dict[str, int] = {}
-        at_stake = Decimal(0)
-        waiting = False
-        mine_only: list[Leaf] = []
-        theirs_only: list[tuple[int, Leaf]] = []
-        findings: list[tuple[str, Leaf | None, Leaf | None, int]] = []
-        for bucket in differing:
-            if bucket not in opened:
-                waiting = True
-                continue
-            pairing = pair_leaves(
-                members.get(bucket, []),
-                opened[bucket],
-                pair_of if e.by_numbers else None,
-                e.tolerance.start_ms,
-            )
-            for mine, yours in pairing.pairs:
-                findings.append((classify_pair(mine, yours, self.e.tolerance), mine, yours, bucket))
-            mine_only.extend(pairing.ours_only)
-            theirs_only.extend((bucket, leaf) for leaf in pairing.theirs_only)
-        own_window = e.own_leaves.get(ours.key, ())
-        unpaired = {leaf.usage_key for leaf in mine_only}
-        by_print: dict[tuple[object, ...], list[Leaf]] = {}
-        for leaf in own_window:
-            by_print.setdefault(fingerprint(leaf), []).append(leaf)
-        for leaf in mine_only:
-            bucket = bucket_of(leaf.usage_key, e.depth, e.salt)
-            found = self._cross_window(window, leaf, here_side=True, bucket=bucket)
-            if found is None:
-                waiting = True
-                continue
-            if found:
-                findings.append(("cross-window", leaf, found[0], bucket))
-                continue
-            twin = next(
-                (
-                    other
-                    for other in by_print.get(fingerprint(leaf), [])
-                    if other.usage_key != leaf.usage_key and other.usage_key not in unpaired
-                ),
-                None,
-            )
-            findings.append(("duplicate" if twin else "missing-at-partner", leaf, twin, bucket))
-        for bucket, leaf in theirs_only:
-            found = self._cross_window(window, leaf, here_side=False, bucket=bucket)
-            if found is None:
-                waiting = True
-                continue
-            if found:
-                findings.append(("cross-window", found[0], leaf, bucket))
-                continue
-            twin = next(
-                (
-                    other
-                    for other in by_print.get(fingerprint(leaf), [])
-                    if other.usage_key != leaf.usage_key and other.usage_key not in unpaired
-                ),
-                None,
-            )
-            findings.append(
-                ("duplicate-at-partner" if twin else "missing-here", twin, leaf, bucket)
-            )
-        exact_outside = int(ours.payload["leaf_count"]) - sum(
-            len(members.get(b, [])) for b in differing
-        )
-        counts["exact"] = exact_outside
-        money_agreed = here_total_of(own_window) - sum(
-            (leaf.amount for b in differing for leaf in members.get(b, [])), Decimal(0)
-        )
-        for kind, here, there, bucket in findings:
-            name = "duplicate" if kind == "duplicate-at-partner" else kind
-            counts[name] = counts.get(name, 0) + 1
-            if kind == "exact":
-                assert here is not None
-                money_agreed += here.amount
-                continue
-            stake = self._record_alert(
-                window, ours, theirs, digest, opened, kind, here, there, bucket
-            )
-            if kind == "within-tolerance" and here is not None:
-                money_agreed += here.amount
-            else:
-                at_stake += stake
-        if waiting:
-            return WindowStatus(
-                state="drilling", waiting_for="adjacent window", counts=counts, **base
-            )
-        agreed = all(k in ("exact", "within-tolerance", "cross-window") for k in counts)
-        return WindowStatus(
-            state="agreed-within-tolerance" if agreed else "diverged",
-            counts=counts,
-            money_agreed=money_agreed,
-            at_stake=at_stake,
-            **base,
-        )
-
-    def _cross_window(
-        self, window: Window, leaf: Leaf, *, here_side: bool, bucket: int
-    ) -> tuple[Leaf, Window] | tuple[()] | None:
-        """The other side's record of ``leaf``'s usage in the adjacent window: ``(leaf,
-        window)`` if there, ``()`` if not (or not near an edge), None if not known yet."""
-        adjacent = self.adjacent(window, leaf.start_ms)
-        if adjacent is None:
-            return ()
-        if here_side:
-            others = self.partner_bucket(adjacent, bucket)
-            if others is None:
-                return None
-        else:
-            anchor = self.ours.get(adjacent)
-            others = list(self.e.own_leaves.get(anchor.key, ())) if anchor else []
-        match = next((o for o in others if self.same_usage(o, leaf)), None)
-        return (match, adjacent) if match is not None else ()
-
-    def _record_alert(
-        self,
-        window: Window,
-        ours: Anchor,
-        theirs: Anchor,
-        digest: Digest,
-        opened: Mapping[int, list[Leaf]],
-        kind: str,
-        here: Leaf | None,
-        there: Leaf | None,
-        bucket: int,
-    ) -> Decimal:
-        """Raise the alert of one record finding; returns the money it puts at stake."""
-        e = self.e
-        name = "duplicate" if kind == "duplicate-at-partner" else kind
-        if kind == "duplicate":
-            assert here is not None and there is not None
-            keys = sorted([here.usage_key, there.usage_key])
-            stake = here.amount
-            detail = (
-                f"{here.usage_key} duplicates {there.usage_key} here (same start, quantity and "
-                f"amount); {e.partner} has only one"
-            )
-            here_v, there_v, there = here.amount, None, None
-        elif kind == "duplicate-at-partner":
-            assert here is not None and there is not None
-            keys = sorted([here.usage_key, there.usage_key])
-            stake = there.amount
-            detail = (
-                f"{there.usage_key} at {e.partner} duplicates {here.usage_key} (same start, "
-                "quantity and amount); this party has only one"
-            )
-            here_v, there_v, here = None, there.amount, None
-        else:
-            key = (here or there).usage_key  # type: ignore[union-attr]
-            keys = [key]
-            here_v = here.amount if here else None
-            there_v = there.amount if there else None
-            stake = abs((here_v or Decimal(0)) - (there_v or Decimal(0)))
-            detail = self._detail(kind, here, there)
-        facts: dict[str, str] = {}
-        for side, leaf in (("here", here), ("partner", there)):
-            if leaf is not None:
-                facts[f"{side}_start_ms"] = str(leaf.start_ms)
-                facts[f"{side}_quantity"] = f"{leaf.quantity} {leaf.unit}"
-                facts[f"{side}_amount"] = decimal_text(leaf.amount)
-                facts[f"{side}_rate_id"] = leaf.rate_id or ""
-                facts[f"{side}_version"] = leaf.agreement_version
-        here_proof = self._own_proof(here) if here is not None and name != "cross-window" else None
-        partner_proof = (
-            self._partner_proof(theirs, digest, opened.get(bucket, []), there)
-            if there is not None and name != "cross-window"
-            else None
-        )
-        identity: tuple[object, ...] = (
-            (*keys,)
-            if name in ("cross-window", "duplicate")
-            else (
-                *keys,
-                window[0],
-            )
-        )
-        alert_window = window
-        if name == "cross-window":
-            size = window[1] - window[0]
-            starts = [leaf.start_ms or 0 for leaf in (here, there) if leaf is not None]
-            first = min(window[0], *[s - (s - window[0]) % size for s in starts])
-            alert_window = (first, first + size)
-        self.alert(
-            alert_window,
-            ours.revision,
-            name,
-            detail,
-            identity=identity,
-            record_keys=keys,
-            here=here_v,
-            there=there_v,
-            currency=(here or there).currency if (here or there) else None,  # type: ignore[union-attr]
-            at_stake=stake,
-            facts=facts,
-            here_proof=here_proof,
-            partner_proof=partner_proof,
-        )
-        return stake
-
-    def _detail(self, kind: str, here: Leaf | None, there: Leaf | None) -> str:
-        partner = self.e.partner
-        if here is None:
-            assert there is not None
-            return (
-                f"{there.usage_key}: {partner} has it ({there.amount} {there.currency}), "
-                "this party does not"
-            )
-        if there is None:
-            return (
-                f"{here.usage_key}: this party has it ({here.amount} {here.currency}), "
-                f"{partner} does not"
-            )
-        what = {
-            "within-tolerance": "differs within the agreement's tolerances",
-            "quantity-mismatch": "quantity differs",
-            "amount-mismatch": "same quantity, different amount",
-            "start-mismatch": "start times differ beyond tolerance",
-            "version-mismatch": "rated under different agreement versions",
-            "cross-window": "the two sides put it in adjacent windows",
-        }.get(kind, kind)
-        return (
-            f"{here.usage_key}: {what}: here {here.quantity} {here.unit}, {here.amount} "
-            f"(rate {here.rate_id}, v{here.agreement_version}, start {here.start_ms}); at "
-            f"{partner} {there.quantity} {there.unit}, {there.amount} (rate {there.rate_id}, "
-            f"v{there.agreement_version}, start {there.start_ms})"
-        )
-
-    def _own_proof(self, leaf: Leaf) -> str | None:
-        for anchor in self.ours.values():
-            members, hashes = self.own_buckets(anchor)
-            bucket = bucket_of(leaf.usage_key, self.e.depth, self.e.salt)
-            if any(m.usage_key == leaf.usage_key for m in members.get(bucket, [])):
-                proof = _bucket_proof(hashes, members.get(bucket, []), bucket, leaf.usage_key)
-                return _proof_json(anchor, proof) if proof else None
-        return None
-
-    def _partner_proof(
-        self, theirs: Anchor, digest: Digest, leaves: Sequence[Leaf], leaf: Leaf
-    ) -> str | None:
-        bucket = bucket_of(leaf.usage_key, self.e.depth, self.e.salt)
-        proof = _bucket_proof(list(digest.bucket_hashes), leaves, bucket, leaf.usage_key)
-        return _proof_json(theirs, proof) if proof else None
-
-
-def here_total_of(leaves: Iterable[Leaf]) -> Decimal:
-    return sum((leaf.amount for leaf in leaves), Decimal(0))
-
-
-def _bucket_proof(
-    bucket_hashes: Sequence[bytes], leaves: Sequence[Leaf], bucket: int, usage_key: str
-) -> RecordProof | None:
-    """A record proof from a bucket's leaves and every bucket hash of its digest."""
-    ordered = sorted(leaves, key=lambda leaf: (leaf.leaf_hash, leaf.usage_key))
-    index = next((i for i, leaf in enumerate(ordered) if leaf.usage_key == usage_key), None)
-    if index is None:
-        return None
-    hashes = [leaf.leaf_hash for leaf in ordered]
-    return RecordProof(
-        usage_key=usage_key,
-        leaf_hash=hashes[index],
-        bucket=bucket,
-        index=index,
-        bucket_size=len(hashes),
-        bucket_path=tuple(path_from_levels(tree_levels(hashes), index)),
-        top_path=tuple(path_from_levels(top_levels(bucket_hashes), bucket)),
-    )
