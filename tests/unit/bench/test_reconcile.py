@@ -10,9 +10,23 @@ from pathlib import Path
 import pytest
 
 from bench import reconcile
-from bench.reconcile import HERE, SALT, THERE, Side, diverge, drill_down, naive, window_leaves
+from bench.reconcile import (
+    HERE,
+    SALT,
+    SKEW_MS,
+    THERE,
+    Side,
+    diverge,
+    drill_down,
+    inject,
+    naive,
+    numbers_calls,
+    party_b,
+    window_leaves,
+)
 from streams.contract.codec import SingleObjectCodec
-from streams.merkle.buckets import bucket_of
+from streams.merkle.buckets import bucket_key, bucket_of
+from streams.reconcile.correlation import pair_of
 
 
 def test_both_exchanges_find_exactly_the_injected_divergences() -> None:
@@ -72,7 +86,57 @@ def test_quick_run_writes_the_table_as_json(
         assert 1 <= row["differing_buckets"] <= row["divergences"]
         assert row["drill_down_bytes"] == sum(row["drill_down_messages"].values())
         assert row["naive_bytes"] > 0 and row["bytes_ratio"] > 0
-    assert "wrote" in capsys.readouterr().out
+    numbers = payload["numbers_mode"]
+    assert {"title", "records", "divergences", "depth", "native", "traffic", "rows"} <= set(numbers)
+    assert numbers["records"] == 10_000 and numbers["divergences"] == 10
+    assert [r["skew_fraction"] for r in numbers["rows"]] == [0.0, 0.0001, 0.001, 0.01]
+    assert [r["skewed_calls"] for r in numbers["rows"]] == [0, 1, 10, 100]
+    for row in numbers["rows"]:
+        assert row["found_exactly"] is True
+        assert row["classes"].get("within-tolerance", 0) == row["skewed_calls"]
+        assert sum(row["classes"].values()) == 10 + row["skewed_calls"]
+        for mode in ("shared_key", "numbers", "shared_key_same_skew"):
+            exchange = row[mode]
+            assert exchange["drill_down_bytes"] == sum(exchange["drill_down_messages"].values())
+        assert 1 <= row["numbers"]["differing_buckets"] <= 10 + row["skewed_calls"]
+        assert row["bytes_ratio"] == pytest.approx(
+            row["numbers"]["drill_down_bytes"] / row["shared_key"]["drill_down_bytes"]
+        )
+    out_text = capsys.readouterr().out
+    assert "wrote" in out_text and "Correlation by numbers" in out_text
+
+
+def test_numbers_mode_finds_exactly_the_injected_differences() -> None:
+    calls = numbers_calls(3_000)
+    injected = inject(calls, 8, 30)
+    ours = calls.leaves(numbers=True)
+    theirs, expected = party_b(calls, ours, injected, numbers=True, skew=True)
+    assert Counter(expected.values()) == {
+        "amount-mismatch": 2,
+        "quantity-mismatch": 2,
+        "missing-at-partner": 2,
+        "missing-here": 2,
+        "within-tolerance": 30,
+    }
+    moved = {calls.numbers_keys[i]: start for i, start in injected.skewed.items()}
+    assert all(abs(start - int(key.partition("|")[2])) == SKEW_MS for key, start in moved.items())
+    here, there = Side.build(HERE, ours, 6), Side.build(THERE, theirs, 6)
+
+    found = drill_down(here, there, there.anchor(), SingleObjectCodec(), pair_of)
+
+    assert found.classes == expected  # skewed calls paired within tolerance, not missing
+    assert found.buckets == len({bucket_of(key, 6, SALT) for key in expected})
+    # Without pairing by numbers, a skewed call would be one missing on each side.
+    unpaired = drill_down(here, there, there.anchor(), SingleObjectCodec())
+    assert Counter(unpaired.classes.values())["missing-at-partner"] == 2 + 30
+
+
+def test_numbers_mode_buckets_by_number_pair() -> None:
+    calls = numbers_calls(2_000)
+    for key in calls.numbers_keys[:200]:
+        assert bucket_key(key) == pair_of(key)
+        assert bucket_of(key, 10, SALT) == bucket_of(pair_of(key) + "|0", 10, SALT)
+    assert len(set(calls.numbers_keys)) == len(calls)  # one call per numbers and second
 
 
 @pytest.mark.parametrize(("records", "rate"), [(1_000_000, 1e-6), (1_000_000, 1e-3), (10_000, 0.1)])
