@@ -76,10 +76,10 @@ has goes to a new number) and, in numbers mode, a share s of calls 1 s off; at t
 recommended for 10 divergences (12), drill-down bytes (digest, request, answer parts):
 
     skew s   skewed  buckets (expected)  shared key   numbers mode   ratio   shared key, same skew
-      0          0       10 (10)            307 kB        468 kB       1.5x        307 kB
-      0.01%    100      110 (109)           307 kB      2,995 kB       9.8x      2,013 kB
-      0.1%   1,000      881 (895)           307 kB     22,231 kB      72.5x     15,763 kB
-      1%    10,000    3,642 (3,740)         307 kB     85,199 kB       278x     64,249 kB
+      0          0       10 (10)            306 kB        468 kB       1.5x        306 kB
+      0.01%    100      110 (109)           306 kB      2,991 kB       9.8x      2,010 kB
+      0.1%   1,000      881 (895)           306 kB     22,205 kB      72.5x     15,738 kB
+      1%    10,000    3,642 (3,740)         306 kB     85,097 kB       278x     64,147 kB
 
 Every exchange finds exactly the injected differences (skewed calls paired within tolerance by
 number pair and nearest start, none missing). With no skew numbers mode costs 1.5x: 93 bytes
