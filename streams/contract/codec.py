@@ -18,6 +18,11 @@ of the subject into its latest version (Avro schema resolution) and, for any byt
 either returns the record or raises a ``CodecError`` (``CorruptMessageError``,
 ``UnknownSchemaError``). A subject missing from the store is a caller bug: ``SchemaError``.
 Times are ``int`` epoch milliseconds in both directions (see :mod:`streams.contract.schemas`).
+
+``encode_rated`` is ``encode("rated_usage", record.to_avro())`` for a
+:class:`~streams.contract.records.RatedUsage`, byte for byte, without the per-record
+validation a mapping needs: the record's own body writer (:mod:`streams.contract.bodies`)
+checks each value's type as it writes, and anything it does not write goes the validating way.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import fastavro
 import fastavro.schema
 from fastavro.validation import validate
 
+from streams.contract.bodies import RATED_USAGE_FINGERPRINT, rated_usage_body
+from streams.contract.records import RatedUsage
 from streams.contract.schemas import Schema, SchemaStore
 from streams.core.errors import CorruptMessageError, EncodeError, SchemaError, UnknownSchemaError
 from streams.core.redact import redact_text, redact_url
@@ -62,6 +69,10 @@ class Codec(Protocol):
 
     def decode(self, subject: str, data: bytes) -> dict[str, Any]:
         """``data`` (any known version of ``subject``) read into the latest version."""
+        ...
+
+    def encode_rated(self, record: RatedUsage) -> bytes:
+        """``encode("rated_usage", record.to_avro())``, the same bytes or the same error."""
         ...
 
 
@@ -114,6 +125,14 @@ class _AvroCodec(abc.ABC):
         except Exception as exc:  # validated above, so this is fastavro disagreeing with itself
             raise EncodeError(f"{schema.subject}: {exc}") from exc
         return buffer.getvalue()
+
+    def encode_rated(self, record: RatedUsage) -> bytes:
+        schema, _, header = self._writers.get("rated_usage") or self._writer("rated_usage")
+        if schema.fingerprint == RATED_USAGE_FINGERPRINT:  # the layout the body writer knows
+            body = rated_usage_body(record)
+            if body is not None:
+                return header + body
+        return self.encode("rated_usage", record.to_avro())
 
     @abc.abstractmethod
     def _header(self, schema: Schema) -> bytes:

@@ -47,14 +47,21 @@ class ManualClock:
         self.current += delta
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of an aware datetime (exact, no float rounding)."""
+    """Epoch milliseconds of an aware datetime (exact, no float rounding).
+
+    Sub-millisecond parts are floored, before the epoch too (``timedelta // timedelta`` is
+    integer floor division of microseconds).
+    """
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: want a timezone-aware time")
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return (moment - _EPOCH) // _MS
 
 
 def from_ms(ms: int) -> datetime:
     """The UTC datetime of epoch milliseconds."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    return _EPOCH + timedelta(milliseconds=ms)

@@ -134,7 +134,7 @@ class UsagePipeline:
     def encode(self, outcome: Outcome) -> Output:
         """The message to publish an outcome with."""
         if isinstance(outcome, RatedUsage):
-            value = self.codec.encode("rated_usage", outcome.to_avro())
+            value = self.codec.encode_rated(outcome)
             return Output(outcome, "usage.rated", outcome.key.encode(), value)
         return Output(
             outcome, "usage.dlq", outcome.key, self.codec.encode("dead_letter", outcome.to_avro())
