@@ -126,6 +126,21 @@ def ingest_command(
     help="Stop (exit 0) once every message on usage.cdr at start is rated or dead-lettered "
     "and committed: run the worker as a batch job.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["kafka", "faust"]),
+    default="kafka",
+    show_default=True,
+    help="The loop: kafka (librdkafka, fast) or faust (the Faust agent, for comparison).",
+)
+@click.option(
+    "--member",
+    metavar="ID",
+    envvar="BILAT_WORKER_ID",
+    default=None,
+    help="Static group membership id of this worker (e.g. 1, 2): a restarted worker takes its "
+    "partitions back at once [default: BILAT_WORKER_ID, else dynamic].",
+)
 @friendly
 def worker_command(
     party: str,
@@ -134,11 +149,14 @@ def worker_command(
     agreement: Path | None,
     loglevel: str,
     until_caught_up: bool,
+    engine: str,
+    member: str | None,
 ) -> None:
-    """Run the rating worker (Faust) in the foreground until Ctrl-C / SIGTERM.
+    """Run the rating worker in the foreground until Ctrl-C / SIGTERM.
 
-    Reads usage.cdr, writes usage.rated and usage.dlq. Run one per party; run more to scale
-    (each takes a share of the partitions).
+    Reads usage.cdr, writes usage.rated and usage.dlq. Run one per party; run more to scale:
+    workers of one party share its partitions (BILAT_PARTITIONS, default 4); give each a
+    --member id so a restart takes its partitions back at once.
 
     \b
     Exit codes:
@@ -155,7 +173,7 @@ def worker_command(
         + (" (until caught up)" if until_caught_up else ""),
         markup=False,
     )
-    run_worker(settings, loglevel, until_caught_up=until_caught_up)
+    run_worker(settings, loglevel, until_caught_up=until_caught_up, engine=engine, member=member)
 
 
 @click.command("rerate")

@@ -261,15 +261,34 @@ def _fault_from_env() -> str | None:
     return point
 
 
+ENGINES = ("kafka", "faust")
+"""The worker's loops: ``kafka`` (default), :class:`~streams.runtime.rating_loop.RatingLoop` on
+librdkafka; ``faust``, the Faust agent of :func:`create_app` (kept for comparison: ``bilat
+bench`` measures both). Both keep the same delivery contract and the same consumer group."""
+
+_LEVELS = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING,
+           "info": logging.INFO, "debug": logging.DEBUG}  # fmt: skip
+
+
 def run_worker(
-    settings: Settings, loglevel: str = "warn", *, until_caught_up: bool = False
+    settings: Settings,
+    loglevel: str = "warn",
+    *,
+    until_caught_up: bool = False,
+    engine: str = "kafka",
+    member: str | None = None,
 ) -> None:
     """Run the worker in the foreground until SIGTERM/SIGINT, or until caught up (blocks).
 
-    Exits with :data:`EXIT_LOOP_FAILED` when the loop cannot go on (see the module docstring).
+    ``member`` gives the worker a static group membership id (:func:`rating_loop.instance_id`;
+    default ``BILAT_WORKER_ID``). Exits with :data:`EXIT_LOOP_FAILED` when the loop cannot go on
+    (see the module docstring).
     """
+    from streams.runtime.rating_loop import RatingLoop, instance_id
     from streams.runtime.topics import ensure_topics
 
+    if engine not in ENGINES:
+        raise StackError(f"engine: got {engine!r}, want one of {', '.join(ENGINES)}")
     ensure_topics(settings)
     _check_redis(settings.redis)
     codec = make_codec(settings.schema_registry)
@@ -277,11 +296,23 @@ def run_worker(
     feed = InventoryFeed(settings, codec, inventory)
     feed.start()
     try:
+        pipeline = build_pipeline(settings, inventory=inventory)
+        if engine == "kafka":
+            logging.basicConfig(
+                level=_LEVELS.get(loglevel, logging.WARNING),
+                format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+            )
+            loop = RatingLoop(
+                settings, pipeline, member=instance_id(settings, member), fault=_fault_from_env()
+            )
+            until = _caught_up_check(settings) if until_caught_up else None
+            loop.run(until=until)
+            if until_caught_up:
+                log.warning("caught up: every message on usage.cdr at start is rated or "
+                            "dead-lettered and committed; stopping")  # fmt: skip
+            return
         app = create_app(
-            settings,
-            build_pipeline(settings, inventory=inventory),
-            until_caught_up=until_caught_up,
-            fault=_fault_from_env(),
+            settings, pipeline, until_caught_up=until_caught_up, fault=_fault_from_env()
         )
         runner = faust.Worker(app, loglevel=loglevel, quiet=True)
         # Faust's start-up spinner writes cursor escape codes even into a log file.
@@ -289,3 +320,12 @@ def run_worker(
         runner.execute_from_commandline()
     finally:
         feed.stop()
+
+
+def _caught_up_check(settings: Settings) -> Any:
+    """A check that the group has committed every message on ``usage.cdr`` now."""
+    from streams.runtime.progress import committed_up_to, end_offsets
+
+    topic = settings.topic("usage.cdr")
+    targets = end_offsets(settings.kafka, topic)
+    return lambda: committed_up_to(settings.kafka, settings.app_id, topic, targets)

@@ -267,3 +267,33 @@ def test_switch_cdrs_unanswered_calls_are_counted_and_never_rated(
     assert parse.source_offset == 5
     assert parse.errors[0].startswith("field 'end': got 'garbage', want a time like")
     assert len(rated) + len(dead) + report.not_billable == report.lines
+
+
+def test_two_workers_share_the_partitions_and_a_rebalance_loses_and_doubles_nothing(
+    settings: Settings, tmp_path: Path, now: datetime
+) -> None:
+    """A second worker (static member 2) joins mid-stream: the group rebalances while the
+    first (member 1) has a batch in flight; every line still ends rated or dead-lettered
+    exactly once, and both workers rated some."""
+    # Long enough that the second worker joins while the first is mid-stream.
+    expected, produced, parse_dead = run_file(settings, tmp_path, 100_000, now)
+    first = start_worker(settings, tmp_path / "w1.log", "--member", "1")
+    second = None
+    try:
+        deadline = time.monotonic() + 90
+        while message_count(settings, "usage.rated") < 1:  # the first has the partitions
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        second = start_worker(settings, tmp_path / "w2.log", "--member", "2")
+        wait_for_outputs(settings, produced + parse_dead, first)
+    finally:
+        stop_worker(first)
+        if second is not None:
+            stop_worker(second)
+    rated, dead = collect(settings)
+    assert set(rated) == set(expected.amounts)
+    assert all(len(copies) == 1 for copies in rated.values()), "a record rated twice"
+    assert {identity(d) for d in dead} == set(expected.dead)
+    assert len(dead) == len(expected.dead), "a dead letter published twice"
+    logs = [(tmp_path / name).read_text() for name in ("w1.log", "w2.log")]
+    assert all("rated " in text for text in logs), "both workers took a share"
