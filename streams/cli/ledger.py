@@ -36,6 +36,7 @@ from streams.contract.codec import Codec
 from streams.contract.topics import sibling_topic
 from streams.core.errors import StackError
 from streams.core.keys import KeyFileError, KeyPair
+from streams.ledger.anchoring import join_leaf_parts
 from streams.ledger.batch_check import check_batches
 from streams.ledger.check import Finding, check_ledger
 from streams.ledger.entries import LedgerEntry
@@ -302,7 +303,8 @@ def _check_stored(
     digests = list(read_records(settings, "ledger.digests", topic=digests_topic, codec=codec))
     leaf_sets = None
     if own:
-        leaf_sets = list(read_records(settings, "ledger.batches", topic=batches_topic, codec=codec))
+        stored = read_records(settings, "ledger.batches", topic=batches_topic, codec=codec)
+        leaf_sets = join_leaf_parts(stored)
     checked = _Stored(
         digests=True,
         leaves=own,

@@ -13,7 +13,7 @@ canonical encoding without ``anchor_sequence`` (which the digest names only afte
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,11 +27,14 @@ from streams.ledger.entries import LedgerEntry
 from streams.ledger.payloads import anchor_payload
 
 __all__ = [
+    "LEAVES_PER_PART",
     "anchor_entry",
     "digest_hash",
     "digest_hash_of",
     "digest_record",
+    "join_leaf_parts",
     "leaves_from_record",
+    "leaves_parts",
     "leaves_record",
 ]
 
@@ -125,10 +128,60 @@ def digest_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, A
     }
 
 
+LEAVES_PER_PART = 4_000
+"""Leaves per ``BatchLeaves`` record: about 150 bytes each as Avro, so a part stays well inside
+Kafka's 1 MB default message whatever the window's size."""
+
+
+def leaves_parts(
+    batch: Batch, party: str, anchor_sequence: int, per_part: int = LEAVES_PER_PART
+) -> list[dict[str, Any]]:
+    """The ``BatchLeaves`` records of ``batch``: its leaves in order, ``per_part`` a record
+    (one record, part 0 of 1, when they fit), all written in one transaction."""
+    whole = leaves_record(batch, party, anchor_sequence)
+    leaves = whole["leaves"]
+    chunks = [leaves[i : i + per_part] for i in range(0, len(leaves), per_part)] or [[]]
+    return [
+        {**whole, "leaves": chunk, "part": index, "parts": len(chunks)}
+        for index, chunk in enumerate(chunks)
+    ]
+
+
+def join_leaf_parts(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Whole ``BatchLeaves`` records from records that may be parts (v1 and v2 records, and
+    v3 records of one part, are whole already), in the order their first part came. A batch
+    whose parts are not all there (never on a ``read_committed`` read: the parts are written in
+    one transaction) is left out; a part repeated (at-least-once delivery) counts once."""
+    groups: dict[tuple[Any, ...], dict[int, Mapping[str, Any]]] = {}
+    for record in records:
+        key = (
+            record["party"],
+            record["agreement_id"],
+            record["window_start_ms"],
+            record["window_end_ms"],
+            record["revision"],
+            bytes(record["root"]),
+            record["anchor_sequence"],
+        )
+        groups.setdefault(key, {}).setdefault(record.get("part", 0), record)
+    whole = []
+    for parts in groups.values():
+        count = next(iter(parts.values())).get("parts", 1)
+        if sorted(parts) != list(range(count)):
+            continue
+        first = parts[0]
+        leaves = [leaf for index in range(count) for leaf in parts[index]["leaves"]]
+        whole.append({**first, "leaves": leaves, "part": 0, "parts": 1})
+    return whole
+
+
 def leaves_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, Any]:
-    """The ``BatchLeaves`` Avro fields of ``batch``."""
+    """The whole ``BatchLeaves`` Avro fields of ``batch`` (one record; the writer stores it in
+    parts, :func:`leaves_parts`)."""
     return {
         **_header(batch, party, anchor_sequence),
+        "part": 0,
+        "parts": 1,
         "leaves": [
             {
                 "usage_key": leaf.usage_key,

@@ -46,7 +46,13 @@ from streams.contract.records import RatedUsage
 from streams.core.clock import Clock, SystemClock
 from streams.core.errors import CodecError, StackError
 from streams.core.keys import KeyPair
-from streams.ledger.anchoring import anchor_entry, digest_record, leaves_from_record, leaves_record
+from streams.ledger.anchoring import (
+    anchor_entry,
+    digest_record,
+    join_leaf_parts,
+    leaves_from_record,
+    leaves_parts,
+)
 from streams.ledger.batching import Batch, Batcher
 from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, LedgerError, make_entry
@@ -165,7 +171,7 @@ class BatcherLoop:
             self.resume(
                 writer,
                 read_chain(settings, self.codec, settings.party),
-                read_records(settings, "ledger.batches", codec=self.codec),
+                join_leaf_parts(read_records(settings, "ledger.batches", codec=self.codec)),
             )
             # The group is joined only now, when everything before the offsets is known.
             consumer.subscribe([settings.topic("usage.rated")], on_revoke=self._revoked)
@@ -340,10 +346,9 @@ class BatcherLoop:
                         key,
                         encode("batch_digest", digest_record(batch, party, seq)),
                     ),
-                    (
-                        topic("ledger.batches"),
-                        key,
-                        encode("batch_leaves", leaves_record(batch, party, seq)),
+                    *(
+                        (topic("ledger.batches"), key, encode("batch_leaves", part))
+                        for part in leaves_parts(batch, party, seq)
                     ),
                 ]
             )

@@ -15,7 +15,7 @@ from streams.agreement.signing import book_hash
 from streams.contract.records import UsageRecord
 from streams.core.canonical import leaf_hash
 from streams.core.errors import BilatError, InvalidRecord
-from streams.ledger.anchoring import leaves_from_record
+from streams.ledger.anchoring import join_leaf_parts, leaves_from_record
 from streams.rating.inventory import Inventory
 from streams.rating.rerate import RatingRun
 from streams.rating.validation import parse_usage
@@ -73,7 +73,7 @@ def record_bundle(settings: Settings, usage_key: str) -> dict[str, Any]:
     if not records:
         raise BilatError(f"{usage_key}: not on {settings.topic('usage.rated')}; is it rated?")
     batch = None
-    for data in read_records(settings, "ledger.batches", codec=codec):
+    for data in join_leaf_parts(read_records(settings, "ledger.batches", codec=codec)):
         mine = data["party"] == settings.party
         newer = batch is None or data["revision"] > batch["revision"]
         if mine and newer and any(leaf["usage_key"] == usage_key for leaf in data["leaves"]):

@@ -47,7 +47,7 @@ from streams.agreement.trust import TrustedKeys
 from streams.contract.codec import Codec
 from streams.core.clock import Clock, SystemClock, to_ms
 from streams.core.errors import CodecError, StackError
-from streams.ledger.anchoring import leaves_from_record
+from streams.ledger.anchoring import join_leaf_parts, leaves_from_record
 from streams.ledger.entries import LedgerEntry, LedgerError
 from streams.reconcile.engine import Engine, Outcome
 from streams.reconcile.exchange import Digest, split_answer
@@ -121,6 +121,7 @@ class ReconcilerLoop:
         )
         self.seen = _Seen()
         self.partner_requests: dict[str, dict[str, Any]] = {}
+        self._leaf_parts: list[dict[str, Any]] = []
         topic = settings.topic
         self.own_topics = {
             topic("ledger.anchors"): "own-entry",
@@ -281,8 +282,15 @@ class ReconcilerLoop:
                 engine.add_partner_entry(LedgerEntry.from_avro(data))
             elif role == "own-leaves":
                 if data["party"] == self.settings.party and data["agreement_id"] == self.book.id:
-                    start, end, revision, _root, leaves = leaves_from_record(data)
-                    engine.add_own_leaves((to_ms(start), to_ms(end)), revision, leaves)
+                    self._leaf_parts.append(data)  # a batch's parts, joined once all are in
+                    for whole in join_leaf_parts(self._leaf_parts):
+                        start, end, revision, _root, leaves = leaves_from_record(whole)
+                        engine.add_own_leaves((to_ms(start), to_ms(end)), revision, leaves)
+                        self._leaf_parts = [
+                            p
+                            for p in self._leaf_parts
+                            if p["anchor_sequence"] != whole["anchor_sequence"]
+                        ]
             elif role == "partner-digest":
                 engine.add_partner_digest(Digest.from_avro(data))
             elif role == "own-request":

@@ -578,3 +578,25 @@ def test_a_key_rotation_through_the_cli(
     assert "unknown-key" in example.stdout
     proof = bilat(ready, "verify", RECORDS[45].key, env=env)
     assert proof.returncode == 0 and "✓ chain" in proof.stdout, proof.stdout + proof.stderr
+
+
+def test_a_window_too_large_for_one_message_is_stored_in_parts(
+    settings: Settings, keys: dict[str, Path]
+) -> None:
+    """9,000 records in one window: the leaf store is three BatchLeaves records written in the
+    anchor's transaction; a restart joins them and recognises the window, `ledger check`
+    rebuilds the root from them, and a record in the last part is proven."""
+    big = [
+        replace(rated(n, 9), start=DAY + timedelta(hours=9, milliseconds=n * 300))
+        for n in range(9_000)
+    ]
+    ready = prepared(settings, keys, big)
+    done = run_batcher(ready, keys)
+    assert done.returncode == 0 and "1 batches anchored" in done.stdout, done.stdout + done.stderr
+    assert count(ready, "ledger.batches") == 3
+    again = run_batcher(ready, keys)
+    assert again.returncode == 0 and "0 batches anchored" in again.stdout, again.stdout
+    checked = bilat(ready, "ledger", "check")
+    assert checked.returncode == 0 and "leaf batches match" in checked.stdout, checked.stdout
+    proven = bilat(ready, "verify", big[-1].key, "--json")
+    assert proven.returncode == 0, proven.stdout + proven.stderr

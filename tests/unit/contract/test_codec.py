@@ -145,6 +145,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "depth": 8,
         "root": hashlib.sha256(b"root").digest(),
         "anchor_sequence": 3,
+        "part": 0,
+        "parts": 1,
         "leaves": [
             {
                 "usage_key": "hgc-msc-01/r-000017",
