@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python -m bench.merkle
 	$(BIN)/python -m bench.signing
 	$(BIN)/python -m bench.reconcile
+	$(BIN)/python -m bench.pipeline
 
 clean:
 	-$(BIN)/bilat down

@@ -14,6 +14,7 @@ import click
 from connectors.sonata.cli import sonata
 from streams.cli.agreement import agreement_group
 from streams.cli.batcher import batcher_command
+from streams.cli.bench import bench_command
 from streams.cli.charges import charges_command
 from streams.cli.demo import demo_command
 from streams.cli.keys import keys_group, sign_agreement_command, verify_agreement_command
@@ -51,6 +52,7 @@ for _command in (
     charges_command,
     agreement_group,
     demo_command,
+    bench_command,
     up_command,
     down_command,
     status_command,
