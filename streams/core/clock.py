@@ -64,4 +64,4 @@ def to_ms(moment: datetime) -> int:
 
 def from_ms(ms: int) -> datetime:
     """The UTC datetime of epoch milliseconds."""
-    return _EPOCH + timedelta(milliseconds=ms)
+    return _EPOCH + _MS * ms  # timedelta * int: exact, and cheaper than timedelta(milliseconds=)

@@ -93,14 +93,29 @@ _WINDOWS: dict[tuple[int, int], tuple[datetime, datetime]] = {}
 _ZERO = Decimal(0)
 
 
-class _Version:
-    """What rating needs of one agreement version, built once: prefix index, longest prefix
-    per product, band calendar and rounding quanta."""
+_TARIFF_MEMO = 65_536
+"""Most remembered ``(product, number prefix)`` → tariff answers per agreement version."""
 
-    __slots__ = ("agreement", "calendar", "index", "longest", "mode", "quantum", "stage")
+
+class _Version:
+    """What rating needs of one agreement version, built once: parties, prefix index, longest
+    prefix per product, band calendar and rounding quanta, and a memo of tariff lookups."""
+
+    __slots__ = (
+        "agreement",
+        "calendar",
+        "found",
+        "index",
+        "longest",
+        "mode",
+        "parties",
+        "quantum",
+        "stage",
+    )
 
     def __init__(self, agreement: Agreement) -> None:
         self.agreement = agreement
+        self.parties = frozenset(agreement.parties)
         self.index: dict[tuple[str, str], Tariff] = {
             (tariff.product, prefix): tariff
             for tariff in agreement.tariffs
@@ -109,6 +124,7 @@ class _Version:
         self.longest: dict[str, int] = {}
         for product, prefix in self.index:
             self.longest[product] = max(self.longest.get(product, 0), len(prefix))
+        self.found: dict[tuple[str, str], Tariff] = {}
         rounding = agreement.rounding
         self.mode = rounding.decimal_mode
         self.stage = rounding.stage
@@ -120,12 +136,32 @@ class _Version:
             else None
         )
 
+    def tariff(self, product: str, number: str) -> Tariff | None:
+        """The tariff of ``product`` whose prefix is the longest match of ``number``, if any.
+
+        Only the first ``longest[product]`` digits can decide, so a match is remembered by
+        them: one dictionary probe for a destination seen before (the memo is bounded).
+        """
+        key = (product, number[: self.longest.get(product, 0)])
+        tariff = self.found.get(key)
+        if tariff is None:
+            index, digits = self.index, key[1]
+            for length in range(len(digits), -1, -1):  # longest first
+                tariff = index.get((product, digits[:length]))
+                if tariff is not None:
+                    if len(self.found) >= _TARIFF_MEMO:
+                        self.found.clear()
+                    self.found[key] = tariff
+                    break
+        return tariff
+
 
 class Rater:
     """Rates usage under an :class:`AgreementBook`, optionally gated by a product inventory.
 
     Tariff lookup walks the B number's own prefixes from longest to shortest (at most 16
-    dictionary probes), so it costs the same for ten tariffs or a hundred thousand.
+    dictionary probes), so it costs the same for ten tariffs or a hundred thousand, and it
+    remembers the answer for the digits that decided it (one probe for a known destination).
     """
 
     __slots__ = ("_versions", "book", "inventory")
@@ -138,13 +174,14 @@ class Rater:
     def tariff_for(self, usage: UsageRecord, agreement: Agreement | None = None) -> Tariff:
         """The tariff pricing ``usage``; raises ``RatingError('no-tariff')`` if none matches."""
         agreement = agreement or self.book.in_force(usage.start)
-        version = self._versions[agreement.version]
-        index, product = version.index, usage.product
-        number = usage.b_number or ""
-        for length in range(min(len(number), version.longest.get(product, 0)), -1, -1):
-            tariff = index.get((product, number[:length]))
-            if tariff is not None:
-                return tariff
+        return self._tariff(usage, self._versions[agreement.version])
+
+    @staticmethod
+    def _tariff(usage: UsageRecord, terms: _Version) -> Tariff:
+        tariff = terms.tariff(usage.product, usage.b_number or "")
+        if tariff is not None:
+            return tariff
+        agreement = terms.agreement
         raise RatingError(
             "no-tariff",
             f"no tariff in agreement {agreement.id} v{agreement.version} prices "
@@ -165,27 +202,28 @@ class Rater:
                 f"usage names agreement {usage.agreement_id!r}, this worker rates {self.book.id!r}",
             )
         agreement = self.book.version(version) if version else self.book.in_force(usage.start)
-        if usage.partner not in agreement.parties:
+        terms = self._versions[agreement.version]
+        if usage.partner not in terms.parties:
             raise RatingError(
                 "unknown-partner",
                 f"partner {usage.partner!r} is not a party of {agreement.id} {agreement.parties}",
             )
         if usage.product_id is not None and self.inventory is not None:
             self.inventory.check(usage.product_id, usage.start)
-        tariff = self.tariff_for(usage, agreement)
+        tariff = self._tariff(usage, terms)
         base = _CTX.multiply(usage.quantity, REPORTED_UNITS[usage.unit].size)
         billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
-        parts = self._parts(usage, tariff, agreement, base, billed)
-        amount = self._amount(tariff, self._versions[agreement.version], billed, parts)
+        parts = self._parts(usage, tariff, terms, base, billed)
+        amount = self._amount(tariff, terms, billed, parts)
         return self._record(usage, agreement, tariff, billed, parts, amount, rated_at)
 
     def parts(self, usage: UsageRecord) -> list[tuple[str, Decimal]]:
         """``(band, billed base units)`` of ``usage``, for audits and tests; sums to billed."""
-        agreement = self.book.in_force(usage.start)
-        tariff = self.tariff_for(usage, agreement)
+        terms = self._versions[self.book.in_force(usage.start).version]
+        tariff = self._tariff(usage, terms)
         base = _CTX.multiply(usage.quantity, REPORTED_UNITS[usage.unit].size)
         billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
-        return self._parts(usage, tariff, agreement, base, billed)
+        return self._parts(usage, tariff, terms, base, billed)
 
     @staticmethod
     def _record(
@@ -198,7 +236,12 @@ class Rater:
         rated_at: datetime,
     ) -> RatedUsage:
         window_start, window_end = window_of(usage.start, agreement.window_seconds)
-        bands = list(dict.fromkeys(band for band, _ in parts))
+        if len(parts) == 1:  # most records: one band, or none ("*")
+            band = parts[0][0]
+            rate_id = tariff.id if band == "*" else f"{tariff.id}@{band}"
+        else:
+            bands = list(dict.fromkeys(band for band, _ in parts))
+            rate_id = tariff.id if bands == ["*"] else f"{tariff.id}@{'+'.join(bands)}"
         correlated = None
         if agreement.recon.correlation == "numbers":
             if not usage.a_number or not usage.b_number:
@@ -216,7 +259,7 @@ class Rater:
             record_id=usage.record_id,
             agreement_id=agreement.id,
             agreement_version=agreement.version,
-            rate_id=tariff.id if bands == ["*"] else f"{tariff.id}@{'+'.join(bands)}",
+            rate_id=rate_id,
             product=usage.product,
             product_id=usage.product_id,
             start=usage.start,
@@ -233,16 +276,12 @@ class Rater:
             correlation_key=correlated,
         )
 
+    @staticmethod
     def _parts(
-        self,
-        usage: UsageRecord,
-        tariff: Tariff,
-        agreement: Agreement,
-        base: Decimal,
-        billed: Decimal,
+        usage: UsageRecord, tariff: Tariff, terms: _Version, base: Decimal, billed: Decimal
     ) -> list[tuple[str, Decimal]]:
         """``(band, billed base units)`` pairs summing to ``billed``."""
-        calendar = self._versions[agreement.version].calendar
+        calendar = terms.calendar
         if not tariff.banded or calendar is None:
             return [("*", billed)]
         if usage.product != "voice":

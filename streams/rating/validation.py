@@ -4,6 +4,13 @@ One function serves every entry point (file connectors, the worker reading ``usa
 record is judged by the same rules wherever it comes from. It reports *all* problems at once,
 each as ``field 'x': got G, want W``, because a mediation engineer fixing a feed wants the full
 list, not one error per round trip.
+
+Two passes, one set of rules: :func:`parse_usage` first tries :func:`_accept`, a straight-line
+check of the shape the worker sees on every message (a decoded Avro ``usage_record``: typed
+values, ``start_ms`` an int) that returns the record when every rule holds and ``None`` at the
+first doubt. Only then does the full pass, :func:`_judge`, run: it judges anything at all and
+words every problem. ``_accept`` is never more lenient than ``_judge`` and builds the same
+record (``tests/unit/rating/test_validation.py`` checks both on hostile fields).
 """
 
 from __future__ import annotations
@@ -60,6 +67,10 @@ _E164 = re.compile(r"[0-9]{1,15}")
 _QUANTITY = re.compile(rf"[0-9]{{1,16}}(?:\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 _MS_RANGE = (0, to_ms(datetime(9999, 1, 1, tzinfo=UTC)))
+_EARLIEST_MS = to_ms(EARLIEST)
+_PRODUCTS = frozenset(PRODUCT_UNITS)
+_CALLED = ("voice", "sms")
+"""Products whose usage must name the called number (``b_number``)."""
 
 
 def _text(
@@ -196,12 +207,17 @@ def parse_usage(fields: Mapping[str, Any], *, now: datetime) -> UsageRecord:
     as int or datetime). ``now`` is the injected current time, used to reject usage from the
     future. Raises ``InvalidRecord(code="invalid-usage")`` listing every problem found.
     """
+    return _accept(fields, now) or _judge(fields, now)
+
+
+def _judge(fields: Mapping[str, Any], now: datetime) -> UsageRecord:
+    """The full pass: the record, or ``InvalidRecord`` naming every problem of ``fields``."""
     problems: list[str] = []
     source = _text(fields, "source", problems, _ID)
     record_id = _text(fields, "record_id", problems, _ID)
     agreement_id = _text(fields, "agreement_id", problems, _ID)
     partner = _text(fields, "partner", problems, _ID)
-    product = _choice(fields, "product", frozenset(PRODUCT_UNITS), problems)
+    product = _choice(fields, "product", _PRODUCTS, problems)
     unit = fields.get("unit")
     if product and unit not in PRODUCT_UNITS[product]:
         want = sorted(PRODUCT_UNITS[product])
@@ -211,7 +227,7 @@ def parse_usage(fields: Mapping[str, Any], *, now: datetime) -> UsageRecord:
     quantity = _quantity(fields, product, unit, problems)
     a_number = _optional(fields, "a_number", problems, _E164)
     b_number = _optional(fields, "b_number", problems, _E164)
-    if product in ("voice", "sms") and fields.get("b_number") in (None, ""):
+    if product in _CALLED and fields.get("b_number") in (None, ""):
         problems.append(f"field 'b_number': got None, want the called number for {product}")
     product_id = _optional(fields, "product_id", problems, _ID)
     raw_ref = _raw_ref(fields, problems)
@@ -232,3 +248,87 @@ def parse_usage(fields: Mapping[str, Any], *, now: datetime) -> UsageRecord:
         b_number=b_number,
         raw_ref=raw_ref,
     )
+
+
+def _accept(fields: Mapping[str, Any], now: datetime) -> UsageRecord | None:
+    """The record :func:`parse_usage` builds from ``fields``, if they are typed as decoded Avro
+    gives them and pass every rule; ``None`` at the first value that is not (the full pass then
+    decides, and says why). Each test is the full pass's rule for the same field, restricted to
+    exact ``str`` and ``int`` values."""
+    get = fields.get
+    source, record_id = get("source"), get("record_id")
+    agreement_id, partner = get("agreement_id"), get("partner")
+    product, unit, direction = get("product"), get("unit"), get("direction")
+    if not (
+        type(source) is str
+        and type(record_id) is str
+        and type(agreement_id) is str
+        and type(partner) is str
+        and _ID.fullmatch(source)
+        and _ID.fullmatch(record_id)
+        and _ID.fullmatch(agreement_id)
+        and _ID.fullmatch(partner)
+        and type(product) is str
+        and product in _PRODUCTS
+        and type(unit) is str
+        and unit in PRODUCT_UNITS[product]
+        and type(direction) is str
+        and direction in _DIRECTIONS
+    ):
+        return None
+    start_ms = get("start_ms")
+    if (
+        "start" in fields
+        or type(start_ms) is not int
+        or not _EARLIEST_MS <= start_ms < _MS_RANGE[1]
+    ):
+        return None
+    start = from_ms(start_ms)  # UTC, so start.astimezone(UTC) is start itself
+    if start > now + MAX_FUTURE:
+        return None
+    text = get("quantity")
+    if type(text) is not str or not _QUANTITY.fullmatch(text):
+        return None
+    quantity = Decimal(text)
+    limit = MAX_QUANTITY.get(unit)
+    if (limit is not None and quantity > limit) or (
+        product == "sms" and quantity != quantity.to_integral_value()
+    ):
+        return None
+    a_number = _accepted(get("a_number"), _E164)
+    b_number = _accepted(get("b_number"), _E164)
+    product_id = _accepted(get("product_id"), _ID)
+    if (
+        a_number is _REFUSED
+        or b_number is _REFUSED
+        or product_id is _REFUSED
+        or (b_number is None and product in _CALLED)
+    ):
+        return None
+    raw_ref = get("raw_ref")
+    if raw_ref is not None:
+        if type(raw_ref) is not str or len(raw_ref) > MAX_RAW_REF:
+            return None
+        if not _PRINTABLE.fullmatch(raw_ref):
+            return None
+        raw_ref = raw_ref or None  # "" is no reference, as in the full pass
+    # Positional, in field order: _judge builds the same record by keyword (tests compare them).
+    return UsageRecord(
+        source, record_id, agreement_id, partner, product, start, quantity, unit, direction,
+        product_id, a_number, b_number, raw_ref,
+    )  # fmt: skip
+
+
+_REFUSED: Any = object()
+"""What :func:`_accepted` gives for a value the full pass must judge."""
+
+
+def _accepted(value: Any, pattern: re.Pattern[str]) -> Any:
+    """An optional text field as :func:`_optional` reads it when valid, else :data:`_REFUSED`."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return _REFUSED
+    if value == "":
+        return None
+    return value if pattern.fullmatch(value) else _REFUSED

@@ -26,6 +26,7 @@ from streams.agreement.model import Agreement
 from streams.contract.records import UsageRecord
 from streams.core.errors import RatingError
 from streams.core.keys import demo_keypair
+from streams.rating import rater as rater_module
 from streams.rating.rater import Rater, billed_quantity, window_of
 from tests.paths import REPO
 
@@ -194,6 +195,27 @@ def test_longest_prefix_wins() -> None:
     rater = Rater(BERLIN)
     assert rater.tariff_for(usage("voice", "4916000", "1", "second", TUE)).id == "voice-de-mobile"
     assert rater.tariff_for(usage("voice", "4918000", "1", "second", TUE)).id == "voice-de-fixed"
+
+
+@pytest.mark.parametrize("memo_size", [1, 2, 65_536])
+def test_remembered_tariffs_are_the_longest_prefix_whatever_the_order(
+    memo_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The memo is keyed by the digits that can decide (4 here): "491" and "4916" differ.
+    monkeypatch.setattr(rater_module, "_TARIFF_MEMO", memo_size)
+    rater = Rater(BERLIN)
+    numbers = ["4916000", "491", "4916", "49", "4", "33142345678", "4917999", "4918000", "4916"]
+    expected = ["voice-de-mobile", "voice-de-fixed", "voice-de-mobile", "voice-de-fixed", None,
+                None, "voice-de-mobile", "voice-de-fixed", "voice-de-mobile"]  # fmt: skip
+    for _ in range(2):  # the second round is answered from the memo
+        found = []
+        for number in numbers:
+            try:
+                found.append(rater.tariff_for(usage("voice", number, "1", "second", TUE)).id)
+            except RatingError as exc:
+                assert exc.code == "no-tariff"
+                found.append(None)
+        assert found == expected
 
 
 @pytest.mark.parametrize(

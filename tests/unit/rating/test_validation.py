@@ -5,9 +5,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from streams.core.errors import InvalidRecord
-from streams.rating.validation import parse_usage
+from streams.rating.validation import _accept, _judge, parse_usage
+from tests.fakes.usage import USAGE_FIELDS
+from tests.unit.rating.test_pipeline import hostile_value
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -96,3 +100,106 @@ def test_data_needs_no_b_number() -> None:
 def test_usage_just_inside_future_tolerance_is_accepted() -> None:
     four_minutes_ahead = 1795608240000  # NOW + 4 min
     assert parse_usage(good(start_ms=four_minutes_ahead), now=NOW).start > NOW
+
+
+# --- the two passes: _accept (the worker's straight line) never differs from _judge ----------
+
+StrSubclass = type("StrSubclass", (str,), {})
+odd_value = st.one_of(
+    hostile_value,
+    st.sampled_from(
+        [" 61", "61 ", "0061", "61.000000", "61.0000001", "1" * 17, "", "\t", "x" * 513, "\x7f"]
+    ),
+    st.builds(StrSubclass, st.sampled_from(["ix", "voice", "second", "61", "4930123"])),
+    st.just(datetime(2026, 11, 25, 10, tzinfo=UTC)),
+    st.integers(min_value=1795514400000 - 10**13, max_value=1795608300000 + 10**6),
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.sampled_from([*USAGE_FIELDS, "start"]), odd_value, max_size=4),
+    st.sampled_from(["voice", "sms", "data"]),
+)
+def test_the_straight_line_accepts_nothing_the_full_pass_refuses(
+    changes: dict[str, Any], product: str
+) -> None:
+    assert_one_verdict({**USAGE_FIELDS, **PRODUCTS[product], **changes})
+
+
+def assert_one_verdict(fields: dict[str, Any]) -> None:
+    """``_accept`` gives ``_judge``'s record or nothing, and nothing when ``_judge`` refuses."""
+    accepted = _accept(fields, NOW)
+    try:
+        judged = _judge(fields, NOW)
+    except InvalidRecord:
+        assert accepted is None
+        return
+    assert accepted is None or (accepted == judged and accepted.start.tzinfo is UTC)
+
+
+PRODUCTS: dict[str, dict[str, Any]] = {
+    "voice": {},
+    "sms": {"product": "sms", "unit": "message", "quantity": "3"},
+    "data": {"product": "data", "unit": "megabyte", "quantity": "12.5", "b_number": None},
+}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"product": "sms", "unit": "message", "quantity": "3", "raw_ref": ""},
+        {"product": "data", "unit": "kilobyte", "quantity": "2048.125", "b_number": ""},
+        {"product_id": "IPVPN-HK-DE-0007", "a_number": "", "raw_ref": "cdr.csv:17"},
+        {"quantity": "604800", "start_ms": 1795608240000},  # a week; 4 min ahead of NOW
+    ],
+)
+def test_what_the_worker_reads_takes_the_straight_line(changes: dict[str, Any]) -> None:
+    # Not a contract, a performance guard: good decoded records must not need the full pass.
+    fields = {**USAGE_FIELDS, **changes}
+    assert _accept(fields, NOW) == _judge(fields, NOW) == parse_usage(fields, now=NOW)
+
+
+NOW_MS = 1795608000000
+"""NOW in epoch ms."""
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        *(
+            {"product": product, "unit": unit, "quantity": quantity, "b_number": "4930"}
+            for product, unit, limit in [
+                ("voice", "second", "604800"),
+                ("sms", "message", "100000"),
+                ("data", "byte", "1000000000000000"),
+                ("data", "kilobyte", "1000000000000"),
+                ("data", "megabyte", "1000000000"),
+                ("data", "gigabyte", "1000000"),
+            ]
+            for quantity in (limit, f"{limit}.000001", str(int(limit) + 1))
+        ),
+        {"product": "sms", "unit": "message", "quantity": "1.5"},
+        {"product": "sms", "unit": "message", "quantity": "2.000000"},
+        {"start_ms": 946684800000 - 1},
+        {"start_ms": 946684800000},
+        {"start_ms": NOW_MS + 300_000},
+        {"start_ms": NOW_MS + 300_001},
+        {"start": None},
+        {"start": "2026-11-25T10:00:00Z"},
+        {"raw_ref": "x" * 512},
+        {"raw_ref": "x" * 513},
+        {"raw_ref": "tab\there"},
+        {"b_number": ""},
+        {"a_number": "1234567890123456"},
+        {"product_id": ""},
+        {"product_id": "-leading-dash"},
+        {"unit": "message"},
+        {"direction": "Outbound"},
+    ],
+)
+def test_the_straight_line_and_the_full_pass_agree_at_every_boundary(
+    changes: dict[str, Any],
+) -> None:
+    assert_one_verdict({**USAGE_FIELDS, **changes})
