@@ -19,6 +19,10 @@ either returns the record or raises a ``CodecError`` (``CorruptMessageError``,
 ``UnknownSchemaError``). A subject missing from the store is a caller bug: ``SchemaError``.
 Times are ``int`` epoch milliseconds in both directions (see :mod:`streams.contract.schemas`).
 
+Flat records (only strings, bytes, longs and optional ones: :mod:`streams.contract.flat`) are
+read without fastavro when the message was written with the latest schema, to the same record;
+any body that reader does not take is read by fastavro, which decides as it always has.
+
 ``encode_rated`` is ``encode("rated_usage", record.to_avro())`` for a
 :class:`~streams.contract.records.RatedUsage`, byte for byte, without the per-record
 validation a mapping needs: the record's own body writer (:mod:`streams.contract.bodies`)
@@ -38,6 +42,7 @@ import fastavro.schema
 from fastavro.validation import validate
 
 from streams.contract.bodies import RATED_USAGE_FINGERPRINT, rated_usage_body
+from streams.contract.flat import Layout, flat_layout, read_flat
 from streams.contract.records import RatedUsage
 from streams.contract.schemas import Schema, SchemaStore
 from streams.core.errors import CorruptMessageError, EncodeError, SchemaError, UnknownSchemaError
@@ -94,8 +99,9 @@ class RegistryClient(Protocol):
         ...
 
 
-# A decode plan: writer schema, reader schema (None when it is the writer), and "subject vN".
-_Plan = tuple[dict[str, Any], dict[str, Any] | None, str]
+# A decode plan: writer schema, reader schema (None when it is the writer), "subject vN", and
+# the flat layout of the writer schema when it is also the reader's (None: fastavro reads all).
+_Plan = tuple[dict[str, Any], dict[str, Any] | None, str, Layout | None]
 # An encode plan: the latest schema, its top-level field names, and the message header.
 _Writer = tuple[Schema, frozenset[str], bytes]
 
@@ -153,16 +159,23 @@ class _AvroCodec(abc.ABC):
                 f"{subject}: message was written with {writer.subject} v{writer.version}"
                 f" (fingerprint {writer.fingerprint.hex()}), a different subject: wrong topic?"
             )
-        same = reader.fingerprint == writer.fingerprint
-        return writer.parsed, None if same else reader.parsed, f"{subject} v{writer.version}"
+        label = f"{subject} v{writer.version}"
+        if reader.fingerprint == writer.fingerprint:
+            return writer.parsed, None, label, flat_layout(writer.parsed)
+        return writer.parsed, reader.parsed, label, None
 
     @staticmethod
     def _read(plan: _Plan, data: bytes, offset: int) -> dict[str, Any]:
-        writer, reader, label = plan
+        writer, reader, label, layout = plan
+        if layout is not None:
+            record = read_flat(layout, data, offset)
+            if record is not None:
+                return record
+        # fastavro: a schema to resolve, a field read_flat leaves to it, or a corrupt body
         buffer = io.BytesIO(data)
         buffer.seek(offset)
         try:
-            record = fastavro.schemaless_reader(buffer, writer, reader)
+            read = fastavro.schemaless_reader(buffer, writer, reader)
         except Exception as exc:  # fastavro raises EOFError, IndexError, UnicodeDecodeError...
             raise CorruptMessageError(
                 f"body does not decode as {label}: {type(exc).__name__}: {exc}"
@@ -173,7 +186,7 @@ class _AvroCodec(abc.ABC):
                 f"{len(data) - end} trailing bytes after the {label} body"
                 f" ({len(data)}-byte message, body ends at byte {end})"
             )
-        return record  # type: ignore[return-value]  # a record schema always reads as a dict
+        return read  # type: ignore[return-value]  # a record schema always reads as a dict
 
 
 class SingleObjectCodec(_AvroCodec):
