@@ -27,6 +27,7 @@ sides: all arithmetic is :class:`~decimal.Decimal` in a local context of fixed p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import (
     ROUND_CEILING,
@@ -95,6 +96,11 @@ _ZERO = Decimal(0)
 
 _TARIFF_MEMO = 65_536
 """Most remembered ``(product, number prefix)`` → tariff answers per agreement version."""
+_PRICE_MEMO = 65_536
+"""Most remembered flat-rate prices per agreement version."""
+
+_Price = tuple[Decimal, tuple[tuple[str, Decimal], ...], Decimal]
+"""``(billed quantity, (band, billed base units) parts, amount)``."""
 
 
 class _Version:
@@ -109,6 +115,7 @@ class _Version:
         "longest",
         "mode",
         "parties",
+        "prices",
         "quantum",
         "stage",
     )
@@ -125,6 +132,9 @@ class _Version:
         for product, prefix in self.index:
             self.longest[product] = max(self.longest.get(product, 0), len(prefix))
         self.found: dict[tuple[str, str], Tariff] = {}
+        ids = [tariff.id for tariff in agreement.tariffs]
+        unique = len(set(ids)) == len(ids)  # the loader ensures it; a hand-built one may not
+        self.prices: dict[tuple[str, str, Decimal], _Price] | None = {} if unique else None
         rounding = agreement.rounding
         self.mode = rounding.decimal_mode
         self.stage = rounding.stage
@@ -162,6 +172,8 @@ class Rater:
     Tariff lookup walks the B number's own prefixes from longest to shortest (at most 16
     dictionary probes), so it costs the same for ten tariffs or a hundred thousand, and it
     remembers the answer for the digits that decided it (one probe for a known destination).
+    Flat-rate prices are remembered too, by tariff, unit and quantity (:meth:`_price`). Both
+    memos are bounded and only ever hold what the same arithmetic computed.
     """
 
     __slots__ = ("_versions", "book", "inventory")
@@ -211,11 +223,37 @@ class Rater:
         if usage.product_id is not None and self.inventory is not None:
             self.inventory.check(usage.product_id, usage.start)
         tariff = self._tariff(usage, terms)
+        billed, parts, amount = self._price(usage, tariff, terms)
+        return self._record(usage, agreement, tariff, billed, parts, amount, rated_at)
+
+    @classmethod
+    def _price(cls, usage: UsageRecord, tariff: Tariff, terms: _Version) -> _Price:
+        """Billed quantity, parts and amount of ``usage`` under ``tariff``.
+
+        At a flat rate (no time bands) they depend on the tariff, the unit and the quantity's
+        value only, so they are remembered by them: a call of a length seen before is priced
+        by one dictionary probe. (Equal quantities written differently, ``61`` and ``61.0``,
+        share an entry soundly: billed quantities are whole numbers and every step of the
+        arithmetic is determined by its operands' values.)
+        """
+        prices = terms.prices
+        flat = prices is not None and (terms.calendar is None or not tariff.banded)
+        if flat:
+            assert prices is not None
+            key = (tariff.id, usage.unit, usage.quantity)
+            known = prices.get(key)
+            if known is not None:
+                return known
         base = _CTX.multiply(usage.quantity, REPORTED_UNITS[usage.unit].size)
         billed = billed_quantity(base, tariff.first_increment, tariff.next_increment)
-        parts = self._parts(usage, tariff, terms, base, billed)
-        amount = self._amount(tariff, terms, billed, parts)
-        return self._record(usage, agreement, tariff, billed, parts, amount, rated_at)
+        parts = tuple(cls._parts(usage, tariff, terms, base, billed))
+        price = (billed, parts, cls._amount(tariff, terms, billed, parts))
+        if flat:
+            assert prices is not None
+            if len(prices) >= _PRICE_MEMO:
+                prices.clear()
+            prices[key] = price
+        return price
 
     def parts(self, usage: UsageRecord) -> list[tuple[str, Decimal]]:
         """``(band, billed base units)`` of ``usage``, for audits and tests; sums to billed."""
@@ -231,7 +269,7 @@ class Rater:
         agreement: Agreement,
         tariff: Tariff,
         billed: Decimal,
-        parts: list[tuple[str, Decimal]],
+        parts: Sequence[tuple[str, Decimal]],
         amount: Decimal,
         rated_at: datetime,
     ) -> RatedUsage:
@@ -293,7 +331,7 @@ class Rater:
 
     @staticmethod
     def _amount(
-        tariff: Tariff, version: _Version, billed: Decimal, parts: list[tuple[str, Decimal]]
+        tariff: Tariff, version: _Version, billed: Decimal, parts: Sequence[tuple[str, Decimal]]
     ) -> Decimal:
         mode, quantum, per = version.mode, version.quantum, tariff.per_size
         amount = _ZERO

@@ -197,6 +197,15 @@ def test_longest_prefix_wins() -> None:
     assert rater.tariff_for(usage("voice", "4918000", "1", "second", TUE)).id == "voice-de-fixed"
 
 
+def test_remembered_prices_belong_to_their_tariff() -> None:
+    # Two flat-rate voice tariffs, one call length: each priced at its own rate.
+    shared, calls = Rater(BERLIN), [usage("voice", n, "61", "second", TUE) for n in (FIXED, UK)]
+    first = [shared.rate(call, RATED_AT).to_avro() for call in calls]
+    assert first[0]["amount"] != first[1]["amount"]
+    assert [shared.rate(call, RATED_AT).to_avro() for call in reversed(calls)] == first[::-1]
+    assert first == [Rater(BERLIN).rate(call, RATED_AT).to_avro() for call in calls]
+
+
 @pytest.mark.parametrize("memo_size", [1, 2, 65_536])
 def test_remembered_tariffs_are_the_longest_prefix_whatever_the_order(
     memo_size: int, monkeypatch: pytest.MonkeyPatch

@@ -84,3 +84,23 @@ def test_increments_cover_the_quantity_minimally(quantity: Decimal, first: int, 
     assert billed >= quantity
     assert billed == first or (billed - first) % next_ == 0
     assert billed - quantity < max(first, next_)  # never a whole step more than needed
+
+
+@settings(max_examples=300, deadline=None)
+@given(usages(), st.integers(0, 6), st.integers(0, 6))
+def test_remembered_prices_are_the_same_bytes_however_the_quantity_is_written(
+    usage: UsageRecord, places: int, other_places: int
+) -> None:
+    # The rater remembers flat-rate prices by the quantity's value: "61" then "61.000" must
+    # still give the bytes a fresh rater gives (billed quantity and amount as written).
+    shared = Rater(BOOK)
+    for digits in (places, other_places):
+        written = dataclasses.replace(
+            usage, quantity=usage.quantity.quantize(Decimal(1).scaleb(-digits))
+        )
+        if written.quantity != usage.quantity:
+            continue  # quantize rounded: another value, not another spelling
+        assert (
+            shared.rate(written, RATED_AT).to_avro()
+            == Rater(BOOK).rate(written, RATED_AT).to_avro()
+        )
