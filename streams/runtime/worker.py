@@ -40,7 +40,7 @@ import redis.asyncio as aioredis
 
 from streams.agreement.loader import load_book
 from streams.contract.records import RatedUsage
-from streams.core.clock import Clock, SystemClock
+from streams.core.clock import Clock, ManualClock, SystemClock
 from streams.core.errors import StackError
 from streams.core.redact import redact_text, redact_url
 from streams.rating.dedup import BatchItem, claim_key, lookups, origin_id, plan_batch
@@ -296,14 +296,21 @@ def run_worker(
     feed = InventoryFeed(settings, codec, inventory)
     feed.start()
     try:
-        pipeline = build_pipeline(settings, inventory=inventory)
+        batch_clock = ManualClock(SystemClock().now())  # RatingLoop sets it once per batch
+        pipeline = build_pipeline(
+            settings, clock=batch_clock if engine == "kafka" else None, inventory=inventory
+        )
         if engine == "kafka":
             logging.basicConfig(
                 level=_LEVELS.get(loglevel, logging.WARNING),
                 format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
             )
             loop = RatingLoop(
-                settings, pipeline, member=instance_id(settings, member), fault=_fault_from_env()
+                settings,
+                pipeline,
+                batch_clock=batch_clock,
+                member=instance_id(settings, member),
+                fault=_fault_from_env(),
             )
             until = _caught_up_check(settings) if until_caught_up else None
             loop.run(until=until)
