@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup lint test unit integration e2e demo up down status bench clean
 
-# The venv is rebuilt when pyproject.toml or the C module changes.
-$(STAMP): pyproject.toml setup.py streams/merkle/_batchhash.c
+# The venv is rebuilt when pyproject.toml or a C module changes.
+$(STAMP): pyproject.toml setup.py streams/merkle/_batchhash.c streams/contract/_flatavro.c
 	@command -v java >/dev/null || { echo "java not found: apt-get install -y openjdk-17-jre-headless"; exit 2; }
 	@command -v mvn >/dev/null || { echo "mvn not found: apt-get install -y maven"; exit 2; }
 	@bash deploy/local/build-deps.sh $(PYTHON)

@@ -25,8 +25,9 @@ any body that reader does not take is read by fastavro, which decides as it alwa
 
 ``encode_rated`` is ``encode("rated_usage", record.to_avro())`` for a
 :class:`~streams.contract.records.RatedUsage`, byte for byte, without the per-record
-validation a mapping needs: the record's own body writer (:mod:`streams.contract.bodies`)
-checks each value's type as it writes, and anything it does not write goes the validating way.
+validation a mapping needs: the record's values are written by the flat writer, which checks
+each value's type as it writes (:mod:`streams.contract.bodies`), and anything it does not
+write goes the validating way.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class _AvroCodec(abc.ABC):
     def __init__(self, store: SchemaStore) -> None:
         self.store = store
         self._writers: dict[str, _Writer] = {}
+        self._rated_layout: Layout | None = None
 
     def encode(self, subject: str, record: Mapping[str, Any]) -> bytes:
         writer = self._writers.get(subject) or self._writer(subject)
@@ -134,8 +136,11 @@ class _AvroCodec(abc.ABC):
 
     def encode_rated(self, record: RatedUsage) -> bytes:
         schema, _, header = self._writers.get("rated_usage") or self._writer("rated_usage")
-        if schema.fingerprint == RATED_USAGE_FINGERPRINT:  # the layout the body writer knows
-            body = rated_usage_body(record)
+        layout = self._rated_layout
+        if layout is None and schema.fingerprint == RATED_USAGE_FINGERPRINT:
+            layout = self._rated_layout = flat_layout(schema.parsed)  # the one it knows
+        if layout is not None:
+            body = rated_usage_body(record, layout)
             if body is not None:
                 return header + body
         return self.encode("rated_usage", record.to_avro())

@@ -21,15 +21,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Layout", "flat_layout", "read_flat"]
+try:  # the same functions in C (streams/contract/_flatavro.c), where it could be compiled
+    from streams.contract import _flatavro as _native
+except ImportError:  # pragma: no cover - depends on the machine; the Python path is the same
+    _native = None  # type: ignore[assignment]  # the optional-import idiom
 
-Layout = tuple[tuple[str, str, bool], ...]
-"""``(field name, "string" | "bytes" | "long", optional)`` per field, in schema order."""
+__all__ = ["NATIVE", "Layout", "flat_layout", "read_flat", "write_flat"]
 
-_KINDS = {"string": "string", "bytes": "bytes", "long": "long"}
-"""The field types a flat record may have (the values are the interned names compared with
-``is`` in :func:`read_flat`)."""
-_STRING, _LONG = _KINDS["string"], _KINDS["long"]
+NATIVE = _native is not None
+"""Whether :func:`read_flat` and :func:`write_flat` run in C (``streams.contract._flatavro``)."""
+
+_STRING, _BYTES, _LONG = 0, 1, 2
+_KINDS = {"string": _STRING, "bytes": _BYTES, "long": _LONG}
+"""The field types a flat record may have."""
+
+Layout = tuple[tuple[str, int, bool], ...]
+"""``(field name, kind, optional)`` per field in schema order; kinds are :data:`_KINDS`."""
+
+_LENGTHS = tuple(n >> 1 if n < 0x80 and not n & 1 else -1 for n in range(256))
+"""The length a one-byte zig-zag varint stands for; -1 for a negative one or a longer varint."""
 
 
 def flat_layout(schema: Mapping[str, Any]) -> Layout | None:
@@ -48,21 +58,79 @@ def flat_layout(schema: Mapping[str, Any]) -> Layout | None:
 
 
 def read_flat(layout: Layout, data: bytes, offset: int) -> dict[str, Any] | None:
-    """The record of ``layout`` whose body is ``data[offset:]``, or ``None`` (see the module
-    docstring: ``None`` for every body fastavro refuses, and for the rare ones not read here)."""
+    """The record of ``layout`` whose body is ``data[offset:]`` (``offset >= 0``), or ``None``
+    (see the module docstring: ``None`` for every body fastavro refuses, and for the rare ones
+    not read here). In C where it is compiled; :func:`_read_flat` is the same in Python."""
+    if _native is not None:
+        return _native.read(layout, data, offset)
+    return _read_flat(layout, data, offset)
+
+
+def write_flat(layout: Layout, values: tuple[Any, ...]) -> bytes | None:
+    """The body of ``values`` (one per field, in layout order), or ``None`` as soon as one is
+    not of its field's exact type: ``str``, ``bytes``, or ``int`` within 64 bits (not
+    ``bool``), or ``None`` for an optional field; ``None`` also for text that is not valid
+    Unicode (a lone surrogate). What fastavro writes for the same record, which it would
+    accept. In C where it is compiled; :func:`_write_flat` is the same in Python."""
+    if _native is not None:
+        return _native.write(layout, values)
+    return _write_flat(layout, values)
+
+
+def _write_flat(layout: Layout, values: tuple[Any, ...]) -> bytes | None:
+    if len(values) != len(layout):
+        return None
+    out = bytearray()
+    for (_, kind, optional), value in zip(layout, values, strict=True):
+        if optional:
+            if value is None:
+                out.append(0)  # the "null" branch
+                continue
+            out.append(2)  # the value's branch
+        if kind == _LONG:
+            if type(value) is not int or not _LONG_MIN <= value <= _LONG_MAX:
+                return None
+            _varint(out, (value << 1) ^ (value >> 63))
+            continue
+        if kind == _STRING:
+            if type(value) is not str:
+                return None
+            try:
+                value = value.encode()
+            except UnicodeEncodeError:
+                return None
+        elif type(value) is not bytes:
+            return None
+        _varint(out, len(value) << 1)
+        out += value
+    return bytes(out)
+
+
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+def _varint(out: bytearray, n: int) -> None:
+    """Append ``n`` (>= 0) as a base-128 little-endian varint."""
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _read_flat(layout: Layout, data: bytes, offset: int) -> dict[str, Any] | None:
     record: dict[str, Any] = {}
-    pos, end = offset, len(data)
+    pos = offset
     try:
         for name, kind, optional in layout:
             if optional:
                 branch = data[pos]
                 pos += 1
-                if branch == 0:  # zig-zag 0: the "null" branch
-                    record[name] = None
-                    continue
-                if branch != 2:  # zig-zag 1, the value's branch; anything else: fastavro's way
-                    return None
-            if kind is _LONG:  # zig-zag, base-128 little-endian varint
+                if branch != 2:  # zig-zag 1, the value's branch
+                    if branch == 0:  # zig-zag 0, the "null" branch
+                        record[name] = None
+                        continue
+                    return None  # any other index, or a longer varint: fastavro's way
+            if kind == _LONG:  # zig-zag, base-128 little-endian varint
                 byte = data[pos]
                 pos += 1
                 n, shift = byte & 0x7F, 7
@@ -75,14 +143,13 @@ def read_flat(layout: Layout, data: bytes, offset: int) -> dict[str, Any] | None
                     shift += 7
                 record[name] = (n >> 1) ^ -(n & 1)
                 continue
-            size = data[pos]
-            if size > 0x7F or size & 1:  # a longer length, or a negative one: fastavro's way
+            size = _LENGTHS[data[pos]]
+            if size < 0:  # a longer length, or a negative one: fastavro's way
                 return None
             pos += 1
-            stop = pos + (size >> 1)  # past the end if truncated: refused below
-            value = data[pos:stop]
-            record[name] = value.decode() if kind is _STRING else value
+            stop = pos + size  # past the end if truncated: refused below
+            record[name] = data[pos:stop].decode() if kind == _STRING else data[pos:stop]
             pos = stop
     except (IndexError, UnicodeDecodeError):  # truncated, or not UTF-8
         return None
-    return record if pos == end else None
+    return record if pos == len(data) else None
