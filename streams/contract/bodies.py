@@ -22,6 +22,7 @@ writer (and a test fails) until it is updated.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from streams.contract.flat import Layout, write_flat
@@ -53,14 +54,29 @@ def rated_usage_values(record: RatedUsage) -> tuple[Any, ...]:
         str(record.amount),
         record.currency,
         record.direction,
-        to_ms(record.window_start),
-        to_ms(record.window_end),
-        to_ms(record.rated_at),
+        _shared_ms(record.window_start),
+        _shared_ms(record.window_end),
+        _shared_ms(record.rated_at),
         record.leaf_hash,
         record.supersedes,
         record.run_id,
         record.correlation_key,
     )
+
+
+_SHARED_MS: dict[datetime, int] = {}
+"""Epoch ms of recent times that many records share (their window, the rating time)."""
+
+
+def _shared_ms(moment: datetime) -> int:
+    """``to_ms(moment)``, remembered: equal datetimes are one instant (bounded memo)."""
+    ms = _SHARED_MS.get(moment)
+    if ms is None:
+        ms = to_ms(moment)
+        if len(_SHARED_MS) >= 4096:
+            _SHARED_MS.clear()
+        _SHARED_MS[moment] = ms
+    return ms
 
 
 def rated_usage_body(record: RatedUsage, layout: Layout) -> bytes | None:

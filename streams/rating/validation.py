@@ -10,7 +10,9 @@ check of the shape the worker sees on every message (a decoded Avro ``usage_reco
 values, ``start_ms`` an int) that returns the record when every rule holds and ``None`` at the
 first doubt. Only then does the full pass, :func:`_judge`, run: it judges anything at all and
 words every problem. ``_accept`` is never more lenient than ``_judge`` and builds the same
-record (``tests/unit/rating/test_validation.py`` checks both on hostile fields).
+record (``tests/unit/rating/test_validation.py`` checks both on hostile fields). It remembers,
+in bounded memos, the sources, agreements, partners and quantity texts it has seen pass: in a
+stream they repeat, and a remembered text is the same text that passed the same rule.
 """
 
 from __future__ import annotations
@@ -264,10 +266,8 @@ def _accept(fields: Mapping[str, Any], now: datetime) -> UsageRecord | None:
         and type(record_id) is str
         and type(agreement_id) is str
         and type(partner) is str
-        and _ID.fullmatch(source)
         and _ID.fullmatch(record_id)
-        and _ID.fullmatch(agreement_id)
-        and _ID.fullmatch(partner)
+        and _known(_GOOD_IDS, source, agreement_id, partner)
         and type(product) is str
         and product in _PRODUCTS
         and type(unit) is str
@@ -287,17 +287,23 @@ def _accept(fields: Mapping[str, Any], now: datetime) -> UsageRecord | None:
     if start > now + MAX_FUTURE:
         return None
     text = get("quantity")
-    if type(text) is not str or not _QUANTITY.fullmatch(text):
-        return None
-    quantity = Decimal(text)
+    quantity = _QUANTITIES.get(text) if type(text) is str else None
+    if quantity is None:
+        if type(text) is not str or not _QUANTITY.fullmatch(text):
+            return None
+        quantity = _remember(_QUANTITIES, text, Decimal(text))
     limit = MAX_QUANTITY.get(unit)
     if (limit is not None and quantity > limit) or (
         product == "sms" and quantity != quantity.to_integral_value()
     ):
         return None
-    a_number = _accepted(get("a_number"), _E164)
-    b_number = _accepted(get("b_number"), _E164)
-    product_id = _accepted(get("product_id"), _ID)
+    a_number, b_number, product_id = get("a_number"), get("b_number"), get("product_id")
+    if a_number is not None:
+        a_number = _accepted(a_number, _E164)
+    if b_number is not None:
+        b_number = _accepted(b_number, _E164)
+    if product_id is not None:
+        product_id = _accepted(product_id, _ID)
     if (
         a_number is _REFUSED
         or b_number is _REFUSED
@@ -321,6 +327,29 @@ def _accept(fields: Mapping[str, Any], now: datetime) -> UsageRecord | None:
 
 _REFUSED: Any = object()
 """What :func:`_accepted` gives for a value the full pass must judge."""
+
+_MEMO = 4096
+_GOOD_IDS: dict[str, bool] = {}
+"""Recent identifiers known to match ``_ID``: sources, agreements and partners repeat."""
+_QUANTITIES: dict[str, Decimal] = {}
+"""Recent quantity texts known to match ``_QUANTITY``, with their value: call lengths repeat."""
+
+
+def _known(memo: dict[str, bool], *texts: str) -> bool:
+    """Whether every one of ``texts`` matches ``_ID``, remembering those that do."""
+    for text in texts:
+        if text not in memo:
+            if not _ID.fullmatch(text):
+                return False
+            _remember(memo, text, True)
+    return True
+
+
+def _remember(memo: dict[str, Any], key: str, value: Any) -> Any:
+    if len(memo) >= _MEMO:  # bounded, whatever the stream holds
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _accepted(value: Any, pattern: re.Pattern[str]) -> Any:

@@ -153,3 +153,12 @@ def test_sub_millisecond_times_are_floored_before_the_epoch_too() -> None:
     )
     assert record.to_avro()["start_ms"] == -1
     assert SINGLE.encode_rated(record) == SINGLE.encode("rated_usage", record.to_avro())
+
+
+def test_remembered_times_stay_exact_past_the_memo_bound() -> None:
+    records = [
+        rated_call(f"r{i}", WINDOW + timedelta(hours=i), i % 3600, "0.0150") for i in range(5_000)
+    ]
+    assert [SINGLE.encode_rated(r) for r in records] == [
+        SINGLE.encode("rated_usage", r.to_avro()) for r in records
+    ]

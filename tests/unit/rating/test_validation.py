@@ -203,3 +203,16 @@ def test_the_straight_line_and_the_full_pass_agree_at_every_boundary(
     changes: dict[str, Any],
 ) -> None:
     assert_one_verdict({**USAGE_FIELDS, **changes})
+
+
+def test_remembered_identifiers_and_quantities_are_only_ones_that_passed() -> None:
+    # _accept remembers sources, agreements, partners and quantity texts it has seen pass;
+    # past its bound it forgets and checks again. A bad one is never remembered.
+    for i in range(5_000):
+        fields = {**USAGE_FIELDS, "source": f"ix-{i}", "quantity": f"{i % 600}.5"}
+        assert _accept(fields, NOW) == _judge(fields, NOW)
+    for bad in ({"source": "ix 1"}, {"partner": "-dcc"}, {"quantity": "61.5 "}):
+        assert_one_verdict({**USAGE_FIELDS, **bad})
+        assert _accept({**USAGE_FIELDS, **bad}, NOW) is None
+    again = parse_usage({**USAGE_FIELDS, "quantity": "61.50"}, now=NOW)
+    assert str(again.quantity) == "61.50"  # the text as written, not an equal remembered one
