@@ -200,7 +200,8 @@ class RatingLoop:
         self.stopping = True
 
     def run(self, until: Callable[[], bool] | None = None) -> Counter[str]:
-        """Loop until stopped (a signal, or ``until()`` true, checked at most once a second);
+        """Loop until stopped (a signal, or ``until()`` true, checked when a read found nothing
+        new, at most twice a second);
         returns the counts. A failure inside the loop halts the process with exit 70 before
         anything it had not settled is committed.
 
@@ -230,7 +231,9 @@ class RatingLoop:
                 if now - last_report >= REPORT_EVERY and self.counts:
                     self._report()
                     last_report = now
-                if until is not None and now - last_check >= 1.0:
+                # Only when idle: the check asks the broker (tens of ms), which would stall a
+                # loop that still has messages to rate.
+                if until is not None and not messages and now - last_check >= 0.5:
                     last_check = now
                     self._guard(partial(self._settle_pending, True), "settling a batch")
                     if until():
