@@ -103,6 +103,7 @@ __all__ = [
     "leaf_data",
     "leaf_fields",
     "leaf_hash",
+    "leaf_hash_of_fields",
     "tagged",
 ]
 
@@ -338,6 +339,13 @@ def leaf_data(record: RatedUsage) -> bytes:
     return tagged(LEAF_DOMAIN, canonical_json(leaf_fields(record)))
 
 
+def leaf_hash_of_fields(fields: Mapping[str, Any]) -> bytes:
+    """The RFC 9162 leaf hash of leaf fields (as :func:`leaf_fields` gives them, or as a
+    partner sent them): ``SHA-256(0x00 || tagged(LEAF_DOMAIN, canonical_json(fields)))``.
+    ``TypeError``/``ValueError`` for fields with no canonical form."""
+    return hashlib.sha256(b"\x00" + tagged(LEAF_DOMAIN, canonical_json(fields))).digest()
+
+
 def leaf_hash(record: RatedUsage) -> bytes:
     """The RFC 9162 leaf hash of ``record``: ``SHA-256(0x00 || leaf_data(record))``, 32 bytes."""
-    return hashlib.sha256(b"\x00" + leaf_data(record)).digest()
+    return leaf_hash_of_fields(leaf_fields(record))

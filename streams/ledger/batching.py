@@ -26,9 +26,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from streams.contract.records import RatedUsage, totals_by_currency
-from streams.core.canonical import LEAF_DOMAIN, canonical_json, decimal_text, leaf_fields, tagged
+from streams.core.canonical import decimal_text, leaf_fields, leaf_hash_of_fields
 from streams.merkle.batchtree import BatchTree
-from streams.merkle.rfc9162 import leaf_hash as rfc_leaf_hash
 
 __all__ = ["Batch", "Batcher", "Leaf"]
 
@@ -62,7 +61,7 @@ class Leaf:
         fields = leaf_fields(record)
         return cls(
             record.ledger_key,
-            rfc_leaf_hash(tagged(LEAF_DOMAIN, canonical_json(fields))),
+            leaf_hash_of_fields(fields),
             record.amount,
             record.currency,
             record.agreement_version,
@@ -96,10 +95,9 @@ class Leaf:
     def hash_ok(self, agreement_id: str) -> bool:
         """Whether :attr:`leaf_hash` is the hash of :meth:`fields` (False when not detailed)."""
         try:
-            data = tagged(LEAF_DOMAIN, canonical_json(self.fields(agreement_id)))
+            return leaf_hash_of_fields(self.fields(agreement_id)) == self.leaf_hash
         except (TypeError, ValueError):
             return False
-        return rfc_leaf_hash(data) == self.leaf_hash
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,6 +197,12 @@ class _Run:
         self.cosigns: list[dict[str, Any]] = []
         self.windows: list[WindowStatus] = []
         self.pending = False
+        self.witnessed = witnessed(engine.own_entries.values(), engine.partner)
+        """What our chain countersigns of the partner's: partner sequence → (hash, ours)."""
+        self.cosigned_by_partner = witnessed(engine.partner_entries.values(), engine.party)
+        """What the partner's chain countersigns of ours, likewise."""
+        self._digests: dict[tuple[int, int, int], Digest | str | None] = {}
+        self._opened: dict[str, tuple[dict[int, list[Leaf]], list[str]]] = {}
         self.own_all = engine._own_anchors()
         self.ours = _latest(self.own_all.values())
         self.partner_usable = self._check_partner()
@@ -240,8 +246,7 @@ class _Run:
                 identity=(finding.kind, finding.sequence),
                 facts={"partner_sequence": str(finding.sequence)},
             )
-        seen = witnessed(e.own_entries.values(), e.partner)
-        for kind, sequence, detail in witness_findings(seen, entries):
+        for kind, sequence, detail in witness_findings(self.witnessed, entries):
             cutoff = sequence if cutoff is None else min(cutoff, sequence)
             self.alert(
                 (0, 0),
@@ -265,15 +270,31 @@ class _Run:
         return self.e.members(anchor.key)
 
     def partner_digest(self, anchor: Anchor) -> Digest | str | None:
-        """The partner's digest of ``anchor`` if it checks; a problem text if none does."""
-        candidates = self.e.partner_digests.get(anchor.key, [])
+        """The partner's digest of ``anchor`` if it checks; a problem text if none does
+        (checked once per evaluation)."""
+        if anchor.key in self._digests:
+            return self._digests[anchor.key]
         problems: list[str] = []
-        for digest in candidates:
-            found = digest_problems(digest, anchor.payload)
-            if not found:
-                return digest
-            problems.extend(found)
-        return "; ".join(problems) if problems else None
+        found: Digest | str | None = None
+        for digest in self.e.partner_digests.get(anchor.key, []):
+            wrong = digest_problems(digest, anchor.payload)
+            if not wrong:
+                found = digest
+                break
+            problems.extend(wrong)
+        if found is None and problems:
+            found = "; ".join(problems)
+        self._digests[anchor.key] = found
+        return found
+
+    def opened(
+        self, answer: Mapping[str, Any], digest: Digest
+    ) -> tuple[dict[int, list[Leaf]], list[str]]:
+        """:func:`open_answer` of one answer, checked once per evaluation."""
+        request_id = answer["request_id"]
+        if request_id not in self._opened:
+            self._opened[request_id] = open_answer(answer, digest, self.e.salt)
+        return self._opened[request_id]
 
     def partner_bucket(self, window: Window, bucket: int) -> list[Leaf] | None:
         """The partner's leaves of ``bucket`` in ``window`` if known ([] when the partner did
@@ -299,7 +320,7 @@ class _Run:
             ):
                 digest = self.partner_digest(theirs)
                 if isinstance(digest, Digest):
-                    opened, _ = open_answer(answer, digest, self.e.salt)
+                    opened, _ = self.opened(answer, digest)
                     if bucket in opened:
                         return opened[bucket]
         return None
@@ -424,7 +445,7 @@ class _Run:
         if answer is None:
             self.requests[request["request_id"]] = request
             return WindowStatus(state="drilling", waiting_for="partner answer", **base)
-        opened, problems = open_answer(answer, digest, self.e.salt)
+        opened, problems = self.opened(answer, digest)
         if problems:
             self.alert(
                 window,
@@ -467,21 +488,13 @@ class _Run:
         return WindowStatus(state=kind, at_stake=total, **base)
 
     def _partner_countersigned(self, ours: Anchor) -> bool:
-        for entry in self.e.partner_entries.values():
-            if entry.kind == "countersignature":
-                payload = entry.payload_json()
-                if (
-                    payload.get("partner") == self.e.party
-                    and payload.get("partner_sequence") == ours.entry.sequence
-                    and payload.get("partner_entry_hash") == ours.entry.entry_hash().hex()
-                ):
-                    return True
-        return False
+        """Whether the partner's chain countersigns our anchor ``ours`` (this very entry)."""
+        witnessed_there = self.cosigned_by_partner.get(ours.entry.sequence)
+        return witnessed_there is not None and witnessed_there[0] == ours.entry.entry_hash()
 
     def _request_cosign(self, ours: Anchor, theirs: Anchor) -> bool:
         """Whether our chain already countersigns ``theirs``; else asks for it."""
-        seen = witnessed(self.e.own_entries.values(), self.e.partner)
-        if theirs.entry.sequence in seen:
+        if theirs.entry.sequence in self.witnessed:
             return True
         payload = countersignature_payload(
             partner=self.e.partner,

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from streams.core.canonical import LEAF_DOMAIN, canonical_json, decimal_text, tagged
+from streams.core.canonical import canonical_json, decimal_text, leaf_hash_of_fields, tagged
 from streams.ledger.anchoring import digest_hash_of
 from streams.ledger.batching import Leaf
 from streams.merkle.buckets import batch_root, bucket_of, bucket_root
-from streams.merkle.rfc9162 import ProofError, leaf_hash
+from streams.merkle.rfc9162 import ProofError
 
 __all__ = [
     "MAX_PART_BYTES",
@@ -140,7 +140,7 @@ def request_id(
             "buckets": sorted(set(buckets)),
         }
     )
-    return hashlib.sha256(b"bilat.recon-request.v1\x00" + body).hexdigest()
+    return hashlib.sha256(tagged("recon-request.v1", body)).hexdigest()
 
 
 def make_request(
@@ -333,7 +333,7 @@ def open_answer(
                 bad.append(f"leaf {data.get('usage_key')!r}: unreadable ({exc})")
                 continue
             try:
-                hashed = leaf_hash(tagged(LEAF_DOMAIN, canonical_json(fields)))
+                hashed = leaf_hash_of_fields(fields)
             except (TypeError, ValueError) as exc:
                 bad.append(f"leaf {leaf.usage_key!r}: fields have no canonical form ({exc})")
                 continue

@@ -73,6 +73,19 @@ class WindowRecords:
         by_print: dict[tuple[object, ...], list[Leaf]] = {}
         for leaf in own_window:
             by_print.setdefault(fingerprint(leaf), []).append(leaf)
+
+        def twin_of(leaf: Leaf) -> Leaf | None:
+            """Another record of this side with ``leaf``'s fingerprint that has a partner: the
+            record ``leaf`` duplicates (None if there is none)."""
+            return next(
+                (
+                    other
+                    for other in by_print.get(fingerprint(leaf), [])
+                    if other.usage_key != leaf.usage_key and other.usage_key not in unpaired
+                ),
+                None,
+            )
+
         for leaf in mine_only:
             bucket = bucket_of(leaf.usage_key, e.depth, e.salt)
             found = self._cross_window(window, leaf, here_side=True, bucket=bucket)
@@ -82,14 +95,7 @@ class WindowRecords:
             if found:
                 findings.append(("cross-window", leaf, found[0], bucket))
                 continue
-            twin = next(
-                (
-                    other
-                    for other in by_print.get(fingerprint(leaf), [])
-                    if other.usage_key != leaf.usage_key and other.usage_key not in unpaired
-                ),
-                None,
-            )
+            twin = twin_of(leaf)
             findings.append(("duplicate" if twin else "missing-at-partner", leaf, twin, bucket))
         for bucket, leaf in theirs_only:
             found = self._cross_window(window, leaf, here_side=False, bucket=bucket)
@@ -99,14 +105,7 @@ class WindowRecords:
             if found:
                 findings.append(("cross-window", found[0], leaf, bucket))
                 continue
-            twin = next(
-                (
-                    other
-                    for other in by_print.get(fingerprint(leaf), [])
-                    if other.usage_key != leaf.usage_key and other.usage_key not in unpaired
-                ),
-                None,
-            )
+            twin = twin_of(leaf)
             findings.append(
                 ("duplicate-at-partner" if twin else "missing-here", twin, leaf, bucket)
             )
