@@ -27,6 +27,8 @@ TopicName = Literal[
     "recon.answers",
     "recon.alerts",
     "recon.cosign",
+    "ledger.requests",
+    "settle.documents",
 ]
 """Every logical topic of one party's deployment (``streams.runtime.config.TOPICS``)."""
 
@@ -43,6 +45,8 @@ SUBJECTS: Mapping[TopicName, str] = MappingProxyType(
         "recon.answers": "recon_answer",
         "recon.alerts": "recon_alert",
         "recon.cosign": "cosign_request",
+        "ledger.requests": "ledger_request",
+        "settle.documents": "settle_document",
     }
 )
 """The Avro subject of the values on each logical topic."""

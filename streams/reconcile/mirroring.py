@@ -48,11 +48,18 @@ __all__ = [
     "topics_regex",
 ]
 
-MIRRORED: tuple[str, ...] = ("ledger.anchors", "ledger.digests", "recon.requests", "recon.answers")
+MIRRORED: tuple[str, ...] = (
+    "ledger.anchors",
+    "ledger.digests",
+    "recon.requests",
+    "recon.answers",
+    "settle.documents",
+)
 """The logical topics each party mirrors to its partner: the signed chain, the bucket digests,
-and the drill-down exchange of reconciliation."""
+the drill-down exchange of reconciliation and the settlement documents (statements, dispute
+evidence) the chain names by hash."""
 
-KEPT_LOCAL: tuple[str, ...] = ("ledger.batches", "recon.alerts", "recon.cosign")
+KEPT_LOCAL: tuple[str, ...] = ("ledger.batches", "recon.alerts", "recon.cosign", "ledger.requests")
 """Logical topics that never leave their party (the leaves, the local alerts and co-signing)."""
 
 DEFAULT_REPLICATION_POLICY = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from streams.core import resources
 
-__all__ = ["LEDGER_TOPICS", "PARTY_PORTS", "RECON_TOPICS", "TOPICS", "Settings"]
+__all__ = [
+    "LEDGER_TOPICS",
+    "PARTY_PORTS",
+    "RECON_TOPICS",
+    "SETTLE_TOPICS",
+    "TOPICS",
+    "Settings",
+]
 
 DEFAULT_PARTIES = ("hgc", "dcc")
 """The two parties ``bilat up`` and the demo start by default: Seller, then Buyer."""
@@ -99,5 +106,17 @@ RECON_TOPICS = ("recon.requests", "recon.answers", "recon.alerts", "recon.cosign
 """Reconciliation: drill-down requests and answers (mirrored to the partner), alerts and
 countersigning requests (kept)."""
 
-TOPICS = ("usage.cdr", "usage.rated", "usage.dlq", "sonata.orders", *LEDGER_TOPICS, *RECON_TOPICS)
+SETTLE_TOPICS = ("ledger.requests", "settle.documents")
+"""Settlement: entries asked of the chain writer (kept) and the statement and evidence
+documents ledger entries name by hash (mirrored to the partner)."""
+
+TOPICS = (
+    "usage.cdr",
+    "usage.rated",
+    "usage.dlq",
+    "sonata.orders",
+    *LEDGER_TOPICS,
+    *RECON_TOPICS,
+    *SETTLE_TOPICS,
+)
 """Every logical topic of one party's deployment."""

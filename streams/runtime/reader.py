@@ -48,6 +48,8 @@ DECODERS: Mapping[TopicName, Callable[[AvroFields], object]] = {
     "recon.answers": _fields,
     "recon.alerts": _fields,
     "recon.cosign": _fields,
+    "ledger.requests": _fields,
+    "settle.documents": _fields,
 }
 """What builds the record of each logical topic from its decoded value; the overloads of
 :func:`read_records` give the same types."""
@@ -105,6 +107,8 @@ def read_records(
         "recon.answers",
         "recon.alerts",
         "recon.cosign",
+        "ledger.requests",
+        "settle.documents",
     ],
     *,
     topic: str | None = ...,

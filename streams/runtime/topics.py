@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from streams.core.errors import StackError
-from streams.runtime.config import LEDGER_TOPICS, RECON_TOPICS, TOPICS, Settings
+from streams.runtime.config import LEDGER_TOPICS, RECON_TOPICS, SETTLE_TOPICS, TOPICS, Settings
 
 __all__ = ["KEPT_FOREVER", "delete_topics", "ensure_topics", "topic_config"]
 
@@ -54,6 +54,9 @@ def ensure_topics(
     return created
 
 
+_SINGLE = frozenset((*LEDGER_TOPICS, *RECON_TOPICS, *SETTLE_TOPICS))
+"""Topics of one partition, kept forever: the ledger, reconciliation and settlement."""
+
 KEPT_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 """The ledger and reconciliation topics are the record of what both parties signed: never
 expired (MirrorMaker 2 copies the setting to the partner's copy). A chain that lost its start
@@ -62,13 +65,13 @@ to retention could not be checked at all, and one that lost entries in the middl
 
 def topic_config(name: str) -> dict[str, str]:
     """The topic settings Bilat creates the logical topic ``name`` with."""
-    return dict(KEPT_FOREVER) if name in LEDGER_TOPICS or name in RECON_TOPICS else {}
+    return dict(KEPT_FOREVER) if name in _SINGLE else {}
 
 
 def _partitions(name: str, settings: Settings) -> int:
     """Ledger and reconciliation topics have one partition: a party's chain is one total order,
     and reconciliation's few records are read whole."""
-    return 1 if name in LEDGER_TOPICS or name in RECON_TOPICS else settings.partitions
+    return 1 if name in _SINGLE else settings.partitions
 
 
 def delete_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) -> None:

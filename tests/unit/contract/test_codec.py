@@ -161,6 +161,23 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "ledger_request": {
+        "request_id": "dispute:hgc-dcc-2026-2026-03-EUR/d1",
+        "party": "dcc",
+        "agreement_id": "hgc-dcc-2026",
+        "kind": "dispute",
+        "payload": '{"bill_id":"hgc-dcc-2026-2026-03-EUR"}',
+        "requested_ms": 1_764_032_520_000,
+    },
+    "settle_document": {
+        "document_id": "hgc-dcc-2026-2026-03-EUR",
+        "kind": "statement",
+        "party": "hgc",
+        "agreement_id": "hgc-dcc-2026",
+        "hash": hashlib.sha256(b"statement").digest(),
+        "body": '{"id":"hgc-dcc-2026-2026-03-EUR"}',
+        "published_ms": 1_764_032_520_000,
+    },
     "cosign_request": {
         "party": "dcc",
         "partner": "hgc",

@@ -29,10 +29,12 @@ SUBJECTS = [
     "cosign_request",
     "dead_letter",
     "ledger_entry",
+    "ledger_request",
     "rated_usage",
     "recon_alert",
     "recon_answer",
     "recon_request",
+    "settle_document",
     "sonata_order_event",
     "usage_record",
 ]
@@ -44,6 +46,8 @@ SUBJECTS = [
 V1_FINGERPRINTS = {
     "batch_leaves": "96d1edae4fdbb91c",
     "cosign_request": "8f2b27d435a78186",
+    "ledger_request": "7a88f48eb6efb4d7",
+    "settle_document": "90e0ab1b50d0ee0c",
     "recon_answer": "aafae9aaadd24c64",
     "recon_request": "1c96d8e277f32b74",
     "batch_digest": "b06f105ce47660be",

@@ -37,7 +37,13 @@ def _link(**overrides: object) -> MirrorLink:
 
 
 def test_the_ledger_and_the_exchange_are_mirrored_and_nothing_else() -> None:
-    assert MIRRORED == ("ledger.anchors", "ledger.digests", "recon.requests", "recon.answers")
+    assert MIRRORED == (
+        "ledger.anchors",
+        "ledger.digests",
+        "recon.requests",
+        "recon.answers",
+        "settle.documents",
+    )
     assert not set(MIRRORED) & set(KEPT_LOCAL)
     assert "ledger.batches" in KEPT_LOCAL
 
@@ -84,7 +90,8 @@ def test_a_prefix_pattern_mirrors_every_test_prefix_and_not_the_copies() -> None
 def test_the_regex_is_anchored_and_has_no_comma_for_mm2s_list() -> None:
     regex = topics_regex(_link(topic_prefix="demo."))
     assert regex == (
-        r"^(?:demo\.)(?:ledger\.anchors|ledger\.digests|recon\.requests|recon\.answers)$"
+        r"^(?:demo\.)(?:ledger\.anchors|ledger\.digests|recon\.requests|recon\.answers"
+        r"|settle\.documents)$"
     )
     assert "," not in regex
 
