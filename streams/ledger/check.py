@@ -27,10 +27,12 @@ from streams.ledger.entries import ZERO_HASH, LedgerEntry, LedgerError
 from streams.ledger.findings import FINDING_KINDS, Finding
 from streams.ledger.key_check import genesis_keys, genesis_trust, rotated_key, signature_ok
 from streams.ledger.payloads import (
+    SETTLEMENT_KINDS,
     WindowKey,
     anchor_problems,
     countersignature_problems,
     rotation_problems,
+    settlement_problems,
     window_key,
 )
 
@@ -73,7 +75,9 @@ def check_ledger(
       kind's shape (genesis: keys, book hash, both agreement signatures; anchor: window,
       revision, root; key-rotation: key (not of small order), id, valid_from matching the
       trusted listing, and a proof of possession that verifies with the new key; a revision
-      superseding a root its window was not anchored with);
+      superseding a root its window was not anchored with; a settlement entry (statement,
+      acceptance, dispute, resolution, payment) whose payload is not its kind's shape,
+      :func:`streams.ledger.settlement.settlement_problems`);
     * ``unknown-key`` — signed by a key ``trusted`` does not list for the owner (a stranger's,
       or the partner's), an agreement signature in the genesis by a key not trusted for its
       party, or a key rotation to such a key; the detail names the key and the trusted ones;
@@ -237,6 +241,8 @@ def _payload_problems(
         return payload, [f"key rotation: {p}" for p in rotation_problems(payload)]
     if entry.kind == "countersignature":
         return payload, [f"countersignature: {p}" for p in countersignature_problems(payload)]
+    if entry.kind in SETTLEMENT_KINDS:
+        return payload, settlement_problems(entry.kind, payload, agreement)
     return payload, []
 
 

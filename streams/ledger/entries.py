@@ -16,8 +16,9 @@ party's Ed25519 key, so the partner can check the whole history it mirrored:
   Genesis (sequence 0) has ``prev_hash`` = 32 zero bytes.
 
 Related modules: :mod:`streams.ledger.genesis` (the genesis: the agreement both parties
-signed, :mod:`streams.agreement.signing`), :mod:`streams.ledger.payloads` (anchor and
-key-rotation payloads), :mod:`streams.ledger.check` (every problem of a
+signed, :mod:`streams.agreement.signing`), :mod:`streams.ledger.payloads` (anchor,
+countersignature and key-rotation payloads), :mod:`streams.ledger.settlement` (a bill's
+settlement payloads), :mod:`streams.ledger.check` (every problem of a
 mirrored chain, as findings) and :mod:`streams.ledger.chain` (appending to one's own chain).
 """
 
@@ -53,14 +54,19 @@ KINDS = (
     "dispute",
     "resolution",
     "statement",
+    "acceptance",
+    "payment",
 )
 """Entry kinds; the kind fixes the payload's shape: genesis
 (:func:`streams.ledger.genesis.genesis_payload`), anchor
 (:func:`streams.ledger.payloads.anchor_payload`), key-rotation
-(:func:`streams.ledger.payloads.rotation_payload`). ``schemas/ledger_entry/v1.avsc`` (``kind`` is a
-string) lists all but ``key-rotation``, added later: a published schema never changes, and a
-version differing in docs only would have the same fingerprint, so the next real change of
-the schema lists it."""
+(:func:`streams.ledger.payloads.rotation_payload`), countersignature
+(:func:`streams.ledger.payloads.countersignature_payload`), and a bill's settlement: statement,
+acceptance, dispute, resolution, payment (:mod:`streams.ledger.settlement`).
+``schemas/ledger_entry/v1.avsc`` (``kind`` is a string) lists all but ``key-rotation``,
+``acceptance`` and ``payment``, added later: a published schema never changes, and a version
+differing in docs only would have the same fingerprint, so the next real change of the schema
+lists them."""
 
 ZERO_HASH = bytes(32)
 """``prev_hash`` of the genesis entry."""

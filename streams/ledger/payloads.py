@@ -1,9 +1,12 @@
-"""Kind-specific payloads of ledger entries: anchors (one batch of one agreement) and key
-rotations (the chain handed to a party's next key, with the new key's proof of possession). Pure.
+"""Kind-specific payloads of ledger entries: anchors (one batch of one agreement),
+countersignatures and key rotations (the chain handed to a party's next key, with the new key's
+proof of possession). Pure.
 
 Each builder gives the payload object that :func:`streams.ledger.entries.make_entry` turns into
 an entry's canonical payload bytes; each ``*_problems`` says what makes a stored payload
-unusable. The genesis payload is :mod:`streams.ledger.genesis`'s.
+unusable. The genesis payload is :mod:`streams.ledger.genesis`'s; a bill's settlement payloads
+(statement, acceptance, dispute, resolution, payment) are :mod:`streams.ledger.settlement`'s,
+re-exported here so that every payload builder is importable from this module.
 """
 
 from __future__ import annotations
@@ -17,20 +20,48 @@ from streams.core.canonical import canonical_json, decimal_text, is_hex, tagged
 from streams.core.clock import to_ms
 from streams.core.keys import SMALL_ORDER_PROBLEM, PublicKey, Signer, is_small_order, key_id_of
 from streams.ledger.entries import LedgerError, is_aware
+from streams.ledger.settlement import (
+    SETTLEMENT_KINDS,
+    acceptance_payload,
+    acceptance_problems,
+    dispute_payload,
+    dispute_problems,
+    entry_ref,
+    payment_payload,
+    payment_problems,
+    resolution_payload,
+    resolution_problems,
+    settlement_problems,
+    statement_payload,
+    statement_problems,
+)
 
 __all__ = [
     "COUNTERSIGNATURE_FIELDS",
     "ROTATION_DOMAIN",
     "ROTATION_FIELDS",
+    "SETTLEMENT_KINDS",
     "WindowKey",
+    "acceptance_payload",
+    "acceptance_problems",
     "anchor_payload",
     "anchor_problems",
     "countersignature_payload",
     "countersignature_problems",
+    "dispute_payload",
+    "dispute_problems",
+    "entry_ref",
+    "payment_payload",
+    "payment_problems",
+    "resolution_payload",
+    "resolution_problems",
     "rotation_message",
     "rotation_payload",
     "rotation_problems",
     "rotation_proof_ok",
+    "settlement_problems",
+    "statement_payload",
+    "statement_problems",
     "window_key",
 ]
 

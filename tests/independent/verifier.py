@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -60,6 +61,8 @@ __all__ = [
     "request_id",
     "root_from_path",
     "rotation_message",
+    "settle_amount",
+    "settlement_problems",
     "signature_doc_problems",
     "status",
     "trusted_keys",
@@ -653,6 +656,8 @@ KINDS = (
     "dispute",
     "resolution",
     "statement",
+    "acceptance",
+    "payment",
 )
 
 
@@ -1026,6 +1031,8 @@ def _payload_problems(e: Entry, agreement: str) -> list[str]:
         return rotation_problems(payload)
     if e.kind == "countersignature":
         return countersignature_problems(payload)
+    if e.kind in SETTLEMENT_MEMBERS:
+        return settlement_problems(e.kind, payload, agreement)
     return []
 
 
@@ -1052,6 +1059,125 @@ def countersignature_problems(payload: Mapping[str, Any]) -> list[str]:
     problems += [n for n in (*numbers, "anchor_sequence") if not _is_int(payload[n])]
     problems += [n for n in ("partner_entry_hash", "root") if not is_hex(payload[n], 32)]
     return problems
+
+
+# --- Settlement payloads ------------------------------------------------------------------
+
+SETTLEMENT_MEMBERS = {
+    "statement": {
+        "agreement_id", "bill_id", "currency", "period_start_ms", "period_end_ms",
+        "bill_date_ms", "statement_hash", "amount_due", "item_count",
+    },
+    "acceptance": {
+        "agreement_id", "bill_id", "statement_hash", "statement_entry", "resolution_entry",
+    },
+    "dispute": {
+        "agreement_id", "bill_id", "dispute_id", "statement_hash", "statement_entry", "items",
+        "records", "alerts", "evidence_hash", "reason",
+    },
+    "resolution": {"agreement_id", "bill_id", "dispute_id", "dispute_entry", "outcomes", "note"},
+    "payment": {"agreement_id", "bill_id", "payment_id", "amount", "currency", "paid_ms"},
+}  # fmt: skip
+_MAX_SAFE = 2**53 - 1
+
+
+def settle_amount(value: Any, sign: str = "") -> bool:
+    """Spec: Settlement payloads, *amount* (``sign``: "", ">=0" or ">0")."""
+    if not (isinstance(value, str) and len(value) <= 64 and value != "-0"):
+        return False
+    if not _CANONICAL_DECIMAL.fullmatch(value):
+        return False
+    negative, zero = value.startswith("-"), value == "0"
+    return not ((sign == ">=0" and negative) or (sign == ">0" and (negative or zero)))
+
+
+def _settle_int(value: Any, low: int) -> bool:
+    return _is_int(value) and low <= value <= _MAX_SAFE
+
+
+def _currency(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch("[A-Z]{3}", value) is not None
+
+
+def _reference(value: Any) -> bool:
+    return (
+        _exactly(value, ("sequence", "entry_hash"))
+        and _settle_int(value["sequence"], 1)
+        and is_hex(value["entry_hash"], 32)
+    )
+
+
+def _id_list(value: Any, at_least: int) -> bool:
+    if not isinstance(value, list) or len(value) < at_least:
+        return False
+    if not all(_text(v) for v in value):
+        return False
+    return all(a < b for a, b in pairwise(value))
+
+
+def settlement_problems(kind: str, payload: Mapping[str, Any], agreement: str) -> list[str]:
+    """Spec: Payloads, Settlement payloads (a well-formed statement, acceptance, dispute,
+    resolution or payment). Names the members that break a rule."""
+    if set(payload) != SETTLEMENT_MEMBERS[kind]:
+        return [f"not the {kind}'s members"]
+    p = payload
+    rules: dict[str, bool] = {
+        "agreement_id": p["agreement_id"] == agreement,
+        "bill_id": _text(p["bill_id"]),
+    }
+    if kind == "statement":
+        times = [_settle_int(p[n], 0) for n in ("period_start_ms", "period_end_ms", "bill_date_ms")]
+        rules["currency"] = _currency(p["currency"])
+        rules["times"] = (
+            all(times) and p["period_start_ms"] < p["period_end_ms"] <= p["bill_date_ms"]
+        )
+        rules["statement_hash"] = is_hex(p["statement_hash"], 32)
+        rules["amount_due"] = settle_amount(p["amount_due"])
+        rules["item_count"] = _settle_int(p["item_count"], 0)
+    elif kind == "acceptance":
+        rules["statement_hash"] = is_hex(p["statement_hash"], 32)
+        rules["statement_entry"] = _reference(p["statement_entry"])
+        rules["resolution_entry"] = p["resolution_entry"] is None or _reference(
+            p["resolution_entry"]
+        )
+    elif kind == "dispute":
+        rules["dispute_id"] = _text(p["dispute_id"])
+        rules["statement_hash"] = is_hex(p["statement_hash"], 32)
+        rules["statement_entry"] = _reference(p["statement_entry"])
+        rules["items"] = _id_list(p["items"], 1)
+        rules["records"] = _id_list(p["records"], 0)
+        rules["alerts"] = _id_list(p["alerts"], 0)
+        rules["evidence_hash"] = is_hex(p["evidence_hash"], 32)
+        rules["reason"] = _text(p["reason"])
+    elif kind == "resolution":
+        rules["dispute_id"] = _text(p["dispute_id"])
+        rules["dispute_entry"] = _reference(p["dispute_entry"])
+        rules["note"] = isinstance(p["note"], str)
+        rules["outcomes"] = _outcomes_ok(p["outcomes"])
+    else:
+        rules["payment_id"] = _text(p["payment_id"])
+        rules["amount"] = settle_amount(p["amount"], ">0")
+        rules["currency"] = _currency(p["currency"])
+        rules["paid_ms"] = _settle_int(p["paid_ms"], 0)
+    return [name for name, ok in rules.items() if not ok]
+
+
+def _outcomes_ok(outcomes: Any) -> bool:
+    """Spec: Settlement payloads, Resolution: ``outcomes``."""
+    if not isinstance(outcomes, list) or not outcomes:
+        return False
+    items = []
+    for o in outcomes:
+        if not _exactly(o, ("item", "state", "credit")) or not _text(o["item"]):
+            return False
+        if o["state"] not in ("credit", "withDrawn", "withdrawn", "paymentDue"):
+            return False
+        if not settle_amount(o["credit"], ">=0"):
+            return False
+        if o["state"] != "credit" and o["credit"] != "0":
+            return False
+        items.append(o["item"])
+    return _id_list(items, 1)
 
 
 # --- Countersignature: the witness check ---------------------------------------------------
