@@ -10,7 +10,11 @@ engine and publishes what is new, in ONE Kafka transaction per round:
   (both mirrored to the partner);
 * countersigning requests on ``recon.cosign`` (the batcher, the chain's only writer, appends
   the entries);
-* alerts on ``recon.alerts``, then into the Redis stream dashboards read.
+* alerts on ``recon.alerts``, then into the Redis stream dashboards read
+  (``bilat:<app>:recon:alerts``, :func:`alert_fields`); each window's status into the Redis
+  hash ``bilat:<app>:recon:windows`` (field ``<start_ms>-<end_ms>``, value
+  ``WindowStatus.to_json()``, written when it changed) and who reconciles what, with the last
+  round's time, into ``bilat:<app>:recon:about`` (``bilat dashboard`` reads all three).
 
 Exactly once without local state: everything published is identified by content (request id,
 alert id, partner sequence) and read back at start, so a restart (a crash anywhere, even
@@ -25,6 +29,7 @@ on the partner's chain, not the wall clock).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -52,11 +57,21 @@ from streams.ledger.entries import LedgerEntry, LedgerError
 from streams.reconcile.engine import Engine, Outcome
 from streams.reconcile.exchange import Digest, split_answer
 from streams.reconcile.mirroring import mirrored_topic
+from streams.reconcile.status import WindowStatus
+from streams.runtime import metrics
 from streams.runtime.config import Settings
 from streams.runtime.registry import make_codec
 from streams.runtime.topics import ensure_topics
 
-__all__ = ["ReconcilerLoop", "alerts_stream_key", "partner_of"]
+__all__ = [
+    "ReconcilerLoop",
+    "about_key",
+    "alert_fields",
+    "alerts_stream_key",
+    "partner_of",
+    "window_field",
+    "windows_key",
+]
 
 log = logging.getLogger("bilat.reconcile")
 
@@ -77,6 +92,34 @@ def partner_of(settings: Settings) -> str:
 def alerts_stream_key(settings: Settings) -> str:
     """The Redis stream dashboards read this deployment's alerts from."""
     return f"bilat:{settings.app_id}:recon:alerts"
+
+
+def windows_key(settings: Settings) -> str:
+    """The Redis hash of every window's status: ``<start_ms>-<end_ms>`` -> JSON."""
+    return f"bilat:{settings.app_id}:recon:windows"
+
+
+def about_key(settings: Settings) -> str:
+    """The Redis hash naming the bilateral (party, partner, agreement_id) and the time of the
+    reconciler's last round (``round_ms``)."""
+    return f"bilat:{settings.app_id}:recon:about"
+
+
+def window_field(window: tuple[int, int]) -> str:
+    return f"{window[0]}-{window[1]}"
+
+
+def alert_fields(alert: Mapping[str, Any]) -> dict[str, str]:
+    """One ``recon_alert`` record as the flat string fields of its Redis stream entry: None as
+    ``""``, ``record_keys`` comma-separated, ``facts`` as JSON (the proofs are JSON already)."""
+    fields = {
+        k: ("" if v is None else str(v))
+        for k, v in alert.items()
+        if k not in ("facts", "record_keys")
+    }
+    fields["record_keys"] = ",".join(alert.get("record_keys", []))
+    fields["facts"] = json.dumps(dict(alert.get("facts") or {}), sort_keys=True)
+    return fields
 
 
 @dataclass
@@ -145,6 +188,8 @@ class ReconcilerLoop:
         """Partitions read to their end, and nothing newer seen since."""
         self.last: Outcome | None = None
         self.rounds = 0
+        self._windows_written: dict[str, str] = {}
+        """Window statuses as last written to Redis (only changes are written again)."""
 
     # --- connecting ------------------------------------------------------------------------
 
@@ -353,7 +398,8 @@ class ReconcilerLoop:
             self.seen.requests.update(r["request_id"] for r in outcome.requests)
             self.seen.answers.update(self.partner_requests)
             self.seen.cosigns.update((c["partner"], c["partner_sequence"]) for c in outcome.cosigns)
-        self._to_redis(self.seen.alerts.values())
+        self._to_redis(self.seen.alerts.values(), outcome.windows, now_ms)
+        metrics.observe_round(outcome.windows, outcome.alerts, fresh_alerts)
         self.last = outcome
         self.rounds += 1
         return outcome
@@ -374,30 +420,45 @@ class ReconcilerLoop:
                 "nothing half-published is visible"
             ) from exc
 
-    def _to_redis(self, alerts: Iterable[Mapping[str, Any]]) -> None:
-        """Add every committed alert to the dashboards' Redis stream, each id once."""
+    def _to_redis(
+        self, alerts: Iterable[Mapping[str, Any]], windows: Iterable[WindowStatus], now_ms: int
+    ) -> None:
+        """Add every committed alert to the dashboards' Redis stream, each id once; write the
+        windows whose status changed, and this round's time."""
         if not self.redis_url:
             return
         import redis  # the shell's own client; the core never sees it
 
         pending = list(alerts)
-        if not pending:
-            return
+        changed = {
+            field: text
+            for field, text in (
+                (window_field(w.window), json.dumps(w.to_json(), sort_keys=True)) for w in windows
+            )
+            if self._windows_written.get(field) != text
+        }
         client = redis.Redis.from_url(self.redis_url)
         stream = alerts_stream_key(self.settings)
         ids = f"{stream}:ids"
         try:
             for alert in pending:
                 if client.sadd(ids, alert["alert_id"]):
-                    fields = {
-                        k: ("" if v is None else str(v))
-                        for k, v in alert.items()
-                        if k not in ("facts", "record_keys")
-                    }
-                    fields["record_keys"] = ",".join(alert.get("record_keys", []))
-                    client.xadd(stream, fields)  # type: ignore[arg-type]
+                    client.xadd(stream, alert_fields(alert))  # type: ignore[arg-type]
+            if changed:
+                client.hset(windows_key(self.settings), mapping=changed)  # type: ignore[arg-type]
+                self._windows_written.update(changed)
+            about = {
+                "party": self.settings.party,
+                "partner": self.partner,
+                "agreement_id": self.book.id,
+                "round_ms": str(now_ms),
+            }
+            client.hset(about_key(self.settings), mapping=about)  # type: ignore[arg-type]
         except redis.RedisError as exc:
-            self.say(f"Redis at {self.redis_url} refused alerts ({exc}); retried next round")
+            self.say(
+                f"Redis at {self.redis_url} refused alerts or window states ({exc}); "
+                "retried next round"
+            )
         finally:
             client.close()
 
