@@ -58,6 +58,7 @@ from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, LedgerError, make_entry
 from streams.ledger.genesis import genesis_payload
 from streams.ledger.payloads import countersignature_payload, rotation_payload
+from streams.runtime import metrics
 from streams.runtime.config import Settings
 from streams.runtime.faults import Checkpoint, no_faults
 from streams.runtime.ledger_writer import KafkaLedgerWriter, LedgerWriter, transactional_id
@@ -240,6 +241,7 @@ class BatcherLoop:
         try:
             while True:
                 messages = consumer.consume(500, timeout=0.5)
+                metrics.BATCHER_IN.inc(len(messages))
                 for msg in messages:
                     if msg.error() is not None:
                         raise StackError(_read_error(str(msg.error())))
@@ -321,6 +323,7 @@ class BatcherLoop:
         _append(self.writer, self.settings, self.codec.encode("ledger_entry", entry.to_avro()))
         tip.advance(entry)
         self.countersigned += 1
+        metrics.entry_appended("countersignature")
         self.say(
             f"countersigned {request['partner']}'s anchor #{request['partner_sequence']} "
             f"(window {request['window_start_ms']}, root {bytes(request['root']).hex()[:16]}…): "
@@ -365,6 +368,7 @@ class BatcherLoop:
             ) from exc
         tip.advance(entry)
         self.anchored += 1
+        metrics.observe_anchor(batch.tree.leaf_count)
         self.say(
             f"anchored {batch.window_start.isoformat()} rev {batch.revision}: "
             f"{batch.tree.leaf_count} records, root {batch.root.hex()[:16]}…, seq {entry.sequence}"

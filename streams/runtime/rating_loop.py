@@ -45,13 +45,14 @@ from typing import Any, TypeVar
 import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from streams.contract.records import RatedUsage
+from streams.contract.records import DeadLetter, RatedUsage
 from streams.core.clock import ManualClock, SystemClock
 from streams.core.redact import redact_text
 from streams.rating.dedup import BatchItem, claim_key, lookups, origin_id, plan_batch
 from streams.rating.pipeline import Origin, Output, UsagePipeline
 from streams.runtime.config import Settings
 from streams.runtime.halt import EXIT_LOOP_FAILED, halt
+from streams.runtime.metrics import WorkerMetrics
 
 __all__ = ["BATCH_SIZE", "RatingLoop", "instance_id"]
 
@@ -144,6 +145,8 @@ class RatingLoop:
         self.fault = fault
         self.say = say or log.warning
         self.counts: Counter[str] = Counter()
+        """Running totals: ``usage.rated``, ``usage.dlq``, ``replayed``, ``dead:<stage>``."""
+        self.metrics = WorkerMetrics()
         self.deployment = settings.app_id
         self.stopping = False
         self.topics = {name: settings.topic(name) for name in ("usage.rated", "usage.dlq")}
@@ -227,6 +230,7 @@ class RatingLoop:
                     self._guard(partial(self.send, handled), "sending a batch")
                     if len(messages) < BATCH_SIZE:  # not saturated: settle now, not next round
                         self._guard(self._settle_pending, "settling a batch")
+                self.metrics.observe(len(handled.read) if handled else 0, self.counts, consumer)
                 now = time.monotonic()
                 if now - last_report >= REPORT_EVERY and self.counts:
                     self._report()
@@ -329,6 +333,8 @@ class RatingLoop:
                 output = self._duplicate(message, origin, decision.first)
             self._produce(producer, topics[output.topic], output, delivery)
             counts[output.topic] += 1
+            if output.topic == "usage.dlq" and isinstance(output.outcome, DeadLetter):
+                counts["dead:" + output.outcome.stage] += 1  # by stage, for the metrics
         producer.poll(0)
         first = handled.read[0][1]
         self._in_flight = (
