@@ -36,9 +36,11 @@ from typing import Any
 from streams.agreement.model import (
     CORRELATIONS,
     DEFAULT_RECONCILIATION,
+    DEFAULT_SETTLEMENT,
     RECURRING_PERIODS,
     ROUNDING_MODES,
     ROUNDING_STAGES,
+    WITHIN_TOLERANCE_RULES,
     Agreement,
     AgreementBook,
     Offering,
@@ -46,6 +48,7 @@ from streams.agreement.model import (
     PartyKey,
     Reconciliation,
     Rounding,
+    Settlement,
     Tariff,
     Tier,
     Tiers,
@@ -214,6 +217,7 @@ def _tariff(r: TermReader, node: Any, path: str, band_ids: set[str]) -> Tariff:
         next_increment=next_,
         minimum_charge=r.decimal(t, "minimum_charge", path, "0"),
         tiers=tiers,
+        currency=None if t.get("currency") is None else read_currency(r, t, path),
     )
 
 
@@ -349,6 +353,7 @@ def parse_agreement(document: Any, source: str = "<agreement>") -> Agreement:
             dispute_days=r.integer(tolerances, "dispute_days", "tolerances", 0, 30),
         ),
         reconciliation=_reconciliation(r, doc),
+        settlement=_settlement(r, doc, offerings),
     )
     if bands and not r.problems:
         try:  # what only a whole calendar can check: holidays given iff a band prices them
@@ -376,6 +381,45 @@ def _reconciliation(r: TermReader, doc: Mapping[str, Any]) -> Reconciliation | N
         anchor_deadline=r.integer(
             node, "anchor_deadline", path, 0, default.anchor_deadline, 30 * 86400
         ),
+    )
+
+
+def _settlement(
+    r: TermReader, doc: Mapping[str, Any], offerings: list[Offering]
+) -> Settlement | None:
+    """The optional ``settlement:`` section (None when absent: the defaults apply).
+
+    ``usage_offerings`` maps a product to an offering listed under ``offerings`` (priced or
+    not: usage prices it), at most one offering per product.
+    """
+    if doc.get("settlement") is None:
+        return None
+    path = "settlement"
+    node = r.mapping(doc["settlement"], path, "settlement")
+    default = DEFAULT_SETTLEMENT
+    usage: dict[str, str] = {}
+    if node.get("usage_offerings") is not None:
+        usage_path = f"{path}.usage_offerings"
+        listed = {o.id for o in offerings}
+        for product in r.mapping(node["usage_offerings"], usage_path):
+            if product not in PRODUCTS:
+                r.fail(usage_path, product, f"a product of {list(PRODUCTS)} as key")
+                continue
+            offering = r.ident(node["usage_offerings"], product, usage_path)
+            if offering and offering not in listed:
+                r.fail(
+                    child(usage_path, product),
+                    offering,
+                    f"an offering listed under offerings (have {sorted(listed)})",
+                )
+            usage[product] = offering
+    return Settlement(
+        grace_seconds=r.integer(node, "grace_seconds", path, 0, default.grace_seconds, 31 * 86400),
+        payment_days=r.integer(node, "payment_days", path, 0, default.payment_days, 366),
+        within_tolerance=r.choice(
+            node, "within_tolerance", path, WITHIN_TOLERANCE_RULES, default.within_tolerance
+        ),
+        usage_offerings=usage,
     )
 
 

@@ -39,8 +39,10 @@ from streams.core.keys import PublicKey, key_id_of
 __all__ = [
     "CORRELATIONS",
     "DEFAULT_RECONCILIATION",
+    "DEFAULT_SETTLEMENT",
     "ROUNDING_MODES",
     "ROUNDING_STAGES",
+    "WITHIN_TOLERANCE_RULES",
     "Agreement",
     "AgreementBook",
     "Offering",
@@ -48,6 +50,7 @@ __all__ = [
     "PartyKey",
     "Reconciliation",
     "Rounding",
+    "Settlement",
     "Tariff",
     "Tier",
     "Tiers",
@@ -171,6 +174,11 @@ class Tariff:
     """Rating increments in the base unit, e.g. 60/60, 30/6, 1/1 for voice seconds."""
     minimum_charge: Decimal
     tiers: Tiers | None = None
+    currency: str | None = field(default=None, metadata={"omit_if_none": True})
+    """ISO 4217 code the rates, fees and tiers are in; None (the usual case): the agreement's
+    currency (:meth:`Agreement.currency_of`). Left out of the canonical content when None, so
+    agreements without it keep their hash. One agreement may so rate usage in two currencies;
+    each currency is then billed on its own statement (:mod:`streams.settle.statement`)."""
 
     @property
     def banded(self) -> bool:
@@ -248,6 +256,35 @@ class Reconciliation:
 
 DEFAULT_RECONCILIATION = Reconciliation()
 
+WITHIN_TOLERANCE_RULES = ("seller", "buyer", "lower")
+"""Whose amount a statement bills for a record the parties agreed within tolerance."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a billing period becomes a statement (the optional ``settlement:`` section;
+    :data:`DEFAULT_SETTLEMENT` when absent).
+
+    * ``grace_seconds``: the statement's bill date is the period's end plus this (the Seller's
+      agent closes the period then, when late windows have been anchored and reconciled). It
+      is a term, not a wall-clock reading, so both parties compute the same bill date and so
+      the same statement hash.
+    * ``payment_days``: the payment due date is the bill date plus this many days.
+    * ``within_tolerance``: for a record the parties agreed only within tolerance, whose
+      amount is billed: ``seller``, ``buyer`` or ``lower`` (the smaller of the two).
+    * ``usage_offerings``: product (``voice``, ``sms``, ``data``) → the Sonata product offering
+      whose product carries usage records that name no ``product_id`` (the product of that
+      offering active in the period). Such an offering needs no price: usage prices it.
+    """
+
+    grace_seconds: int = 86_400
+    payment_days: int = 30
+    within_tolerance: str = "seller"
+    usage_offerings: Mapping[str, str] = field(default_factory=dict)
+
+
+DEFAULT_SETTLEMENT = Settlement()
+
 
 @dataclass(frozen=True, slots=True)
 class Agreement:
@@ -276,11 +313,28 @@ class Agreement:
     """The ``reconciliation:`` section, None when the file has none (then
     :attr:`recon` gives the defaults). Left out of :meth:`canonical` when None, so an agreement
     written before the section existed keeps its hash and its signatures."""
+    settlement: Settlement | None = field(default=None, metadata={"omit_if_none": True})
+    """The ``settlement:`` section, None when the file has none (then :attr:`settle` gives the
+    defaults); left out of :meth:`canonical` when None, like ``reconciliation``."""
 
     @property
     def recon(self) -> Reconciliation:
         """The reconciliation terms in force: the section's, or the defaults."""
         return self.reconciliation or DEFAULT_RECONCILIATION
+
+    @property
+    def settle(self) -> Settlement:
+        """The settlement terms in force: the section's, or the defaults."""
+        return self.settlement or DEFAULT_SETTLEMENT
+
+    def currency_of(self, tariff: Tariff) -> str:
+        """The currency ``tariff`` rates in: its own, else the agreement's."""
+        return tariff.currency or self.currency
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        """Every currency this version rates or prices in, sorted (the agreement's at least)."""
+        return tuple(sorted({self.currency, *(t.currency for t in self.tariffs if t.currency)}))
 
     @property
     def parties(self) -> tuple[str, str]:

@@ -74,7 +74,7 @@ _KEYS: Mapping[str, tuple[str, ...]] = {
     "": (
         "id", "version", "effective_from", "parties", "currency", "timezone", "billing_period",
         "window", "rounding", "tolerances", "holidays", "bands", "tariffs", "offerings",
-        "reconciliation",
+        "reconciliation", "settlement",
     ),
     "parties": ("seller", "buyer"),
     "party": ("id", "name", "keys"),
@@ -83,10 +83,11 @@ _KEYS: Mapping[str, tuple[str, ...]] = {
     "rounding": ("mode", "scale", "stage"),
     "tolerances": ("duration_seconds", "amount", "dispute_days"),
     "reconciliation": ("correlation", "start_tolerance_seconds", "edge_seconds", "anchor_deadline"),
+    "settlement": ("grace_seconds", "payment_days", "within_tolerance", "usage_offerings"),
     "band": ("days", "hours"),
     "tariff": (
         "id", "product", "prefixes", "per", "rate", "rates", "connect_fee", "increment",
-        "minimum_charge", "tiers",
+        "minimum_charge", "tiers", "currency",
     ),
     "tiers": ("style", "steps"),
     "step": ("up_to", "rate"),
@@ -243,8 +244,9 @@ def read_zone(r: TermReader, doc: Mapping[str, Any]) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def read_currency(r: TermReader, doc: Mapping[str, Any]) -> str:
-    """The agreement's ``currency``: an ISO 4217 code that names a real currency."""
+def read_currency(r: TermReader, doc: Mapping[str, Any], path: str = "") -> str:
+    """``doc``'s ``currency`` (the agreement's, or a tariff's at ``path``): an ISO 4217 code
+    that names a real currency."""
     code = doc.get("currency")
     if (
         isinstance(code, str)
@@ -253,7 +255,7 @@ def read_currency(r: TermReader, doc: Mapping[str, Any]) -> str:
         and pycountry.currencies.get(alpha_3=code) is not None
     ):
         return code
-    r.fail("currency", code, "an ISO 4217 code such as 'EUR'")
+    r.fail(child(path, "currency"), code, "an ISO 4217 code such as 'EUR'")
     return ""
 
 

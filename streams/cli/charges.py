@@ -36,7 +36,7 @@ __all__ = ["charges_command"]
     "as_json",
     is_flag=True,
     help="Print JSON: period, time zone, version, charges (amounts as decimal strings), "
-    "excluded lines, findings, totals per currency.",
+    "findings, totals per currency.",
 )
 @agreement_option
 @friendly
@@ -55,7 +55,8 @@ def charges_command(
     prices prorated by active time, one-off prices in the month of activation, and the
     charge items the Buyer accepted. Findings follow the table: products whose offering the
     agreement does not price (billed only through their charge items), and charge items in
-    another currency than the agreement's (shown, never billed nor totalled).
+    another currency than the agreement's (billed and totalled in their own currency, never
+    converted).
     """
     import json
 

@@ -306,7 +306,7 @@ class Rater:
             billed_quantity=billed,
             billed_unit=BASE_UNITS[usage.product],
             amount=amount,
-            currency=agreement.currency,
+            currency=agreement.currency_of(tariff),
             direction=usage.direction,
             window_start=window_start,
             window_end=window_end,

@@ -24,9 +24,15 @@ returns it as :class:`Finding` values beside the lines (errors as data, for the 
   all. It is billed only through its accepted Sonata charge items, which is seldom what the
   Seller meant: the agreement needs the offering, or the order the right offering id;
 * ``foreign-currency``: an accepted Sonata charge item priced in a currency other than the
-  agreement's. Its line is computed (so the reader sees the amount) but *excluded*: it is not
-  in :attr:`PeriodStatement.charges` nor in any total, because the agreement names no exchange
-  rate and one total never mixes currencies.
+  agreement's. Its line is billed in its own currency: it is in :attr:`PeriodStatement.charges`
+  and in that currency's total, never converted nor added to the agreement currency's amounts
+  (the agreement names no exchange rate). A statement is one bill per currency
+  (:mod:`streams.settle.statement`), so such a line makes, or joins, the bill in its currency;
+  the finding says so, because a second bill is not what an agreement in one currency leads
+  the Buyer to expect.
+
+An offering named in the agreement's ``settlement.usage_offerings`` is priced by usage, so a
+product of it with no recurring or one-off price is not ``unpriced-offering``.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ __all__ = [
 UNPRICED_OFFERING = "unpriced-offering"
 """Finding code: an active product's offering has no price in the agreement version."""
 FOREIGN_CURRENCY = "foreign-currency"
-"""Finding code: a charge item in a currency other than the agreement's (excluded)."""
+"""Finding code: a charge item in a currency other than the agreement's (billed in its own)."""
 
 _FIXED_UNITS = {"hour": 3_600, "day": 86_400, "week": 604_800}
 
@@ -93,15 +99,17 @@ class Finding:
     """Something in the period that is not billed as the agreement says, for a person to act on."""
 
     code: str
-    """:data:`UNPRICED_OFFERING` or :data:`FOREIGN_CURRENCY`."""
+    """:data:`UNPRICED_OFFERING` or :data:`FOREIGN_CURRENCY` here; statements add their own
+    (:mod:`streams.settle.statement`)."""
     product_id: str
+    """The product concerned; ``""`` when none is (a window of usage)."""
     source: str
-    """``offering:<id>`` (``offering:`` when the item names none) or the excluded line's
-    ``sonata:<charge id>/<charge item id>``."""
+    """``offering:<id>`` (``offering:`` when the item names none), the line's
+    ``sonata:<charge id>/<charge item id>``, or what a statement finding is about."""
     message: str
     """One sentence: what is wrong, its effect on the bill, what to do."""
     amount: Decimal | None = None
-    """The excluded amount (``foreign-currency``); ``None`` otherwise."""
+    """The amount concerned (``foreign-currency``: the line's); ``None`` when none is."""
     currency: str | None = None
 
     def to_json(self) -> dict[str, str | None]:
@@ -125,21 +133,19 @@ class PeriodStatement:
     period_end: datetime
     """Exclusive, as UTC instants (:func:`billing_period`)."""
     charges: tuple[Charge, ...]
-    """Billed lines, all in the agreement's currency."""
-    excluded: tuple[Charge, ...]
-    """Lines computed but not billed (``foreign-currency`` findings), never in a total."""
+    """Billed lines, each in its price's currency (usually the agreement's)."""
     findings: tuple[Finding, ...]
 
     @property
     def totals(self) -> dict[str, Decimal]:
-        """Billed amount per currency: only the agreement's (zero when nothing is billed)."""
+        """Billed amount per currency, sorted by currency, each on its own; the agreement's
+        currency always present (zero when nothing is billed in it)."""
         zero = Decimal(0).quantize(self.agreement.rounding.quantum())
         return _totals(self.charges, (self.agreement.currency, zero))
 
-    @property
-    def excluded_totals(self) -> dict[str, Decimal]:
-        """Excluded amount per currency, each currency on its own."""
-        return _totals(self.excluded)
+    def in_currency(self, currency: str) -> tuple[Charge, ...]:
+        """The billed lines in ``currency``, in statement order."""
+        return tuple(c for c in self.charges if c.currency == currency)
 
     def to_json(self) -> dict[str, Any]:
         """The statement as JSON-ready values: ISO times with the zone's offset, decimal
@@ -153,10 +159,8 @@ class PeriodStatement:
             "period_start": self.period_start.astimezone(zone).isoformat(),
             "period_end": self.period_end.astimezone(zone).isoformat(),
             "charges": [c.to_json() for c in self.charges],
-            "excluded": [c.to_json() for c in self.excluded],
             "findings": [f.to_json() for f in self.findings],
             "totals": _text(self.totals),
-            "excluded_totals": _text(self.excluded_totals),
         }
 
 
@@ -176,7 +180,8 @@ def _text(amounts: Mapping[str, Decimal]) -> dict[str, str]:
 def unpriced_offering(agreement: Agreement, offering_id: str | None) -> str | None:
     """Why ``agreement`` does not price an order item for ``offering_id``; ``None`` if it does.
 
-    Priced means the offering is listed with a recurring or a one-off price.
+    Priced means the offering is listed with a recurring or a one-off price, or is the usage
+    offering of a product (``settlement.usage_offerings``: usage prices it).
     """
     where = f"agreement {agreement.id} v{agreement.version}"
     if not offering_id:
@@ -184,6 +189,8 @@ def unpriced_offering(agreement: Agreement, offering_id: str | None) -> str | No
     offering = agreement.offering(offering_id)
     if offering is None:
         return f"offering {offering_id!r} is not in {where}"
+    if offering_id in agreement.settle.usage_offerings.values():
+        return None
     if offering.recurring_price is None and offering.non_recurring_price is None:
         return f"offering {offering_id!r} has neither a recurring nor a one-off price in {where}"
     return None
@@ -232,7 +239,7 @@ def _overlap(product: Product, start: datetime, end: datetime) -> int:
 
 
 def period_charges(inventory: Inventory, agreement: Agreement, at: datetime) -> list[Charge]:
-    """The billed lines of :func:`period_statement` (findings and excluded lines left out)."""
+    """The billed lines of :func:`period_statement` (findings left out)."""
     return list(period_statement(inventory, agreement, at).charges)
 
 
@@ -245,7 +252,6 @@ def period_statement(inventory: Inventory, agreement: Agreement, at: datetime) -
     start, end = billing_period(agreement, at)
     rounding = agreement.rounding
     lines: list[Charge] = []
-    excluded: list[Charge] = []
     findings: list[Finding] = []
     for product_id in inventory.product_ids():
         product = inventory.product(product_id)
@@ -280,20 +286,20 @@ def period_statement(inventory: Inventory, agreement: Agreement, at: datetime) -
                     amount = price * seconds / unit_seconds
                     detail = f"{price} {currency}/{unit} x {seconds} s / {unit_seconds} s"
                 amount = amount.quantize(rounding.quantum(), rounding=rounding.decimal_mode)
-            line = Charge(product_id, kind, source, start, end, amount, currency, detail)
+            product_lines.append(
+                Charge(product_id, kind, source, start, end, amount, currency, detail)
+            )
             if currency == agreement.currency:
-                product_lines.append(line)
                 continue
-            excluded.append(line)
             findings.append(
                 Finding(
                     FOREIGN_CURRENCY,
                     product_id,
                     source,
                     f"product {product_id}: {source} is priced in {currency}, the agreement in "
-                    f"{agreement.currency}: {amount} {currency} not billed and in no total "
-                    "(the agreement names no exchange rate); have the Seller re-issue the charge "
-                    f"in {agreement.currency}",
+                    f"{agreement.currency}: {amount} {currency} is billed on the {currency} "
+                    f"statement, never converted nor added to {agreement.currency} amounts "
+                    "(the agreement names no exchange rate)",
                     amount,
                     currency,
                 )
@@ -312,7 +318,7 @@ def period_statement(inventory: Inventory, agreement: Agreement, at: datetime) -
                 )
             )
         lines.extend(product_lines)
-    return PeriodStatement(agreement, start, end, tuple(lines), tuple(excluded), tuple(findings))
+    return PeriodStatement(agreement, start, end, tuple(lines), tuple(findings))
 
 
 def _sonata(item: ChargeItem) -> tuple[str, str, Decimal, str | None, str]:

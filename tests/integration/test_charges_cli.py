@@ -100,7 +100,7 @@ def charges(settings: Settings, *extra: str) -> Any:
     return CliRunner().invoke(main, ["charges", *options, *extra], env={"COLUMNS": "80"})
 
 
-def test_charges_json_and_table_show_findings_and_never_mix_currencies(settings: Settings) -> None:
+def test_charges_json_and_table_show_findings_and_total_each_currency(settings: Settings) -> None:
     assert order_products(settings) == [204, 204]
 
     result = charges(settings, "--json")
@@ -122,14 +122,14 @@ def test_charges_json_and_table_show_findings_and_never_mix_currencies(settings:
     assert lines == [
         (PRODUCT_ID, "agreement:evc-eline-1g", "261.6667", "EUR"),
         (PRODUCT_ID, "agreement:evc-eline-1g", "500.0000", "EUR"),
+        (PRODUCT_ID, f"sonata:{CHARGE_ID}/1", "272.5694", "USD"),
         (UNPRICED_PRODUCT, f"sonata:{UNPRICED_CHARGE}/1", "99.9000", "EUR"),
     ]
     assert all(isinstance(c["amount"], str) for c in doc["charges"])
-    assert [(c["source"], c["amount"], c["currency"]) for c in doc["excluded"]] == [
-        (f"sonata:{CHARGE_ID}/1", "272.5694", "USD")
-    ]
-    assert doc["totals"] == {"EUR": str(Decimal("261.6667") + 500 + Decimal("99.9000"))}
-    assert doc["excluded_totals"] == {"USD": "272.5694"}
+    assert doc["totals"] == {
+        "EUR": str(Decimal("261.6667") + 500 + Decimal("99.9000")),
+        "USD": "272.5694",  # its own bill: never converted nor added to the EUR
+    }
     findings = {(f["code"], f["product_id"]): f for f in doc["findings"]}
     assert set(findings) == {
         ("foreign-currency", PRODUCT_ID),
@@ -148,7 +148,6 @@ def test_charges_json_and_table_show_findings_and_never_mix_currencies(settings:
     row = next(line for line in out.splitlines() if UNPRICED_PRODUCT in line)
     assert f"sonata:{UNPRICED_CHARGE}/1" in row and "99.9000 EUR" in row  # one whole line
     assert "99.90 EUR once, on activation" in row
-    assert "USD" not in "".join(line for line in out.splitlines() if "│" in line)
-    assert "3 charges, total 861.5667 EUR" in out
+    assert "4 charges, total 861.5667 EUR, 272.5694 USD" in out
     assert "finding foreign-currency: product PRD-EVC-0001: sonata:CHG-7001-1/1 is priced" in out
     assert f"finding unpriced-offering: product {UNPRICED_PRODUCT}: offering" in out

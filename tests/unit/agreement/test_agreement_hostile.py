@@ -412,7 +412,8 @@ KEYS = [
     "scale", "stage", "tolerances", "holidays", "bands", "days", "hours", "tariffs", "product",
     "prefixes", "per", "rate", "rates", "connect_fee", "increment", "minimum_charge", "tiers",
     "style", "steps", "up_to", "offerings", "recurring", "non_recurring", "price", "period",
-    "keys", "public_key", "valid_from", "valid_until",
+    "keys", "public_key", "valid_from", "valid_until", "settlement", "grace_seconds",
+    "payment_days", "within_tolerance", "usage_offerings",
 ]  # fmt: skip
 
 

@@ -181,22 +181,24 @@ def test_a_priced_offering_or_an_inactive_product_has_no_finding() -> None:
     assert period_statement(unpriced, V1, at("2026-10-20T00:00:00")).findings == ()  # before
 
 
-def test_charges_in_another_currency_are_flagged_and_never_totalled() -> None:
+def test_charges_in_another_currency_are_billed_in_their_own_and_flagged() -> None:
     usd = ChargeItem(
         "ch", "2", "acceptedByBuyer", "recurring", "month", "other", Decimal("1250.0000"), "USD"
     )
     inventory = Inventory([product_event("evc-1", "evc-eline-1g", (ACCEPTED_NRC, usd))])
     statement = period_statement(inventory, V1, at("2026-11-20T00:00:00"))
-    assert {c.currency for c in statement.charges} == {"EUR"}
-    assert [(c.source, c.amount, c.currency) for c in statement.excluded] == [
-        ("sonata:ch/2", Decimal("625.0000"), "USD")  # 15 of 30 days, computed but not billed
+    assert [(c.source, c.amount, c.currency) for c in statement.in_currency("USD")] == [
+        ("sonata:ch/2", Decimal("625.0000"), "USD")  # 15 of 30 days: 1250 x 15/30
     ]
-    assert statement.totals == {"EUR": Decimal("600.0000") + Decimal("500.0000") + 250}
-    assert statement.excluded_totals == {"USD": Decimal("625.0000")}
+    assert statement.totals == {
+        "EUR": Decimal("600.0000") + Decimal("500.0000") + 250,  # never mixed with the USD
+        "USD": Decimal("625.0000"),
+    }
     (finding,) = statement.findings
     assert (finding.code, finding.source) == (FOREIGN_CURRENCY, "sonata:ch/2")
     assert (finding.amount, finding.currency) == (Decimal("625.0000"), "USD")
     assert "priced in USD, the agreement in EUR" in finding.message
+    assert "billed on the USD statement" in finding.message
     assert period_charges(inventory, V1, at("2026-11-20T00:00:00")) == list(statement.charges)
 
 
@@ -216,7 +218,6 @@ def test_statement_json_is_exact_and_per_currency() -> None:
         "2026-11-01T00:00:00+01:00",
         "2026-12-01T00:00:00+01:00",
     )
-    assert doc["charges"] == [] and doc["totals"] == {"EUR": "0.0000"}
-    assert doc["excluded"][0]["amount"] == "10.5000"
-    assert doc["excluded_totals"] == {"USD": "10.5000"}
+    assert [c["amount"] for c in doc["charges"]] == ["10.5000"]
+    assert doc["totals"] == {"EUR": "0.0000", "USD": "10.5000"}
     assert [f["code"] for f in doc["findings"]] == [FOREIGN_CURRENCY, UNPRICED_OFFERING]
