@@ -193,6 +193,8 @@ def leaves_record(batch: Batch, party: str, anchor_sequence: int) -> dict[str, A
                 "quantity": leaf.quantity,
                 "unit": leaf.unit,
                 "rate_id": leaf.rate_id,
+                "product_id": leaf.product_id,
+                "direction": leaf.direction,
             }
             for leaf in batch.leaves
         ],
@@ -214,6 +216,8 @@ def leaves_from_record(
             leaf.get("quantity"),
             leaf.get("unit"),
             leaf.get("rate_id"),
+            leaf.get("product_id"),
+            leaf.get("direction"),
         )
         for leaf in data["leaves"]
     ]

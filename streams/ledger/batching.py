@@ -55,6 +55,12 @@ class Leaf:
     """The base unit: ``second``, ``message`` or ``byte``."""
     rate_id: str | None = None
     """The tariff line that priced it: told to the partner, not covered by the leaf hash."""
+    product_id: str | None = None
+    """The Sonata product the usage record named (None: it named none, or a leaf stored before
+    ``batch_leaves`` v4). For the statement; not covered by the leaf hash."""
+    direction: str | None = None
+    """``outbound`` or ``inbound`` as this party saw the traffic (None: stored before v4). For
+    the statement (who bills whom); not covered by the leaf hash."""
 
     @classmethod
     def of(cls, record: RatedUsage) -> Leaf:
@@ -69,6 +75,8 @@ class Leaf:
             fields["quantity"],
             fields["unit"],
             record.rate_id,
+            record.product_id,
+            record.direction,
         )
 
     @property

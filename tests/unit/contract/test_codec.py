@@ -158,6 +158,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                 "quantity": "125",
                 "unit": "second",
                 "rate_id": "voice-peak",
+                "product_id": "PRD-VOICE-0001",
+                "direction": "inbound",
             }
         ],
     },

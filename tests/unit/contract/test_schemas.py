@@ -63,6 +63,7 @@ LATER_FINGERPRINTS = {
     ("dead_letter", 2): "94fe17f54596a141",
     ("batch_leaves", 2): "eedfd8f0a1de82cd",
     ("batch_leaves", 3): "710ccdbb79e6957b",
+    ("batch_leaves", 4): "7d25f8ceabafe54f",
     ("recon_alert", 2): "cd85bbe4c2bca156",
     ("rated_usage", 3): "6ba30746851145eb",
 }
