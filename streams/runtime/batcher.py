@@ -31,6 +31,8 @@ there, which exits abruptly at the point ``BILAT_FAULT`` names (the crash tests)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +45,7 @@ from streams.agreement.signing import book_hash
 from streams.agreement.trust import TrustedKeys
 from streams.contract.codec import Codec
 from streams.contract.records import RatedUsage
+from streams.core.canonical import canonical_json
 from streams.core.clock import Clock, SystemClock
 from streams.core.errors import CodecError, StackError
 from streams.core.keys import KeyPair
@@ -58,6 +61,7 @@ from streams.ledger.chain import ChainTip
 from streams.ledger.entries import LedgerEntry, LedgerError, make_entry
 from streams.ledger.genesis import genesis_payload
 from streams.ledger.payloads import countersignature_payload, rotation_payload
+from streams.ledger.settlement import SETTLEMENT_KINDS, settlement_problems
 from streams.runtime import metrics
 from streams.runtime.config import Settings
 from streams.runtime.faults import Checkpoint, no_faults
@@ -139,8 +143,14 @@ class BatcherLoop:
         self.tip: ChainTip | None = None
         self.consumer: Consumer | None = None
         self.cosign_reader: Consumer | None = None
-        """Tails ``recon.cosign``: the reconciler's requests to countersign partner anchors."""
+        """Tails ``recon.cosign`` (the reconciler's requests to countersign partner anchors) and
+        ``ledger.requests`` (the settlement entries the settler asks for)."""
         self.countersigned = 0
+        self.settled = 0
+        """Settlement entries appended by this loop."""
+        self.on_chain: set[tuple[str, bytes]] = set()
+        """``(kind, payload hash)`` of every settlement entry on the chain: a repeated request
+        is answered by the entry already there."""
 
     def open(self) -> None:
         """Connect: create the topics, fence any earlier writer of this chain, read the chain
@@ -190,7 +200,10 @@ class BatcherLoop:
             }
         )
         self.cosign_reader.assign(
-            [TopicPartition(settings.topic("recon.cosign"), 0, OFFSET_BEGINNING)]
+            [
+                TopicPartition(settings.topic(name), 0, OFFSET_BEGINNING)
+                for name in ("recon.cosign", "ledger.requests")
+            ]
         )
 
     def resume(
@@ -225,6 +238,11 @@ class BatcherLoop:
         for data in stored:
             if data["party"] == self.settings.party and data["agreement_id"] == self.book.id:
                 self.batcher.restore(*leaves_from_record(data))
+        self.on_chain = {
+            (e.kind, e.payload_hash)
+            for e in entries
+            if e.kind in SETTLEMENT_KINDS and e.party == self.settings.party
+        }
         self.tip, self.writer = tip, writer
 
     def run(self, once: bool = False) -> int:
@@ -294,9 +312,57 @@ class BatcherLoop:
         for batch in self.batcher.due(self.clock.now()):
             self._anchor(batch)
         if self.cosign_reader is not None:
+            requests = self.settings.topic("ledger.requests")
             for msg in self.cosign_reader.consume(100, timeout=0.1):
-                if msg.error() is None:
+                if msg.error() is not None:
+                    continue
+                if msg.topic() == requests:
+                    self.append_requested(self.codec.decode("ledger_request", msg.value() or b""))
+                else:
                     self.countersign(self.codec.decode("cosign_request", msg.value() or b""))
+
+    def append_requested(self, request: Mapping[str, Any]) -> LedgerEntry | None:
+        """Append the settlement entry one ``ledger_request`` asks for, in its own transaction.
+
+        None (nothing written) when the request is for another chain, when the chain already
+        holds an entry of that kind with the same payload (asking twice appends once), or when
+        the payload is refused: its problems are logged as an error and the request is
+        skipped, never signed (the settler that wrote it has a bug to fix).
+        """
+        if self.writer is None or self.tip is None:
+            raise RuntimeError("BatcherLoop: open() or resume() before appending")
+        if request["party"] != self.settings.party or request["agreement_id"] != self.book.id:
+            return None
+        kind = request["kind"]
+        try:
+            payload = json.loads(request["payload"])
+        except ValueError as exc:
+            log.error("ledger request %s: payload is not JSON (%s)", request["request_id"], exc)
+            return None
+        problems = (
+            settlement_problems(kind, payload, self.book.id)
+            if kind in SETTLEMENT_KINDS
+            else [f"kind: got {kind!r}, want one of {', '.join(SETTLEMENT_KINDS)}"]
+        )
+        if problems:
+            log.error(
+                "ledger request %s refused, nothing signed: %s",
+                request["request_id"],
+                "; ".join(problems),
+            )
+            return None
+        identity = (kind, hashlib.sha256(canonical_json(payload)).digest())
+        if identity in self.on_chain:
+            return None
+        tip = self.tip
+        entry = tip.next_entry(kind, payload, self.signer, self.clock.now())
+        _append(self.writer, self.settings, self.codec.encode("ledger_entry", entry.to_avro()))
+        tip.advance(entry)
+        self.on_chain.add(identity)
+        self.settled += 1
+        metrics.entry_appended(kind)
+        self.say(f"appended {kind} {request['request_id']}: seq {entry.sequence}")
+        return entry
 
     def countersign(self, request: Mapping[str, Any]) -> LedgerEntry | None:
         """Append a ``countersignature`` entry for one of the reconciler's requests, in its own

@@ -8,9 +8,11 @@ refused commit advances nothing; a restart from the stored leaves anchors nothin
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,12 +20,14 @@ import pytest
 from streams.agreement.loader import load_book
 from streams.agreement.signing import sign_agreement
 from streams.agreement.trust import TrustedKeys
+from streams.core.canonical import canonical_json
 from streams.core.clock import ManualClock
 from streams.core.errors import BilatError, StackError
 from streams.core.keys import demo_keypair
 from streams.ledger.check import check_ledger
 from streams.ledger.entries import LedgerEntry, make_entry
 from streams.ledger.genesis import genesis_payload
+from streams.ledger.settlement import statement_payload
 from streams.runtime import batcher as batcher_module
 from streams.runtime import faults
 from streams.runtime import ledger_writer as writer_module
@@ -206,3 +210,62 @@ def test_the_fault_hook_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert exits == []
     hook("after-anchor")
     assert exits == [(70, ("BILAT_FAULT", "after-anchor"))]
+
+
+def _statement_request(
+    bill_id: str = "hgc-dcc-2026-2026-11-EUR", party: str = "hgc"
+) -> dict[str, Any]:
+    payload = statement_payload(
+        agreement_id=BOOK.id,
+        bill_id=bill_id,
+        currency="EUR",
+        period_start=DAY,
+        period_end=LATER,
+        bill_date=LATER,
+        statement_hash=hashlib.sha256(b"statement").digest(),
+        amount_due=Decimal("12.3400"),
+        item_count=2,
+    )
+    return {
+        "request_id": f"statement:{bill_id}",
+        "party": party,
+        "agreement_id": BOOK.id,
+        "kind": "statement",
+        "payload": canonical_json(payload).decode(),
+        "requested_ms": 0,
+    }
+
+
+def test_a_settlement_request_is_signed_and_appended_once() -> None:
+    writer = FakeWriter()
+    batcher = loop()
+    batcher.resume(writer, [genesis()], [])
+    entry = batcher.append_requested(_statement_request())
+    assert entry is not None and (entry.kind, entry.sequence) == ("statement", 1)
+    assert entry.payload_json()["amount_due"] == "12.34"
+    assert batcher.append_requested(_statement_request()) is None  # asked twice: appended once
+    chain = [genesis(), *(LedgerEntry.from_avro(CODEC.decode("ledger_entry", v))
+                          for v in writer.values("ledger.anchors"))]  # fmt: skip
+    assert [e.kind for e in chain] == ["genesis", "statement"]
+    assert check_ledger(chain, "hgc", trusted=TrustedKeys.of_book(BOOK)) == []
+
+    # After a restart the chain says what is done: the same request appends nothing.
+    again = loop()
+    again.resume(FakeWriter(), chain, [])
+    assert again.append_requested(_statement_request()) is None
+
+
+def test_a_misshapen_or_foreign_settlement_request_is_never_signed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = FakeWriter()
+    batcher = loop()
+    batcher.resume(writer, [genesis()], [])
+    assert batcher.append_requested(_statement_request(party="dcc")) is None  # another chain
+    bad = _statement_request()
+    bad["payload"] = bad["payload"].replace('"item_count":2', '"item_count":-2')
+    assert batcher.append_requested(bad) is None
+    assert batcher.append_requested({**_statement_request(), "payload": "{not json"}) is None
+    assert batcher.append_requested({**_statement_request(), "kind": "anchor"}) is None
+    assert writer.calls == []
+    assert "item_count" in caplog.text and "refused, nothing signed" in caplog.text
