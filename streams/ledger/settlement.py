@@ -53,6 +53,7 @@ __all__ = [
     "dispute_payload",
     "dispute_problems",
     "entry_ref",
+    "is_decimal_text",
     "normalise_item_state",
     "payment_payload",
     "payment_problems",
@@ -112,6 +113,17 @@ _MAX_DECIMAL = 64
 
 EntryRef = LedgerEntry | tuple[int, bytes]
 """Another entry, named by its sequence and entry hash: the entry itself, or the pair."""
+
+
+def is_decimal_text(value: Any) -> bool:
+    """``value`` is canonical decimal text (``docs/spec/ledger.md``, Decimals) of at most 64
+    characters: what a settlement amount, and a leaf's quantity and amount, must be."""
+    return (
+        isinstance(value, str)
+        and len(value) <= _MAX_DECIMAL
+        and _CANONICAL_DECIMAL.fullmatch(value) is not None
+        and value != "-0"
+    )
 
 
 def normalise_item_state(state: str) -> str:
@@ -344,12 +356,7 @@ class _Shape:
     def decimal(self, name: str, value: Any, *, sign: str = "any") -> Decimal | None:
         """Canonical decimal text; ``sign`` ``>=0`` or ``>0`` restricts it."""
         want = {"any": "", ">=0": " >= 0", ">0": " > 0"}[sign]
-        if not (
-            isinstance(value, str)
-            and len(value) <= _MAX_DECIMAL
-            and _CANONICAL_DECIMAL.fullmatch(value)
-            and value != "-0"
-        ):
+        if not is_decimal_text(value):
             self._bad(name, value, f"canonical decimal text{want} (like '12.5', not '12.50')")
             return None
         amount = Decimal(value)
