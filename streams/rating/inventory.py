@@ -118,6 +118,11 @@ class Product:
     """Completion of the delete item; ``None`` while the product is not disconnected."""
     charges: tuple[ChargeItem, ...]
     """Charge items whose latest state is ``acceptedByBuyer``."""
+    order_id: str = ""
+    order_item_id: str = ""
+    """The Product Order and its item that added the product (the completed ``add``; before
+    completion, the earliest ``add`` event): what a bill item names as its MEF
+    ``productOrderItem``. Empty when no ``add`` event is known."""
 
     def active_at(self, at: datetime) -> bool:
         return (
@@ -223,10 +228,17 @@ def _derive(product_id: str, events: list[OrderEvent]) -> Product:
         for _, _, item in sorted(latest.values(), key=lambda v: v[2].key)
         if item.state == BILLABLE_CHARGE_STATE
     )
+    origin = add or min(
+        (e for e in events if e.action == "add"),
+        key=lambda e: (e.event_time, e.event_id),
+        default=None,
+    )
     return Product(
         product_id=product_id,
         offerings=tuple(sorted(set(offerings))),
         active_from=active_from,
         active_until=active_until,
         charges=charges,
+        order_id=origin.order_id if origin else "",
+        order_item_id=origin.order_item_id if origin else "",
     )
