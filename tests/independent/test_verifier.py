@@ -402,3 +402,61 @@ def test_the_spec_examples_are_the_vectors() -> None:
         spec.replace("\n    ", "")
     )
     assert '"valid_from":"2026-01-01T00:00:00+00:00","valid_until":null}]' in content
+
+
+SETTLEMENT_KINDS = ("statement", "acceptance", "dispute", "resolution", "payment")
+
+
+@pytest.mark.parametrize("name", ["credit.json", "withdrawn.json", "refused.json"])
+def test_settlement_chains(name: str) -> None:
+    """Both chains of a settlement are intact, every settlement payload on them is well formed
+    (the refused entries too: refusing is the bill's business, not the chain's), and the
+    statement hash is the stand-in document's."""
+    vector = load(f"settle/{name}")
+    book = load("agreement/book.json")
+    trusted = v.trusted_keys_of_agreement(
+        book["agreement_id"], book["book_hash"], book["version_contents"]
+    )
+    kinds = set()
+    for party, chain in vector["chains"].items():
+        entries = [v.Entry.from_json(e) for e in chain]
+        assert v.check_chain(entries, party, trusted) == [], (name, party)
+        for entry in entries:
+            if entry.kind in SETTLEMENT_KINDS:
+                kinds.add(entry.kind)
+                payload = entry.payload_object()
+                assert payload is not None
+                problems = v.settlement_problems(entry.kind, payload, entry.agreement_id)
+                assert problems == [], (name, entry.sequence, problems)
+    assert kinds == set(SETTLEMENT_KINDS)
+    bill = vector["bill"]
+    document = v.canonical_json(bill["statement_document"])
+    assert v.sha256(v.tag("statement.v1", document)).hex() == bill["statement_hash"]
+    assert vector["steps"][-1]["want"]["state"] == "settled"
+
+
+def test_settlement_payload_rules() -> None:
+    """The value rules of Settlement payloads, on values next to each boundary."""
+    assert v.settle_amount("12.5") and v.settle_amount("-3") and v.settle_amount("0")
+    for text in ("12.50", "-0", "1e3", "", "0" * 65, "+1", ".5", "1.", None, 1):
+        assert not v.settle_amount(text), text
+    assert v.settle_amount("0", ">=0") and not v.settle_amount("-1", ">=0")
+    assert v.settle_amount("0.01", ">0") and not v.settle_amount("0", ">0")
+
+
+def test_dispute_evidence() -> None:
+    vector = load("settle/evidence.json")
+    salt = bytes.fromhex(vector["salt"])
+    entries = [v.Entry.from_json(e) for e in vector["anchors"]]
+    anchors = {(e.party, e.sequence): e for e in entries}
+    document = vector["document"]
+    data = v.tag("dispute-evidence.v1", v.canonical_json(document))
+    assert data.hex() == vector["evidence_data_hex"]
+    assert v.evidence_hash(document).hex() == vector["evidence_hash"] == v.sha256(data).hex()
+    assert vector["dispute"]["evidence_hash"] == vector["evidence_hash"]
+    assert v.settlement_problems("dispute", vector["dispute"], document["agreement_id"]) == []
+    assert v.check_evidence(document, anchors, salt, vector["dispute"]) == set()
+    assert {r["anchor"]["party"] for r in document["records"]} == {"hgc", "dcc"}
+    for mutation in vector["mutations"]:
+        got = v.check_evidence(mutation["document"], anchors, salt, vector["dispute"])
+        assert sorted(got) == mutation["want_failed"], mutation["desc"]

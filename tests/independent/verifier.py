@@ -43,11 +43,13 @@ __all__ = [
     "bucket_of",
     "canonical_json",
     "check_chain",
+    "check_evidence",
     "check_stored",
     "correlation_key",
     "countersignature_problems",
     "decimal_text",
     "digest_hash",
+    "evidence_hash",
     "is_canonical",
     "is_small_order",
     "key_id",
@@ -1178,6 +1180,148 @@ def _outcomes_ok(outcomes: Any) -> bool:
             return False
         items.append(o["item"])
     return _id_list(items, 1)
+
+
+# --- Dispute evidence ----------------------------------------------------------------------
+
+_EVIDENCE_MEMBERS = {
+    "bilat_evidence", "agreement_id", "bill_id", "dispute_id", "statement_hash", "items",
+    "records", "alerts",
+}  # fmt: skip
+_EVIDENCE_ANCHOR = (
+    "party", "sequence", "entry_hash", "window_start_ms", "window_end_ms", "revision", "root",
+    "depth",
+)  # fmt: skip
+
+
+def evidence_hash(document: Any) -> bytes:
+    """Spec: Dispute evidence."""
+    return sha256(tag("dispute-evidence.v1", canonical_json(document)))
+
+
+def _evidence_layout(doc: Any) -> bool:
+    """Spec: Dispute evidence, check 1."""
+    if not _exactly(doc, _EVIDENCE_MEMBERS) or not (
+        _is_int(doc["bilat_evidence"]) and doc["bilat_evidence"] == 1
+    ):
+        return False
+    if not all(_text(doc[n]) for n in ("agreement_id", "bill_id", "dispute_id")):
+        return False
+    if not is_hex(doc["statement_hash"], 32) or not _id_list(doc["items"], 1):
+        return False
+    records, alerts = doc["records"], doc["alerts"]
+    if not isinstance(records, list) or not isinstance(alerts, list):
+        return False
+    for r in records:
+        if not (
+            _exactly(r, ("fields", "anchor", "proof")) and _exactly(r["anchor"], _EVIDENCE_ANCHOR)
+        ):
+            return False
+        if not _exactly(r["fields"], _LEAF_MEMBERS):
+            return False
+        if not (_text(r["fields"]["key"]) and _text(r["anchor"]["party"])):
+            return False
+        if not _is_int(r["anchor"]["sequence"]):
+            return False
+    order = [(r["fields"]["key"], r["anchor"]["party"], r["anchor"]["sequence"]) for r in records]
+    if any(a >= b for a, b in pairwise(order)):
+        return False
+    if not all(isinstance(a, dict) and isinstance(a.get("alert_id"), str) for a in alerts):
+        return False
+    ids = [a["alert_id"] for a in alerts]
+    if any(a >= b for a, b in pairwise(ids)):
+        return False
+    try:
+        canonical_json(doc)
+    except NotCanonical:
+        return False
+    return True
+
+
+def check_evidence(
+    doc: Any, anchors: Mapping[tuple[str, int], Entry], salt: bytes, dispute: Mapping[str, Any]
+) -> set[str]:
+    """Spec: Dispute evidence: the names of the checks that fail (empty: the document holds).
+    ``anchors``: the anchor entries of checked chains by (party, sequence)."""
+    if not _evidence_layout(doc):
+        return {"layout"}
+    failed = set()
+    for r in doc["records"]:
+        fields, named, proof = r["fields"], r["anchor"], r["proof"]
+        # 2.1 leaf
+        leaf_ok = all(settle_amount(fields[n]) for n in ("quantity", "amount")) and _is_int(
+            fields["start_ms"]
+        )
+        try:
+            proof_leaf, _, _ = _proof_shape(proof)
+            leaf_ok = (
+                leaf_ok and leaf_hash(fields) == proof_leaf and fields["key"] == proof["usage_key"]
+            )
+        except (VerifyError, NotCanonical):
+            leaf_ok = False
+        if not leaf_ok:
+            failed.add("leaf")
+        # 2.2 anchor
+        entry = anchors.get((named["party"], named["sequence"]))
+        payload = entry.payload_object() if entry is not None else None
+        signed = None
+        if entry is not None and payload is not None and entry.kind == "anchor":
+            digest = payload.get("digest")
+            signed = {
+                "party": entry.party, "sequence": entry.sequence,
+                "entry_hash": entry.entry_hash().hex(),
+                "window_start_ms": payload.get("window_start_ms"),
+                "window_end_ms": payload.get("window_end_ms"),
+                "revision": payload.get("revision"), "root": payload.get("root"),
+                "depth": digest.get("depth") if isinstance(digest, dict) else None,
+            }  # fmt: skip
+        if (
+            signed is None
+            or entry is None
+            or entry.agreement_id != doc["agreement_id"]
+            or canonical_json(signed) != canonical_json(dict(named))
+        ):
+            failed.add("anchor")
+            continue
+        assert payload is not None
+        # 2.3 record
+        start = fields["start_ms"]
+        versions, totals = payload.get("agreement_versions"), payload.get("totals")
+        if not (
+            _is_int(start)
+            and named["window_start_ms"] <= start < named["window_end_ms"]
+            and fields["agreement_id"] == doc["agreement_id"]
+            and isinstance(versions, list)
+            and fields["agreement_version"] in versions
+            and isinstance(totals, dict)
+            and isinstance(fields["currency"], str)
+            and fields["currency"] in totals
+        ):
+            failed.add("record")
+        # 2.4 inclusion: steps 4 to 6 of Record proofs
+        try:
+            proof_leaf, bucket_path, top_path = _proof_shape(proof)
+            depth = named["depth"]
+            if bucket_of(proof["usage_key"], depth, salt) != proof["bucket"]:
+                raise VerifyError("wrong-bucket", "")
+            bucket = root_from_path(proof_leaf, proof["index"], proof["bucket_size"], bucket_path)
+            top = root_from_path(sha256(b"\x00" + bucket), proof["bucket"], 2**depth, top_path)
+            if top != bytes.fromhex(named["root"]):
+                raise VerifyError("root-mismatch", "")
+        except VerifyError:
+            failed.add("inclusion")
+    # 3. dispute
+    want = {
+        "agreement_id": doc["agreement_id"], "bill_id": doc["bill_id"],
+        "dispute_id": doc["dispute_id"], "statement_hash": doc["statement_hash"],
+        "items": doc["items"],
+        "records": sorted({r["fields"]["key"] for r in doc["records"]}),
+        "alerts": [a["alert_id"] for a in doc["alerts"]],
+        "evidence_hash": evidence_hash(doc).hex(),
+    }  # fmt: skip
+    if any(dispute.get(k) != value for k, value in want.items()):
+        failed.add("dispute")
+    return failed
 
 
 # --- Countersignature: the witness check ---------------------------------------------------

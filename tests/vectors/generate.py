@@ -59,6 +59,7 @@ from streams.ledger.payloads import (
     countersignature_payload,
     rotation_message,
     rotation_payload,
+    statement_payload,
 )
 from streams.merkle.batchtree import BatchTree, RecordProof, bucket_of, verify_record
 from streams.merkle.rfc9162 import ProofError, RootMismatchError, inclusion_proof, root_from_hashes
@@ -73,6 +74,7 @@ from streams.reconcile.exchange import (
     request_id,
 )
 from streams.reconcile.witness import witness_findings, witnessed
+from tests.vectors.settlement import settlement_vectors
 
 __all__ = [
     "HERE",
@@ -1744,6 +1746,123 @@ def _countersignature_mutations(world: World) -> dict[str, Mutation]:
     }  # fmt: skip
 
 
+def _settlement_mutations(world: World) -> dict[str, Mutation]:
+    """hgc's valid chain, then a statement (sequence 4); then one misshapen settlement payload
+    per file: ``bad-payload`` at 4 (docs/spec/ledger.md, Settlement payloads)."""
+    good = statement_payload(
+        agreement_id=world.book.id,
+        bill_id=f"{world.book.id}-2026-02-EUR",
+        currency="EUR",
+        period_start=datetime(2026, 2, 1, tzinfo=UTC),
+        period_end=datetime(2026, 3, 1, tzinfo=UTC),
+        bill_date=datetime(2026, 3, 2, tzinfo=UTC),
+        statement_hash=hashlib.sha256(b"s").digest(),
+        amount_due=Decimal("148.75"),
+        item_count=3,
+    )
+    reference = {"sequence": 3, "entry_hash": world.entries[3].entry_hash().hex()}
+    dispute = {
+        "agreement_id": world.book.id,
+        "bill_id": good["bill_id"],
+        "dispute_id": "d1",
+        "statement_hash": good["statement_hash"],
+        "statement_entry": reference,
+        "items": ["b-0001", "b-0002"],
+        "records": [],
+        "alerts": [],
+        "evidence_hash": "ab" * 32,
+        "reason": "amounts differ",
+    }
+    resolution = {
+        "agreement_id": world.book.id,
+        "bill_id": good["bill_id"],
+        "dispute_id": "d1",
+        "dispute_entry": reference,
+        "note": "",
+        "outcomes": [{"item": "b-0002", "state": "withDrawn", "credit": "0"}],
+    }
+    payment = {
+        "agreement_id": world.book.id,
+        "bill_id": good["bill_id"],
+        "payment_id": "p1",
+        "amount": "148.75",
+        "currency": "EUR",
+        "paid_ms": 1772600000000,
+    }
+
+    def then(kind: str, payload: Any) -> list[LedgerEntry]:
+        return _then(world.entries, kind, payload)
+
+    bad: list[tuple[str, int | None]] = [("bad-payload", 4)]
+    stored_ok: list[tuple[str, int | None]] = []
+    cases = {
+        "settlement-statement": ("a well-formed statement", then("statement", good), []),
+        "settlement-statement-amount-not-canonical": (
+            "a statement whose amount_due is '148.750'",
+            then("statement", good | {"amount_due": "148.750"}),
+            bad,
+        ),
+        "settlement-statement-bill-date-before-period-end": (
+            "a statement whose bill date is before the period's end",
+            then("statement", good | {"bill_date_ms": good["period_end_ms"] - 1}),
+            bad,
+        ),
+        "settlement-statement-other-agreement": (
+            "a statement naming another agreement than the chain's",
+            then("statement", good | {"agreement_id": "another"}),
+            bad,
+        ),
+        "settlement-acceptance-sequence-zero": (
+            "an acceptance whose statement_entry names sequence 0 (a genesis)",
+            then(
+                "acceptance",
+                {k: good[k] for k in ("agreement_id", "bill_id", "statement_hash")}
+                | {"statement_entry": reference | {"sequence": 0}, "resolution_entry": None},
+            ),
+            bad,
+        ),
+        "settlement-dispute-items-unsorted": (
+            "a dispute whose items are not in code point order",
+            then("dispute", dispute | {"items": ["b-0002", "b-0001"]}),
+            bad,
+        ),
+        "settlement-dispute-no-items": (
+            "a dispute of no item",
+            then("dispute", dispute | {"items": []}),
+            bad,
+        ),
+        "settlement-resolution-withdrawn-with-credit": (
+            "a resolution withdrawing an item with a credit other than '0'",
+            then(
+                "resolution",
+                resolution
+                | {"outcomes": [{"item": "b-0002", "state": "withdrawn", "credit": "1"}]},
+            ),
+            bad,
+        ),
+        "settlement-resolution-unknown-state": (
+            "a resolution whose outcome state is 'rejected' (not a state it may give)",
+            then(
+                "resolution",
+                resolution | {"outcomes": [{"item": "b-0002", "state": "rejected", "credit": "0"}]},
+            ),
+            bad,
+        ),
+        "settlement-payment-zero": (
+            "a payment of 0",
+            then("payment", payment | {"amount": "0"}),
+            bad,
+        ),
+        "settlement-payment-currency-lowercase": (
+            "a payment in 'eur'",
+            then("payment", payment | {"currency": "eur"}),
+            bad,
+        ),
+    }
+    return {name: Mutation(desc, entries, found, stored_ok)
+            for name, (desc, entries, found) in cases.items()}  # fmt: skip
+
+
 REQUESTS = [
     ("dcc asks hgc for buckets 3, 1 and 3 again: sorted and distinct in the id", "dcc", "hgc",
      (1772442000000, 1772445600000), 0, [3, 1, 3]),
@@ -2048,11 +2167,25 @@ def build() -> dict[str, bytes]:
     files |= _batch_vectors(world)
     files |= _proof_vectors(world)
     files |= _trust_vectors(world)
-    mutations = _mutations(world) | _countersignature_mutations(world) | _rotation_mutations()
+    mutations = (
+        _mutations(world)
+        | _countersignature_mutations(world)
+        | _rotation_mutations()
+        | _settlement_mutations(world)
+    )
     for name, mutation in mutations.items():
         files[f"chain/{name}.json"] = _chain_vector(world, mutation)
     files |= _bundle_vectors(world)
     files |= _recon_vectors(world)
+    files |= settlement_vectors(
+        agreement_id=world.book.id,
+        dispute_days=world.book.latest.tolerances.dispute_days,
+        keys=KEYS,
+        hgc=world.entries,
+        dcc=_partner_chain(world),
+        batches=world.batches,
+        salt=world.salt,
+    )
     return {path: _dump(value) for path, value in sorted(files.items())}
 
 
