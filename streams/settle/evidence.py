@@ -46,6 +46,7 @@ from streams.merkle.rfc9162 import MerkleError
 from streams.reconcile.alerts import Alert
 
 __all__ = [
+    "EVIDENCE_CHECKS",
     "EVIDENCE_DOMAIN",
     "EVIDENCE_VERSION",
     "EvidenceError",
@@ -59,6 +60,8 @@ __all__ = [
 
 EVIDENCE_DOMAIN = "dispute-evidence.v1"
 EVIDENCE_VERSION = 1
+EVIDENCE_CHECKS = ("layout", "leaf", "anchor", "record", "inclusion", "dispute")
+"""The checks of :func:`check_evidence`; each problem starts with one of them and ``:``."""
 _DOC_FIELDS = (
     "bilat_evidence",
     "agreement_id",
@@ -301,26 +304,27 @@ def _leaf_problems(where: str, record: Mapping[str, Any]) -> list[str]:
     try:
         proof = RecordProof.from_json(record["proof"])
     except MerkleError as exc:
-        return [f"{where}.proof: {exc}"]
+        return [f"inclusion: {where}.proof: {exc}"]
     problems = []
     for name in ("quantity", "amount"):
         if not isinstance(fields[name], str) or not is_decimal_text(fields[name]):
             problems.append(
-                f"{where}.fields.{name}: got {fields[name]!r}, want canonical decimal text"
+                f"leaf: {where}.fields.{name}: got {fields[name]!r}, want canonical decimal text"
             )
     if not _is_int(fields["start_ms"]):
-        problems.append(f"{where}.fields.start_ms: got {fields['start_ms']!r}, want an integer")
+        problems.append(f"leaf: {where}.fields.start_ms: got {fields['start_ms']!r}, want an int")
     if fields["key"] != proof.usage_key:
         problems.append(
-            f"{where}: fields.key {fields['key']!r}, proof.usage_key {proof.usage_key!r}"
+            f"leaf: {where}: fields.key {fields['key']!r}, proof.usage_key {proof.usage_key!r}"
         )
     try:
         leaf = leaf_hash_of_fields(fields)
     except (TypeError, ValueError) as exc:
-        return [*problems, f"{where}.fields: no canonical JSON ({exc})"]
+        return [*problems, f"leaf: {where}.fields: no canonical JSON ({exc})"]
     if leaf != proof.leaf_hash:
         problems.append(
-            f"{where}: fields hash to {leaf.hex()}, proof.leaf_hash is {proof.leaf_hash.hex()}"
+            f"leaf: {where}: fields hash to {leaf.hex()}, "
+            f"proof.leaf_hash is {proof.leaf_hash.hex()}"
         )
     return problems
 
@@ -336,37 +340,37 @@ def _anchor_problems(
     entry = anchors.get((named["party"], named["sequence"]))
     if entry is None:
         return None, [
-            f"{where}.anchor: no checked anchor entry {named['party']}#{named['sequence']}"
+            f"anchor: {where}: no checked anchor entry {named['party']}#{named['sequence']}"
         ]
     if entry.entry_hash().hex() != named["entry_hash"] or entry.kind != "anchor":
         return None, [
-            f"{where}.anchor: entry {named['party']}#{named['sequence']} has hash "
+            f"anchor: {where}: entry {named['party']}#{named['sequence']} has hash "
             f"{entry.entry_hash().hex()} (a {entry.kind}), the document names {named['entry_hash']}"
         ]
     signed = _anchor_json(entry)
     problems = [
-        f"{where}.anchor.{name}: got {named[name]!r}, the anchor signs {signed[name]!r}"
+        f"anchor: {where}.anchor.{name}: got {named[name]!r}, the anchor signs {signed[name]!r}"
         for name in _ANCHOR_FIELDS
         if type(named[name]) is not type(signed[name]) or named[name] != signed[name]
     ]
     if entry.agreement_id != doc["agreement_id"]:
-        problems.append(f"{where}.anchor: of agreement {entry.agreement_id}")
+        problems.append(f"anchor: {where}: an anchor of agreement {entry.agreement_id}")
     if problems:
         return None, problems
     fields, payload = record["fields"], entry.payload_json()
     start = fields["start_ms"]
     if not (_is_int(start) and named["window_start_ms"] <= start < named["window_end_ms"]):
-        problems.append(f"{where}.fields.start_ms: {fields['start_ms']} not in the anchored window")
+        problems.append(f"record: {where}.fields.start_ms: {start!r} not in the anchored window")
     if fields["agreement_id"] != doc["agreement_id"]:
-        problems.append(f"{where}.fields.agreement_id: got {fields['agreement_id']!r}")
+        problems.append(f"record: {where}.fields.agreement_id: got {fields['agreement_id']!r}")
     versions = payload.get("agreement_versions")
     if not isinstance(versions, list) or fields["agreement_version"] not in versions:
-        problems.append(f"{where}.fields.agreement_version: not one the anchor lists")
+        problems.append(f"record: {where}.fields.agreement_version: not one the anchor lists")
     totals = payload.get("totals")
     if not (isinstance(totals, dict) and isinstance(fields["currency"], str)) or (
         fields["currency"] not in totals
     ):
-        problems.append(f"{where}.fields.currency: not one the anchor totals")
+        problems.append(f"record: {where}.fields.currency: not one the anchor totals")
     return entry, problems
 
 
@@ -380,18 +384,21 @@ def check_evidence(
     """Every problem of an evidence document; ``[]`` when it holds (see the module docstring
     for the contract on ``anchors`` and ``salt``).
 
-    Checks the layout, then for each record: its fields are canonical and hash to its proof's
-    leaf hash under its key; the anchor it names is among ``anchors`` (by party and sequence)
-    with that entry hash, and signs the window, revision, root and depth the document states;
-    the record lies in that window under an agreement version and currency the anchor
-    covers; and its proof leads to the anchored root (:func:`~streams.merkle.recordproof.
-    verify_record`). With ``dispute`` (the dispute entry's payload), also that the dispute
-    names this document: its agreement, bill, dispute id, statement hash and items; its
-    records the document's record keys, its alerts the document's alert ids, and its
+    Each problem starts with the check that failed, as ``docs/spec/ledger.md`` ("Dispute
+    evidence") names them: ``layout``, ``leaf``, ``anchor``, ``record``, ``inclusion``,
+    ``dispute``. Checks the layout, then for each record: its fields are canonical and hash
+    to its proof's leaf hash under its key; the anchor it names is among ``anchors`` (by
+    party and sequence) with that entry hash, and signs the window, revision, root and depth
+    the document states; the record lies in that window under an agreement version and
+    currency the anchor covers; and its proof leads to the anchored root
+    (:func:`~streams.merkle.recordproof.verify_record`). With ``dispute`` (the dispute
+    entry's payload), also that the dispute names this document: its agreement, bill,
+    dispute id, statement hash and items; its records the document's record keys, its alerts
+    the document's alert ids, and its
     ``evidence_hash`` the document's :func:`evidence_hash`. Never raises for a hostile
     document.
     """
-    problems = _shape(document)
+    problems = [f"layout: {p}" for p in _shape(document)]
     if problems:
         return problems
     for i, record in enumerate(document["records"]):
@@ -410,7 +417,7 @@ def check_evidence(
                 salt,
             )
         except (MerkleError, ValueError) as exc:
-            problems.append(f"{where}.proof: {exc}")
+            problems.append(f"inclusion: {where}.proof: {exc}")
     if dispute is not None:
         problems += _dispute_problems(document, dispute)
     return problems
@@ -428,7 +435,7 @@ def _dispute_problems(doc: Mapping[str, Any], dispute: Mapping[str, Any]) -> lis
         "evidence_hash": evidence_hash(doc).hex(),
     }
     return [
-        f"dispute.{name}: got {dispute.get(name)!r}, the evidence gives {value!r}"
+        f"dispute: {name}: got {dispute.get(name)!r}, the evidence gives {value!r}"
         for name, value in want.items()
         if dispute.get(name) != value
     ]
