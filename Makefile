@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml setup.py streams/merkle/_batchhash.c streams/contract/_
 	@command -v java >/dev/null || { echo "java not found: apt-get install -y openjdk-17-jre-headless"; exit 2; }
 	@command -v mvn >/dev/null || { echo "mvn not found: apt-get install -y maven"; exit 2; }
 	@bash deploy/local/build-deps.sh $(PYTHON)
+	@bash deploy/local/browser-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -18,6 +18,7 @@ import click
 from connectors.sonata.listener import Parties
 from connectors.sonata.notifications import LISTENER_BASE_PATH
 from streams.cli.common import friendly, party_options
+from streams.cli.metrics_option import metrics_option, start_metrics
 from streams.core.redact import redact_text, redact_url
 from streams.runtime.config import Settings
 
@@ -96,6 +97,7 @@ def sonata() -> None:
     default="info",
     show_default=True,
 )
+@metrics_option
 @friendly
 def listen(
     party: str,
@@ -110,6 +112,7 @@ def listen(
     host: str,
     port: int,
     loglevel: str,
+    metrics_port: int | None,
 ) -> None:
     """Run the MEF 123 notification listener in the foreground until Ctrl-C / SIGTERM.
 
@@ -159,6 +162,9 @@ def listen(
     )
     if book is None:
         click.echo("no agreement: order items' offerings are not checked for prices", err=True)
+    start_metrics(
+        metrics_port, "sonata-listener", settings.party, lambda m: click.echo(m, err=True)
+    )
     run_listener(settings, seller_api, parties, host=host, port=port, headers=headers, book=book)
 
 

@@ -72,6 +72,7 @@ from connectors.sonata.orders import charge_ids, order_events
 from streams.core.clock import from_ms
 from streams.core.errors import EncodeError, PortInUseError, RatingError
 from streams.core.redact import redact_text
+from streams.runtime import metrics
 from streams.runtime.config import Settings
 from streams.settle.charges import unpriced_offering
 
@@ -250,7 +251,7 @@ def make_app(
     for event_type in EVENT_TYPES:
         app.router.add_post(
             f"{base_path.rstrip('/')}/listener/{event_type}",
-            _endpoint(handler, event_type, retry_after, max_body),
+            _counted(event_type, _endpoint(handler, event_type, retry_after, max_body)),
             name=event_type,
         )
     return app
@@ -370,6 +371,25 @@ def _endpoint(
             ref = logged(logging.ERROR, f"{label} not acknowledged", exc, stack=True)
             return internal_error(ref)
         log.info("%s acknowledged: %d record(s) published", label, len(records))
+        metrics.SONATA_RECORDS.inc(len(records))
         return web.Response(status=204)
 
     return receive
+
+
+def _counted(event_type: str, endpoint: Handler) -> Handler:
+    """``endpoint``, counting its answers by status (``bilat_sonata_notifications_total``)."""
+
+    async def counted(request: web.Request) -> web.StreamResponse:
+        status = 500  # an exception the middleware turns into a MEF error body
+        try:
+            response = await endpoint(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.observe_listener(event_type, status)
+
+    return counted

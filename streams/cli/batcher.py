@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from streams.cli.common import agreement_option, friendly, key_option, party_options, settings_of
+from streams.cli.metrics_option import metrics_option, start_metrics
 from streams.core.keys import KeyPair
 from streams.merkle.batchtree import NATIVE, NATIVE_HINT
 from streams.runtime.batcher import FAULT_POINTS, BatcherLoop
@@ -27,6 +28,7 @@ console = Console(highlight=False)
 @agreement_option
 @key_option
 @click.option("--once", is_flag=True, help="Stop when caught up and nothing is due.")
+@metrics_option
 @friendly
 def batcher_command(
     party: str,
@@ -35,6 +37,7 @@ def batcher_command(
     agreement: Path | None,
     key_file: Path,
     once: bool,
+    metrics_port: int | None,
 ) -> None:
     """Batch rated usage per event-time window, sign and anchor each batch (foreground).
 
@@ -48,6 +51,7 @@ def batcher_command(
             "[yellow]note: Merkle batches are built in pure Python, about 6x slower: the C module "
             f"was not compiled; {NATIVE_HINT}[/yellow]"
         )
+    start_metrics(metrics_port, "batcher", settings.party, console.print)
     loop = BatcherLoop(
         settings,
         KeyPair.load(key_file),

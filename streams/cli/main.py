@@ -16,6 +16,7 @@ from streams.cli.agreement import agreement_group
 from streams.cli.batcher import batcher_command
 from streams.cli.bench import bench_command
 from streams.cli.charges import charges_command
+from streams.cli.dashboard import dashboard_command
 from streams.cli.demo import demo_command
 from streams.cli.keys import keys_group, sign_agreement_command, verify_agreement_command
 from streams.cli.ledger import ledger_group
@@ -65,6 +66,7 @@ for _command in (
     reconcile_command,
     recon_group,
     verify_command,
+    dashboard_command,
 ):
     main.add_command(_command)
 agreement_group.add_command(sign_agreement_command)

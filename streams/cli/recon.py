@@ -22,6 +22,7 @@ from streams.cli.common import (
     settings_of,
     stdout_console,
 )
+from streams.cli.metrics_option import metrics_option, start_metrics
 from streams.reconcile.engine import Outcome
 from streams.runtime.recon_view import status_table, summary
 from streams.runtime.reconciler import ReconcilerLoop
@@ -66,6 +67,7 @@ def _outcome_json(loop: ReconcilerLoop, outcome: Outcome) -> dict[str, object]:
     default=None,
     help="Stop after this long whatever the state.",
 )
+@metrics_option
 @friendly
 def reconcile_command(
     party: str,
@@ -75,6 +77,7 @@ def reconcile_command(
     partner_alias: str | None,
     until_idle: float | None,
     max_seconds: float | None,
+    metrics_port: int | None,
 ) -> None:
     """Reconcile this party's ledger with the partner's mirrored one (foreground).
 
@@ -97,6 +100,7 @@ def reconcile_command(
         f"reconciling {settings.party} with {loop.partner} (copies {loop.alias}.*) on "
         f"{settings.kafka}"
     )
+    start_metrics(metrics_port, "reconcile", settings.party, console.print)
     outcome = loop.run(until_idle=until_idle, max_seconds=max_seconds)
     missing = loop.missing_copies()
     if missing:

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from connectors.mediation.base import FormatOptions, parse_timezone
 from connectors.mediation.registry import FORMAT_NAMES
 from streams.cli.common import agreement_option, friendly, parse_time, party_options, settings_of
+from streams.cli.metrics_option import metrics_option, start_metrics
 
 __all__ = ["ingest_command", "rerate_command", "worker_command"]
 
@@ -141,6 +142,7 @@ def ingest_command(
     help="Static group membership id of this worker (e.g. 1, 2): a restarted worker takes its "
     "partitions back at once [default: BILAT_WORKER_ID, else dynamic].",
 )
+@metrics_option
 @friendly
 def worker_command(
     party: str,
@@ -151,6 +153,7 @@ def worker_command(
     until_caught_up: bool,
     engine: str,
     member: str | None,
+    metrics_port: int | None,
 ) -> None:
     """Run the rating worker in the foreground until Ctrl-C / SIGTERM.
 
@@ -173,6 +176,7 @@ def worker_command(
         + (" (until caught up)" if until_caught_up else ""),
         markup=False,
     )
+    start_metrics(metrics_port, "worker", settings.party, lambda m: err.print(m, markup=False))
     run_worker(settings, loglevel, until_caught_up=until_caught_up, engine=engine, member=member)
 
 

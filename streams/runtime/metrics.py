@@ -10,8 +10,7 @@ one default port); ``bilat dashboard`` serves ``/metrics`` on its own port.
 
 Hooks are per batch or per round, never per record (the worker rates tens of thousands of
 records a second): :class:`WorkerMetrics` takes the loop's running counts once per batch and
-adds what changed; consumer lag is read from librdkafka's cached watermarks, at most once a
-second.
+adds what changed; consumer lag comes from librdkafka's own statistics, every two seconds.
 
 Names (all prefixed ``bilat_``), by process:
 
@@ -47,6 +46,7 @@ plus ``prometheus_client``'s own ``process_*`` and ``python_*`` metrics.
 from __future__ import annotations
 
 import errno
+import json
 import math
 import time
 from collections import Counter as Counts
@@ -66,8 +66,6 @@ from prometheus_client import start_http_server as _start_http_server
 from streams.core.errors import PortInUseError
 
 if TYPE_CHECKING:
-    from confluent_kafka import Consumer
-
     from streams.reconcile.alerts import Alert
     from streams.reconcile.status import WindowStatus
 
@@ -111,7 +109,7 @@ WORKER_REPLAYED = Counter(
 WORKER_LAG = Gauge(
     "bilat_worker_consumer_lag",
     "Messages on usage.cdr past this worker's position, per assigned partition "
-    "(librdkafka's cached high watermark; refreshed at most once a second).",
+    "(librdkafka's statistics, every 2 s).",
     ["partition"],
     registry=_ALL,
 )
@@ -259,16 +257,17 @@ def enable(process: str, party: str) -> None:
 
 
 class WorkerMetrics:
-    """The rating loop's hook: once per batch, what changed in its running counts."""
+    """The rating loop's hooks: once per batch, what changed in its running counts; and
+    librdkafka's statistics (every :data:`STATS_EVERY_MS`), for the consumer lag."""
 
-    LAG_EVERY = 1.0
-    """Seconds between two reads of the consumer's lag."""
+    STATS_EVERY_MS = 2000
 
-    def __init__(self) -> None:
+    def __init__(self, topic: str = "") -> None:
+        self.topic = topic
+        """The consumed topic whose lag is reported (every topic when empty)."""
         self._last: Counts[str] = Counts()
-        self._lag_at = 0.0
 
-    def observe(self, read: int, counts: Mapping[str, int], consumer: Consumer | None) -> None:
+    def observe(self, read: int, counts: Mapping[str, int]) -> None:
         """``read`` messages were taken in this batch; ``counts`` are the loop's running
         totals (``usage.rated``, ``replayed``, ``dead:<stage>``)."""
         if read:
@@ -285,25 +284,26 @@ class WorkerMetrics:
                 WORKER_REPLAYED.inc(delta)
             elif key.startswith("dead:"):
                 WORKER_DEAD.labels(key[5:]).inc(delta)
-        now = time.monotonic()
-        if consumer is not None and now - self._lag_at >= self.LAG_EVERY:
-            self._lag_at = now
-            _set_lag(consumer)
 
+    def consumer_config(self) -> dict[str, Any]:
+        """What to add to the consumer's configuration for :meth:`stats` to be called."""
+        return {"statistics.interval.ms": self.STATS_EVERY_MS, "stats_cb": self.stats}
 
-def _set_lag(consumer: Consumer) -> None:
-    """Lag per assigned partition from cached watermarks (no broker round trip)."""
-    try:
-        assignment = consumer.assignment()
-        if not assignment:
+    def stats(self, text: str) -> None:
+        """librdkafka's statistics JSON: the lag of every partition this consumer fetches
+        (``consumer_lag``: to the last stable offset under ``read_committed``)."""
+        try:
+            topics = json.loads(text).get("topics", {})
+        except ValueError:
             return
-        for tp in consumer.position(assignment):
-            _low, high = consumer.get_watermark_offsets(tp, cached=True)
-            if high is None or high < 0 or tp.offset < 0:
-                continue  # nothing fetched yet: unknown, not zero
-            WORKER_LAG.labels(str(tp.partition)).set(max(0, high - tp.offset))
-    except Exception:  # metrics never stop the loop (a rebalance in between, a closed consumer)
-        return
+        for name, topic in topics.items():
+            if self.topic and name != self.topic:
+                continue
+            for partition, data in topic.get("partitions", {}).items():
+                lag = data.get("consumer_lag", -1)
+                if partition == "-1" or data.get("fetch_state") != "active" or lag < 0:
+                    continue  # the internal partition, not ours, or not known yet
+                WORKER_LAG.labels(partition).set(lag)
 
 
 def observe_anchor(records: int) -> None:
@@ -347,11 +347,9 @@ def observe_round(
     NEWEST_AGREED.set(_newest_agreed_s)
 
 
-def observe_listener(event_type: str, status: int, records: int = 0) -> None:
-    """The Sonata listener answered one notification."""
+def observe_listener(event_type: str, status: int) -> None:
+    """The Sonata listener answered one notification with ``status``."""
     NOTIFICATIONS.labels(event_type, str(status)).inc()
-    if records:
-        SONATA_RECORDS.inc(records)
 
 
 def _replace(gauge: Gauge, values: Mapping[Any, float]) -> None:

@@ -146,7 +146,7 @@ class RatingLoop:
         self.say = say or log.warning
         self.counts: Counter[str] = Counter()
         """Running totals: ``usage.rated``, ``usage.dlq``, ``replayed``, ``dead:<stage>``."""
-        self.metrics = WorkerMetrics()
+        self.metrics = WorkerMetrics(settings.topic("usage.cdr"))
         self.deployment = settings.app_id
         self.stopping = False
         self.topics = {name: settings.topic(name) for name in ("usage.rated", "usage.dlq")}
@@ -186,6 +186,7 @@ class RatingLoop:
             "heartbeat.interval.ms": 2_000,
             "fetch.min.bytes": 1,
             "queued.min.messages": 20_000,
+            **self.metrics.consumer_config(),  # lag, from librdkafka's statistics
         }
         if self.member:
             config["group.instance.id"] = self.member
@@ -230,7 +231,7 @@ class RatingLoop:
                     self._guard(partial(self.send, handled), "sending a batch")
                     if len(messages) < BATCH_SIZE:  # not saturated: settle now, not next round
                         self._guard(self._settle_pending, "settling a batch")
-                self.metrics.observe(len(handled.read) if handled else 0, self.counts, consumer)
+                self.metrics.observe(len(handled.read) if handled else 0, self.counts)
                 now = time.monotonic()
                 if now - last_report >= REPORT_EVERY and self.counts:
                     self._report()
