@@ -43,6 +43,7 @@ from streams.agreement.model import (
     WITHIN_TOLERANCE_RULES,
     Agreement,
     AgreementBook,
+    Contact,
     Offering,
     Party,
     PartyKey,
@@ -266,7 +267,27 @@ def _party(r: TermReader, parties: Mapping[str, Any], role: str) -> Party:
     path = f"parties.{role}"
     body = r.mapping(parties.get(role), path, "party")
     name = r.text(body, "name", path) if body.get("name") is not None else ""
-    return Party(r.ident(body, "id", path), name, _party_keys(r, body, path))
+    return Party(
+        r.ident(body, "id", path), name, _party_keys(r, body, path), _contact(r, body, path)
+    )
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def _contact(r: TermReader, body: Mapping[str, Any], path: str) -> Contact | None:
+    """A party's optional ``billing_contact: {name, email, phone}``, all three required."""
+    if body.get("billing_contact") is None:
+        return None
+    path = f"{path}.billing_contact"
+    node = r.mapping(body["billing_contact"], path, "billing_contact")
+    email, phone = node.get("email"), node.get("phone")
+    if not isinstance(email, str) or not _EMAIL.fullmatch(email):
+        r.fail(f"{path}.email", email, "an e-mail address such as billing@hgc.example")
+    if not isinstance(phone, str) or not _PHONE.fullmatch(phone):
+        r.fail(f"{path}.phone", phone, "an E.164 number such as '+85221234567' (quoted)")
+    return Contact(r.text(node, "name", path), str(email), str(phone))
 
 
 def _party_keys(r: TermReader, body: Mapping[str, Any], path: str) -> tuple[PartyKey, ...]:

@@ -45,6 +45,7 @@ __all__ = [
     "WITHIN_TOLERANCE_RULES",
     "Agreement",
     "AgreementBook",
+    "Contact",
     "Offering",
     "Party",
     "PartyKey",
@@ -121,6 +122,16 @@ class PartyKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """Who handles a party's bills (MEF 141 ``RelatedContactInformation``)."""
+
+    name: str
+    email: str
+    phone: str
+    """E.164 with the ``+`` and digits only, e.g. ``+85221234567``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Party:
     id: str
     name: str
@@ -128,6 +139,9 @@ class Party:
     """The party's Ed25519 keys, sorted by ``valid_from`` then key (the order written carries
     no meaning). The loader requires at least one; they are part of what both parties sign,
     so the agreement pins every key that may sign for the party."""
+    billing_contact: Contact | None = field(default=None, metadata={"omit_if_none": True})
+    """The optional ``billing_contact`` (named on statements); left out of the canonical
+    content when None, so agreements without it keep their hash."""
 
 
 @dataclass(frozen=True, slots=True)

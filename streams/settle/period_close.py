@@ -53,7 +53,7 @@ from streams.settle.charges import (
     billing_period,
     period_statement,
 )
-from streams.settle.statement import AnchorRef, Statement, StatementItem
+from streams.settle.statement import AnchorRef, Statement, StatementItem, StatementParty
 from streams.settle.tiers import tier_adjustment
 
 __all__ = [
@@ -451,6 +451,7 @@ class _Close:
         grace = timedelta(seconds=self.terms.settle.grace_seconds)
         bill_date = self.end + grace
         due = bill_date + timedelta(days=self.terms.settle.payment_days)
+        seller, buyer = self.terms.seller, self.terms.buyer
         result = []
         for currency in currencies:
             statement_id = f"{self.terms.id}-{label}-{currency}"
@@ -476,6 +477,11 @@ class _Close:
                     items=numbered,
                     findings=tuple(self.findings.get(currency, ())),
                     scale=self.terms.rounding.scale,
+                    parties=(
+                        StatementParty("seller", seller.id, seller.name, seller.billing_contact),
+                        StatementParty("buyer", buyer.id, buyer.name, buyer.billing_contact),
+                    ),
+                    period_label=label,
                 )
             )
         return result

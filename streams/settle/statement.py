@@ -20,21 +20,24 @@ Model (:class:`Statement`, :class:`StatementItem`, :class:`AnchorRef`) and its c
   :attr:`Statement.amount_due` is their sum.
 
 The hash covers every billed fact (items, their amounts, quantities, rates, products, the
-anchors each usage item sums, dates, parties, versions) and leaves out the findings, which are
-advice to people and may legitimately differ between the parties' views (a window one side
-still waits for).
+anchors each usage item sums, dates, parties and their billing contacts, versions) and leaves
+out the findings, which are advice to people and may legitimately differ between the parties'
+views (a window one side still waits for). :meth:`Statement.from_canonical` reads a statement
+document back (the Buyer reads the Seller's that way and compares the hash).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from streams.agreement.model import Contact
 from streams.core.canonical import canonical_json, decimal_text, tagged
-from streams.core.clock import to_ms
+from streams.core.clock import from_ms, to_ms
 from streams.settle.charges import Finding
 
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ __all__ = [
     "AnchorRef",
     "Statement",
     "StatementItem",
+    "StatementParty",
     "build_statements",
 ]
 
@@ -85,6 +89,17 @@ class AnchorRef:
     def order(self) -> tuple[int, int, str, int, int]:
         """Canonical order: window, then party, revision and sequence."""
         return (self.window_start_ms, self.window_end_ms, self.party, self.revision, self.sequence)
+
+    @classmethod
+    def from_canonical(cls, data: Mapping[str, Any]) -> AnchorRef:
+        return cls(
+            _text(data, "party"),
+            _int(data, "sequence"),
+            _int(data, "window_start_ms"),
+            _int(data, "window_end_ms"),
+            _int(data, "revision"),
+            _text(data, "root"),
+        )
 
     def canonical(self) -> dict[str, Any]:
         return {
@@ -135,6 +150,30 @@ class StatementItem:
     """Usage: ``agreed`` when every record summed was agreed exactly, else the agreement's
     ``within_tolerance`` rule (``seller``, ``buyer``, ``lower``) whose amounts were billed."""
 
+    @classmethod
+    def from_canonical(cls, data: Mapping[str, Any]) -> StatementItem:
+        return cls(
+            id=_text(data, "id"),
+            kind=_text(data, "kind"),
+            description=_text(data, "description"),
+            product_id=_text(data, "product_id"),
+            product_name=_text(data, "product_name"),
+            order_id=_text(data, "order_id"),
+            order_item_id=_text(data, "order_item_id"),
+            period_start=from_ms(_int(data, "period_start_ms")),
+            period_end=from_ms(_int(data, "period_end_ms")),
+            quantity=_decimal(data, "quantity"),
+            unit=_text(data, "unit"),
+            unit_rate=_decimal(data, "unit_rate"),
+            amount=_decimal(data, "amount"),
+            currency=_text(data, "currency"),
+            sources=tuple(_texts(data, "sources")),
+            anchors=tuple(AnchorRef.from_canonical(a) for a in _list(data, "anchors")),
+            rate_id=_optional_text(data, "rate_id"),
+            direction=_optional_text(data, "direction"),
+            billed_by=_optional_text(data, "billed_by"),
+        )
+
     def canonical(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -156,6 +195,38 @@ class StatementItem:
             "rate_id": self.rate_id,
             "direction": self.direction,
             "billed_by": self.billed_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatementParty:
+    """A party as the bill names it (from the agreement version the period is priced under)."""
+
+    role: str
+    """``seller`` or ``buyer``."""
+    id: str
+    name: str
+    contact: Contact | None = None
+
+    @classmethod
+    def from_canonical(cls, data: Mapping[str, Any]) -> StatementParty:
+        contact = data.get("contact")
+        return cls(
+            _text(data, "role"),
+            _text(data, "id"),
+            _text(data, "name"),
+            None
+            if contact is None
+            else Contact(_text(contact, "name"), _text(contact, "email"), _text(contact, "phone")),
+        )
+
+    def canonical(self) -> dict[str, Any]:
+        c = self.contact
+        return {
+            "role": self.role,
+            "id": self.id,
+            "name": self.name,
+            "contact": None if c is None else {"name": c.name, "email": c.email, "phone": c.phone},
         }
 
 
@@ -183,6 +254,11 @@ class Statement:
     """What was not billed as the agreement says, for people; not in the hash."""
     scale: int = 4
     """The agreement's rounding scale: amounts are shown with this many decimals."""
+    parties: tuple[StatementParty, ...] = ()
+    """Seller then Buyer, with their billing contacts (from the agreement version)."""
+    period_label: str = ""
+    """The period as the id names it (``2026-11``, or ``2026-11-02`` for day and week periods):
+    the MEF ``billCycle``."""
 
     @property
     def amount_due(self) -> Decimal:
@@ -191,6 +267,7 @@ class Statement:
         return total.quantize(Decimal(1).scaleb(-self.scale))
 
     def item(self, item_id: str) -> StatementItem | None:
+        """The item ``item_id``, None if the statement has none."""
         return next((i for i in self.items if i.id == item_id), None)
 
     def canonical(self) -> dict[str, Any]:
@@ -209,8 +286,47 @@ class Statement:
             "bill_date_ms": to_ms(self.bill_date),
             "payment_due_ms": to_ms(self.payment_due),
             "amount_due": decimal_text(self.amount_due),
+            "scale": self.scale,
+            "bill_cycle": self.period_label,
+            "parties": [p.canonical() for p in self.parties],
             "items": [item.canonical() for item in self.items],
         }
+
+    @classmethod
+    def from_canonical(cls, data: Mapping[str, Any]) -> Statement:
+        """The statement of a canonical document (:meth:`canonical`, or :meth:`to_json`, whose
+        extra members are ignored), e.g. the Seller's as the Buyer reads it.
+
+        Raises ``ValueError`` for a member missing or of the wrong type, or an ``amount_due``
+        that is not the sum of the items; the caller compares :meth:`canonical_hash` with the
+        hash the Seller signed.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"statement: got {type(data).__name__}, want an object")
+        statement = cls(
+            id=_text(data, "id"),
+            bill_no=_text(data, "bill_no"),
+            agreement_id=_text(data, "agreement_id"),
+            agreement_versions=tuple(_texts(data, "agreement_versions")),
+            seller=_text(data, "seller"),
+            buyer=_text(data, "buyer"),
+            currency=_text(data, "currency"),
+            period_start=from_ms(_int(data, "period_start_ms")),
+            period_end=from_ms(_int(data, "period_end_ms")),
+            bill_date=from_ms(_int(data, "bill_date_ms")),
+            payment_due=from_ms(_int(data, "payment_due_ms")),
+            items=tuple(StatementItem.from_canonical(i) for i in _list(data, "items")),
+            scale=_int(data, "scale"),
+            parties=tuple(StatementParty.from_canonical(p) for p in _list(data, "parties")),
+            period_label=_text(data, "bill_cycle"),
+        )
+        stated = _decimal(data, "amount_due")
+        if stated != statement.amount_due:
+            raise ValueError(
+                f"statement {statement.id}: amount_due got {data['amount_due']}, want "
+                f"{decimal_text(statement.amount_due)} (the sum of its items)"
+            )
+        return statement
 
     def canonical_hash(self) -> bytes:
         """``SHA-256(tagged("statement.v1", canonical_json(canonical())))``: what the Seller's
@@ -224,6 +340,55 @@ class Statement:
             "statement_hash": self.canonical_hash().hex(),
             "findings": [f.to_json() for f in self.findings],
         }
+
+
+# --- reading canonical members: ValueError naming the member, never KeyError or TypeError ---
+
+
+def _member(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], want: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"got {type(data).__name__}, want an object")
+    value = data.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"{key}: got {value!r}, want {want}")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value: str = _member(data, key, str, "a string")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    return None if data.get(key) is None else _text(data, key)
+
+
+def _int(data: Mapping[str, Any], key: str) -> int:
+    value: int = _member(data, key, int, "an integer")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value: list[Any] = _member(data, key, list, "an array")
+    return value
+
+
+def _texts(data: Mapping[str, Any], key: str) -> list[str]:
+    values = _list(data, key)
+    if not all(isinstance(v, str) for v in values):
+        raise ValueError(f"{key}: got {values!r}, want strings")
+    return values
+
+
+def _decimal(data: Mapping[str, Any], key: str) -> Decimal:
+    text = _text(data, key)
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"{key}: got {text!r}, want a decimal") from None
+    if not value.is_finite() or decimal_text(value) != text:
+        raise ValueError(f"{key}: got {text!r}, want a canonical decimal")
+    return value
 
 
 def build_statements(

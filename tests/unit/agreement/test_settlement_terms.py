@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streams.agreement.loader import parse_agreement
-from streams.agreement.model import DEFAULT_SETTLEMENT, Settlement
+from streams.agreement.model import DEFAULT_SETTLEMENT, Contact, Settlement
 from streams.contract.records import UsageRecord
 from streams.core.errors import AgreementError
 from streams.rating.rater import Rater
@@ -101,3 +101,23 @@ def test_the_rater_prices_in_the_tariffs_currency() -> None:
     # 60 s: 0.0120 + 0.0020 = 0.0140 USD; 0.0090 + 0.0050 = 0.0140 EUR
     assert call("442071234567") == ("voice-uk", Decimal("0.0140"), "USD")
     assert call("493012345") == ("voice-de-fixed", Decimal("0.0140"), "EUR")
+
+
+def test_billing_contacts_are_optional_checked_and_signed() -> None:
+    doc = example()
+    agreement = parse_agreement(as_text(doc))
+    assert agreement.seller.billing_contact == Contact(
+        "HGC Carrier Settlement", "settlement@hgc.example", "+85221234567"
+    )
+    del doc["parties"]["seller"]["billing_contact"]
+    plain = parse_agreement(as_text(doc))
+    assert plain.seller.billing_contact is None
+    assert "billing_contact" not in plain.canonical()["seller"]
+    assert plain.canonical_hash() != agreement.canonical_hash()
+    doc["parties"]["buyer"]["billing_contact"] = {"name": "B", "email": "x@", "phone": "0301"}
+    with pytest.raises(AgreementError) as refused:
+        parse_agreement(as_text(doc))
+    assert [p.split(":")[0] for p in refused.value.problems] == [
+        "parties.buyer.billing_contact.email",
+        "parties.buyer.billing_contact.phone",
+    ]

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -212,3 +216,32 @@ def test_every_billed_fact_changes_the_hash() -> None:
     hashes = [s.canonical_hash() for s in changed]
     assert base not in hashes and len(set(hashes)) == len(hashes)
     assert dataclasses.replace(eur, findings=()).canonical_hash() == base  # advice only
+
+
+def test_the_document_reads_back_to_the_same_statement() -> None:
+    for statement in statements().values():
+        document = json.loads(json.dumps(statement.to_json()))
+        again = Statement.from_canonical(document)
+        assert again.canonical() == statement.canonical()
+        assert again.canonical_hash() == statement.canonical_hash()
+        assert again.parties == statement.parties and again.scale == 4
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d.pop("bill_date_ms"), "bill_date_ms: got None, want an integer"),
+        (lambda d: d.update(amount_due="1061.7528"), "amount_due got 1061.7528, want 1061.7527"),
+        (lambda d: d["items"][0].update(amount="375.0000"), "amount: got '375.0000', want a canon"),
+        (lambda d: d["items"][0].update(anchors="x"), "anchors: got 'x', want an array"),
+        (lambda d: d["items"][0].update(sources=[1]), "sources: got [1], want strings"),
+        (lambda d: d.update(scale=True), "scale: got True, want an integer"),
+    ],
+)
+def test_a_damaged_document_is_refused_with_the_member(
+    damage: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    document = json.loads(json.dumps(statements()["EUR"].canonical()))
+    damage(document)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Statement.from_canonical(document)
