@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from streams.agreement.model import Settlement
 from streams.core.canonical import canonical_json, tagged
+from streams.ledger.batching import Leaf
 from streams.settle.period_close import (
     UNLINKED_USAGE,
     WINDOW_NOT_AGREED,
@@ -245,3 +246,28 @@ def test_a_damaged_document_is_refused_with_the_member(
     damage(document)
     with pytest.raises(ValueError, match=re.escape(message)):
         Statement.from_canonical(document)
+
+
+def test_a_usd_tariff_and_a_usd_charge_share_the_usd_bill() -> None:
+    version = BOOK.versions[0]
+    uk = next(t for t in version.tariffs if t.id == "voice-uk")
+    tariffs = tuple(
+        dataclasses.replace(t, currency="USD") if t is uk else t for t in version.tariffs
+    )
+    terms = dataclasses.replace(version, tariffs=tariffs)
+    views = windows(SELLER)
+    # a 90 s call to the UK the Seller terminated: [1, 1] increments, 1.5 min x 0.0120 + 0.0020
+    # connect = 0.0200 USD
+    call = Leaf("ix/u1", bytes(32), D("0.0200"), "USD", "1", A + 1000, "90", "second",
+                "voice-uk", None, "inbound")  # fmt: skip
+    views[0] = dataclasses.replace(views[0], leaves=(*views[0].leaves, call))
+    found = statements(book=terms, windows=views)
+    assert found["EUR"].amount_due == D("1061.7527")  # unchanged
+    usd = found["USD"]
+    assert [(i.kind, i.product_id, i.quantity, i.unit_rate, i.amount) for i in usd.items] == [
+        ("recurring", "PRD-EVC-1", D(1), D("272.5694"), D("272.5694")),
+        ("usageBased", "PRD-VOICE-1", D("1.5"), D("0.0120"), D("0.0200")),
+    ]
+    # 272.5694 + 0.0200 = 272.5894
+    assert usd.amount_due == D("272.5894")
+    assert usd.items[1].anchors == (anchor(BUYER, A), anchor(SELLER, A))
