@@ -75,6 +75,7 @@ from streams.reconcile.exchange import (
 )
 from streams.reconcile.witness import witness_findings, witnessed
 from tests.vectors.settlement import settlement_vectors
+from tests.vectors.statement import statement_vectors
 
 __all__ = [
     "HERE",
@@ -2186,6 +2187,7 @@ def build() -> dict[str, bytes]:
         batches=world.batches,
         salt=world.salt,
     )
+    files |= statement_vectors()
     return {path: _dump(value) for path, value in sorted(files.items())}
 
 
