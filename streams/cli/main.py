@@ -23,6 +23,7 @@ from streams.cli.ledger import ledger_group
 from streams.cli.mirror import mirror_group
 from streams.cli.read import read_command
 from streams.cli.recon import recon_group, reconcile_command
+from streams.cli.settle import settle_group
 from streams.cli.stack import down_command, status_command, up_command
 from streams.cli.usage import ingest_command, rerate_command, worker_command
 from streams.cli.verify import verify_command
@@ -65,6 +66,7 @@ for _command in (
     batcher_command,
     reconcile_command,
     recon_group,
+    settle_group,
     verify_command,
     dashboard_command,
 ):

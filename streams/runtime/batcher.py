@@ -269,11 +269,34 @@ class BatcherLoop:
                     self.close_due()
                     last_close = time.monotonic()
                 if once and idle and self._caught_up() and not self.batcher.due(self.clock.now()):
+                    self._drain_requests()
                     return self.anchored
         finally:
             consumer.close()
             if self.cosign_reader is not None:
                 self.cosign_reader.close()
+
+    def _drain_requests(self, timeout: float = 30.0) -> None:
+        """Act on every request now on ``recon.cosign`` and ``ledger.requests`` (``--once``
+        returns only after them, so a script's next step sees the entries)."""
+        reader = self.cosign_reader
+        if reader is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            behind = False
+            requests = self.settings.topic("ledger.requests")
+            for tp in reader.assignment():
+                _low, high = reader.get_watermark_offsets(tp, timeout=10, cached=False)
+                position = reader.position([tp])[0].offset
+                # recon.cosign is written in transactions: a read-committed position may stop
+                # just before the final marker; ledger.requests has none.
+                marker = 0 if tp.topic == requests else 1
+                if high > 0 and (position < 0 or position < high - marker):
+                    behind = True
+            if not behind:
+                return
+            self.close_due()
 
     def _caught_up(self) -> bool:
         """Assigned partitions and read to their end (what ``--once`` waits for)."""
