@@ -20,7 +20,15 @@ from typing import Any
 from connectors.mediation.generic_csv import COLUMNS
 from streams.core.clock import to_ms
 
-__all__ = ["BAD_LINE_KINDS", "PRODUCT_ID", "SynthFile", "synth_order", "synth_pair"]
+__all__ = [
+    "BAD_LINE_KINDS",
+    "INTERCONNECTS",
+    "PRODUCT_ID",
+    "SynthFile",
+    "synth_interconnect_orders",
+    "synth_order",
+    "synth_pair",
+]
 
 PRODUCT_ID = "evc-fra-lon-0001"
 """The Carrier Ethernet circuit the synthetic data usage runs over (see :func:`synth_order`)."""
@@ -219,3 +227,40 @@ def synth_order(now: datetime, seller: str = "hgc", buyer: str = "dcc") -> dict[
             },
         ],
     }
+
+
+INTERCONNECTS = (
+    ("voice", "voice-interconnect"),
+    ("sms", "sms-interconnect"),
+    ("data", "data-roaming-access"),
+)
+"""The products carrying the demo's usage records that name no product of their own (the
+example agreement's ``settlement.usage_offerings``)."""
+
+
+def synth_interconnect_orders(
+    now: datetime, seller: str = "hgc", buyer: str = "dcc"
+) -> list[dict[str, Any]]:
+    """The SonataOrderEvents (Avro fields) of the voice, SMS and data interconnects, each
+    ``add`` item completed on the first day of the month before ``now``'s, so a statement
+    links all the month's usage to a product and its order item."""
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    completed = to_ms((first - timedelta(days=1)).replace(day=1))
+    return [
+        {
+            "event_id": f"synth-po-0002-item-{n}-completed",
+            "event_type": "productOrderItemStateChangeEvent",
+            "event_time_ms": completed,
+            "order_id": "po-0002",
+            "order_item_id": f"po-0002-{n}",
+            "state": "completed",
+            "action": "add",
+            "product_id": f"{kind}-interconnect-0001",
+            "product_offering_id": offering,
+            "completion_date_ms": completed,
+            "buyer_id": buyer,
+            "seller_id": seller,
+            "charge_items": [],
+        }
+        for n, (kind, offering) in enumerate(INTERCONNECTS, start=1)
+    ]

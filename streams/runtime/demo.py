@@ -24,12 +24,12 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.mediation.ingest import ingest_files
-from connectors.mediation.synth import PRODUCT_ID, synth_order, synth_pair
+from connectors.mediation.synth import synth_interconnect_orders, synth_order, synth_pair
 from streams.agreement.loader import load_book
 from streams.agreement.signing import sign_agreement
 from streams.agreement.trust import TrustedKeys
 from streams.contract.records import RatedUsage, totals_by_currency
-from streams.core.clock import Clock, SystemClock
+from streams.core.clock import Clock, SystemClock, from_ms, to_ms
 from streams.core.errors import StackError
 from streams.core.keys import KeyPair, demo_keypair, public_path_of
 from streams.ledger.audit import verify_bundle
@@ -43,6 +43,7 @@ from streams.runtime.reader import read_records
 from streams.runtime.recon_view import alerts_table, status_table, summary
 from streams.runtime.reconciler import ReconcilerLoop
 from streams.runtime.registry import make_codec
+from streams.runtime.settler import Bill, Settler
 from streams.runtime.topics import delete_topics, ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
 from streams.settle.charges import Charge, period_charges
@@ -74,6 +75,8 @@ class PartyResult:
     """A record proven end to end (leaf, inclusion, anchor, chain), and whether it held."""
     recon: Outcome | None = None
     """Where reconciliation with the partner stands at the end of the demo."""
+    bills: list[Bill] = field(default_factory=list)
+    """The period's bills as the Seller's ledger states them, with their states."""
     """One dead letter's message per stage, to show what the reasons look like."""
 
     @property
@@ -136,6 +139,27 @@ def print_report(console: Console, results: list[PartyResult], records: int) -> 
         found = [a for a in r.recon.alerts if a.record_keys or a.kind.startswith("not-")]
         console.print(alerts_table(found, f"{r.party}: divergent records and windows"))
         console.print(summary(r.recon))
+    bills = results[0].bills if results else []
+    if bills:
+        table = Table(title="settlement: MEF 141 bills of this period", title_justify="left")
+        for column in ("bill", "items", "amount due", "state", "the Buyer"):
+            table.add_column(column, justify="right" if column == "amount due" else "left")
+        for bill in bills:
+            if bill.statement is None or bill.status is None:
+                continue
+            review = (
+                "accepted"
+                if bill.status.accepted
+                else f"disputed {sum(len(d.items) for d in bill.status.disputes)} item(s)"
+            )
+            table.add_row(
+                bill.bill_id,
+                str(len(bill.statement.items)),
+                f"{bill.status.amount_due} {bill.statement.currency}",
+                bill.status.state,
+                review,
+            )
+        console.print(table)
     for r in results:
         mark = "[green]counts add up[/green]" if r.consistent else "[red]COUNTS DO NOT ADD UP[/red]"
         console.print(
@@ -218,8 +242,18 @@ def run_demo(
             _forget_old_runs(settings.kafka, keep=run)
             ensure_topics(settings)
             # The Sonata order that made the demo's Ethernet circuit billable (both inventories).
-            order = synth_order(now, seller=parties[0], buyer=parties[1])
-            publish(settings, "sonata.orders", "sonata_order_event", [order], lambda r: PRODUCT_ID)
+            # The interconnects carry the usage that names no product (the statement's items).
+            orders = [
+                synth_order(now, seller=parties[0], buyer=parties[1]),
+                *synth_interconnect_orders(now, seller=parties[0], buyer=parties[1]),
+            ]
+            publish(
+                settings,
+                "sonata.orders",
+                "sonata_order_event",
+                orders,
+                lambda r: str(r["product_id"]),
+            )
             path = run_dir / f"{party}-usage.csv"
             path.write_text(files[party].text, encoding="utf-8")
             started = time.monotonic()
@@ -267,7 +301,54 @@ def run_demo(
             stop_worker(proc)
     anchor_ledgers(workdir, [w[0] for w in workers], results, say)
     reconcile_parties([w[0] for w in workers], results, say)
+    # The period of the traffic (the synthetic day may be the one before ``now``'s).
+    windows = [w.window[0] for r in results if r.recon for w in r.recon.windows]
+    settle_parties([w[0] for w in workers], results, from_ms(min(windows, default=to_ms(now))), say)
     return results
+
+
+def settle_parties(
+    parties: list[Settings],
+    results: list[PartyResult],
+    at: datetime,
+    say: Callable[[str], object],
+    timeout: float = 90.0,
+) -> None:
+    """Close the billing period containing ``at``: the Seller issues its statements (one per
+    currency), the Buyer recomputes them from its own ledger and accepts or disputes each,
+    both publish the bills to Redis (what the dashboard and the billing API read). Fills each
+    result's ``bills``."""
+    seller_settings, buyer_settings = parties
+    seller, buyer = Settler(seller_settings), Settler(buyer_settings)
+    issued = seller.issue(at)
+    BatcherLoop(seller_settings, demo_keypair(seller_settings.party)).run(once=True)
+    for item in issued:
+        say(f"[{seller_settings.party}] statement {item.statement.id}: {item.summary()}")
+    deadline = time.monotonic() + timeout
+    while True:  # the statements reach the Buyer through MirrorMaker 2
+        snap = buyer.snapshot()
+        if sum(b.statement is not None for b in buyer.bills(snap)) >= len(issued):
+            break
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"{buyer_settings.party} did not see the statements in {timeout:.0f} s"
+            )
+        time.sleep(1)
+    for line in buyer.review(snap):
+        say(f"[{buyer_settings.party}] {line}")
+    BatcherLoop(buyer_settings, demo_keypair(buyer_settings.party)).run(once=True)
+    while True:  # the acceptances or disputes reach the Seller the same way
+        snap = seller.snapshot()
+        bills = seller.bills(snap)
+        if all(b.status is not None and (b.status.accepted or b.status.disputes) for b in bills):
+            break
+        if time.monotonic() > deadline:
+            raise StackError(f"{seller_settings.party} did not see the Buyer's review in time")
+        time.sleep(1)
+    seller.publish(snap)
+    buyer.publish(buyer.snapshot())
+    for result in results:
+        result.bills = bills
 
 
 def reconcile_parties(
@@ -281,10 +362,11 @@ def reconcile_parties(
     for round_ in range(2):
         with ThreadPoolExecutor(len(loops)) as pool:
             futures = [
-                pool.submit(ReconcilerLoop(s, say=lambda m: None).run, until_idle=3.0,
-                            max_seconds=60.0)
+                pool.submit(
+                    ReconcilerLoop(s, say=lambda m: None).run, until_idle=3.0, max_seconds=60.0
+                )
                 for s in parties
-            ]  # fmt: skip
+            ]
             outcomes = [f.result() for f in futures]
         if round_ == 0:
             for settings in parties:

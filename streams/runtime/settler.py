@@ -83,7 +83,7 @@ from streams.settle.evidence import (
     evidence_hash,
 )
 from streams.settle.mef141 import bill_items, customer_bill
-from streams.settle.period_close import StatementWindow
+from streams.settle.period_close import StatementWindow, disagreements
 from streams.settle.statement import AnchorRef, Statement, StatementItem, build_statements
 
 __all__ = [
@@ -365,16 +365,7 @@ class Settler(SettlerBase):
         """What reconciliation knows of each window starting in ``[start, end)``."""
         own = _anchors(snap.ledgers.own, self.settings.party)
         theirs = _anchors(snap.ledgers.partner, self.partner)
-        tolerated: dict[tuple[int, int], dict[str, tuple[Decimal, Decimal]]] = {}
-        for alert in snap.outcome.alerts:
-            if alert.kind != "within-tolerance" or not alert.record_keys:
-                continue
-            if alert.here_value is None or alert.partner_value is None:
-                continue
-            mine, other = Decimal(alert.here_value), Decimal(alert.partner_value)
-            pair = (mine, other) if self.role == "seller" else (other, mine)
-            window = (alert.window_start_ms, alert.window_end_ms)
-            tolerated.setdefault(window, {})[alert.record_keys[0]] = pair
+        tolerated = disagreements(snap.outcome.alerts, seller_side=self.role == "seller")
         result = []
         low, high = to_ms(start), to_ms(end)
         for status in snap.outcome.windows:

@@ -46,6 +46,7 @@ from streams.core.clock import to_ms
 from streams.core.units import UNITS
 from streams.ledger.batching import Leaf
 from streams.rating.inventory import Inventory, Product
+from streams.reconcile.alerts import Alert
 from streams.settle.charges import (
     Charge,
     Finding,
@@ -65,6 +66,7 @@ __all__ = [
     "Disagreement",
     "StatementWindow",
     "build_statements",
+    "disagreements",
 ]
 
 AGREED_STATES = ("agreed", "agreed-within-tolerance")
@@ -95,6 +97,35 @@ class Disagreement:
     buyer_amount: Decimal
     seller_quantity: str | None = None
     buyer_quantity: str | None = None
+
+
+def disagreements(
+    alerts: Iterable[Alert], seller_side: bool
+) -> dict[tuple[int, int], dict[str, Disagreement]]:
+    """The records reconciliation agreed within tolerance, per window ``(start_ms, end_ms)``
+    and usage key, with both parties' amounts and quantities, from the ``within-tolerance``
+    alerts of the calling party's reconciler (``seller_side``: the caller is the Seller, so
+    its ``here`` values are the Seller's). Each alert's facts hold the quantities as
+    ``"<base-unit quantity> <unit>"``; an alert without them gives amounts only."""
+    found: dict[tuple[int, int], dict[str, Disagreement]] = {}
+    for alert in alerts:
+        if alert.kind != "within-tolerance" or not alert.record_keys:
+            continue
+        if alert.here_value is None or alert.partner_value is None:
+            continue
+        here, there = Decimal(alert.here_value), Decimal(alert.partner_value)
+        quantities = [
+            text.split(" ", 1)[0] if (text := alert.facts.get(f"{side}_quantity")) else None
+            for side in ("here", "partner")
+        ]
+        mine, theirs = quantities
+        if seller_side:
+            agreed = Disagreement(here, there, mine, theirs)
+        else:
+            agreed = Disagreement(there, here, theirs, mine)
+        window = (alert.window_start_ms, alert.window_end_ms)
+        found.setdefault(window, {})[alert.record_keys[0]] = agreed
+    return found
 
 
 @dataclass(frozen=True, slots=True)
