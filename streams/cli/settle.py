@@ -324,6 +324,9 @@ def show_command(
 
 @settle_group.command(name="review")
 @_common
+@click.option(
+    "--dry-run", is_flag=True, help="Say what each new statement's check finds; sign nothing."
+)
 @friendly
 def review_command(
     party: str,
@@ -331,12 +334,13 @@ def review_command(
     topic_prefix: str,
     agreement: Path | None,
     partner_alias: str | None,
+    dry_run: bool,
 ) -> None:
     """The Buyer: recompute every new statement from this party's own ledger; accept it when
     every item matches, else dispute the items that differ (with evidence). Accepts the
     resolutions of this party's disputes."""
     settler = _settler(party, kafka, topic_prefix, agreement, partner_alias, err)
-    lines = settler.review()
+    lines = settler.review(dry_run=dry_run)
     for line in lines:
         stdout_console().print(escape(line))
     if not lines:

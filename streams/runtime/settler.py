@@ -461,9 +461,10 @@ class Settler(SettlerBase):
 
     # --- the Buyer's review ---------------------------------------------------------------
 
-    def review(self, snap: Snapshot | None = None) -> list[str]:
+    def review(self, snap: Snapshot | None = None, dry_run: bool = False) -> list[str]:
         """Buyer: accept or dispute every bill not reviewed yet, and accept the resolution of
-        each of its disputes. Returns what was asked, one line each."""
+        each of its disputes. Returns what was asked, one line each; with ``dry_run`` only
+        what each unreviewed bill's check finds, nothing asked."""
         require(
             self.role == "buyer",
             f"only the Buyer ({self.buyer}) reviews statements; this is {self.seller}",
@@ -476,38 +477,59 @@ class Settler(SettlerBase):
                 said.append(f"{bill.bill_id}: waiting ({bill.problem})")
                 continue
             status = bill.status
-            reviewed = status.accepted or status.disputes
-            if not reviewed:
+            if not (status.accepted or status.disputes):
+                if dry_run:
+                    said.append(self.check(snap, bill)[1])
+                    continue
                 producer = producer or open_producer(self.settings)
                 said.append(self._review_bill(snap, bill, producer))
             for dispute in status.disputes:
-                if dispute.state == "resolved" and not dispute.accepted and dispute.resolutions:
-                    producer = producer or open_producer(self.settings)
-                    payload = acceptance_payload(
-                        agreement_id=self.book.id,
-                        bill_id=bill.bill_id,
-                        statement_hash=bill.statement_hash,
-                        statement_entry=bill.entry,
-                        resolution_entry=dispute.resolutions[-1],
-                    )
-                    request_entry(
-                        self.settings,
-                        producer,
-                        self.codec,
-                        kind="acceptance",
-                        payload=payload,
-                        now=self.clock.now(),
-                        request_id=f"acceptance:{bill.bill_id}/{dispute.dispute_id}",
-                    )
-                    said.append(f"{bill.bill_id}: accepted the resolution of {dispute.dispute_id}")
+                if dry_run or dispute.state != "resolved" or dispute.accepted:
+                    continue
+                if not dispute.resolutions:
+                    continue
+                producer = producer or open_producer(self.settings)
+                payload = acceptance_payload(
+                    agreement_id=self.book.id,
+                    bill_id=bill.bill_id,
+                    statement_hash=bill.statement_hash,
+                    statement_entry=bill.entry,
+                    resolution_entry=dispute.resolutions[-1],
+                )
+                request_entry(
+                    self.settings,
+                    producer,
+                    self.codec,
+                    kind="acceptance",
+                    payload=payload,
+                    now=self.clock.now(),
+                    request_id=f"acceptance:{bill.bill_id}/{dispute.dispute_id}",
+                )
+                said.append(f"{bill.bill_id}: accepted the resolution of {dispute.dispute_id}")
         return said
 
-    def _review_bill(self, snap: Snapshot, bill: Bill, producer: Producer) -> str:
-        assert bill.statement is not None
+    def check(self, snap: Snapshot, bill: Bill) -> tuple[list[str], str]:
+        """The items of a stated bill that differ from this party's own computation of the
+        period (none when its hash is the statement's), and one line saying so."""
         statement = bill.statement
+        assert statement is not None
         mine = {s.id: s for s in self.statements(snap, statement.period_start)}
         expected = mine.get(statement.id)
         if expected is not None and expected.canonical_hash() == bill.statement_hash:
+            return [], (
+                f"{bill.bill_id}: every item matches {self.settings.party}'s ledger "
+                f"({statement.amount_due} {statement.currency})"
+            )
+        differing = differing_items(statement, expected)
+        return differing, (
+            f"recomputed from {self.settings.party}'s own ledger, {len(differing)} item(s) differ: "
+            + "; ".join(explain_difference(statement, expected, item) for item in differing[:5])
+        )
+
+    def _review_bill(self, snap: Snapshot, bill: Bill, producer: Producer) -> str:
+        assert bill.statement is not None
+        differing, finding = self.check(snap, bill)
+        if not differing:
             payload = acceptance_payload(
                 agreement_id=self.book.id,
                 bill_id=bill.bill_id,
@@ -523,17 +545,11 @@ class Settler(SettlerBase):
                 request_id=f"acceptance:{bill.bill_id}",
                 now=self.clock.now(),
             )
-            return (
-                f"{bill.bill_id}: every item matches {self.settings.party}'s ledger: accepted "
-                f"({statement.amount_due} {statement.currency})"
-            )
-        differing = differing_items(statement, expected)
-        reason = (
-            f"recomputed from {self.settings.party}'s own ledger, {len(differing)} item(s) differ: "
-            + "; ".join(explain_difference(statement, expected, item) for item in differing[:5])
+            return f"{finding}: accepted"
+        dispute_id = self.dispute(
+            bill.bill_id, differing, (), finding, snap=snap, producer=producer
         )
-        dispute_id = self.dispute(bill.bill_id, differing, (), reason, snap=snap, producer=producer)
-        return f"{bill.bill_id}: disputed {', '.join(differing)} as {dispute_id}: {reason}"
+        return f"{bill.bill_id}: disputed {', '.join(differing)} as {dispute_id}: {finding}"
 
     # --- by hand ----------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ The story (November 2026, Europe/Berlin; every amount hand-computed below):
 * inventory on both sides: ``PRD-VOICE-1`` (order ``PO-1`` item ``1``, offering
   ``voice-interconnect``, which the agreement names for voice usage without a product id),
   active since 2026-10-01, with an accepted recurring Sonata charge of 100 USD a month;
-* 09:00 on the 20th: 5 calls the Seller (hgc) terminated, 0.0142 EUR each;
+* 09:00 on the 20th: 5 calls the Seller (hgc) terminated, 0.0142 EUR each (dcc has one of them
+  at 61 s and 0.0143 EUR: within the agreement's tolerances, billed at the Seller's values);
 * 10:00: 3 calls the Buyer (dcc) terminated, 0.0142 EUR each (two-way traffic: netted);
 * 11:00: 4 calls, one of which dcc never saw: that window diverges and is not billed.
 
@@ -27,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,8 @@ def traffic(party: str) -> list[RatedUsage]:
         return dataclasses.replace(record, direction=direction)
 
     records = [seen(call(f"9-{n}", 9, 60 * n + 5), "inbound") for n in range(5)]
+    if party == BUYER:  # within the agreement's tolerances: billed at the Seller's values
+        records[4] = dataclasses.replace(records[4], amount=Decimal("0.0143"), quantity=Decimal(61))
     records += [seen(call(f"10-{n}", 10, 60 * n + 5), "outbound") for n in range(3)]
     records += [seen(call(f"11-{n}", 11, 60 * n + 5), "inbound") for n in range(4)]
     if party == BUYER:
@@ -210,6 +214,7 @@ def test_a_period_settles_through_both_ledgers(pair: TwoParties) -> None:
     assert eur["amount_due"] == "0.0284"  # 5 x 0.0142 billed, 3 x 0.0142 credited back
     usage = {i["direction"]: i for i in eur["items"] if i["kind"] == "usageBased"}
     assert usage["inbound"]["amount"] == "0.071" and usage["outbound"]["amount"] == "-0.0426"
+    assert usage["inbound"]["billed_by"] == "seller"  # 9-4: the agreement's within-tolerance rule
     assert {i["product_id"] for i in eur["items"]} == {"PRD-VOICE-1"}
     assert usd["amount_due"] == "100" and [i["kind"] for i in usd["items"]] == ["recurring"]
     assert any("diverged" in f["message"] for f in eur["findings"])  # 11:00 is not billed
@@ -227,6 +232,9 @@ def test_a_period_settles_through_both_ledgers(pair: TwoParties) -> None:
         assert problems("CustomerBill", view["bill"]) == []
         assert all(problems("CustomerBillItem", item) == [] for item in view["items"])
     owed = usage["inbound"]["id"]  # the traffic hgc terminated: what dcc owes
+    # dcc computes the same two bills from its own ledger (9-4 agreed within tolerance).
+    checked = bilat(pair, BUYER, "settle", "review", "--dry-run").stdout
+    assert checked.count("every item matches dcc's ledger") == 2, checked
     charge = seen[USD_BILL]["items"][0]["id"]
 
     # --- the Buyer disputes one item of each bill ------------------------------------------
