@@ -28,6 +28,7 @@ from streams.cli.common import (
     settings_of,
     stdout_console,
 )
+from streams.cli.metrics_option import metrics_option, start_metrics
 from streams.core.errors import StackError
 from streams.ledger.entries import LedgerEntry
 from streams.runtime.settler import Bill, Settler
@@ -473,6 +474,7 @@ def pay_command(
 
 @settle_group.command(name="agent")
 @_common
+@metrics_option
 @click.option(
     "--interval",
     type=click.FloatRange(1),
@@ -495,6 +497,7 @@ def agent_command(
     partner_alias: str | None,
     interval: float,
     max_seconds: float | None,
+    metrics_port: int | None,
 ) -> None:
     """The settlement agent (foreground). The Seller issues each period's statements once its
     bill date (period end + the agreement's settlement grace) has passed; the Buyer reviews
@@ -506,5 +509,6 @@ def agent_command(
         f"settlement agent of {settler.settings.party} ({settler.role}) for "
         f"{settler.book.id} on {settler.settings.kafka}, every {interval:.0f} s"
     )
+    start_metrics(metrics_port, "settle", settler.settings.party, console.print)
     settler.run(interval, max_seconds)
     sys.exit(0)

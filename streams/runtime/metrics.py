@@ -51,6 +51,7 @@ import math
 import time
 from collections import Counter as Counts
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -184,6 +185,21 @@ SONATA_RECORDS = Counter(
     "Order records published to sonata.orders.",
     registry=_ALL,
 )
+SETTLE_ROUNDS = Counter("bilat_settle_rounds", "Settlement agent rounds.", registry=_ALL)
+BILLS = Gauge("bilat_settle_bills", "Bills by MEF 141 state.", ["state", "currency"], registry=_ALL)
+BILL_ITEMS = Gauge(
+    "bilat_settle_bill_items", "Bill items by MEF 141 state.", ["state"], registry=_ALL
+)
+AMOUNT_DUE = Gauge(
+    "bilat_settle_amount_due", "Amount due over all bills.", ["currency"], registry=_ALL
+)
+REMAINING = Gauge(
+    "bilat_settle_remaining",
+    "Amount still to be paid over all bills.",
+    ["currency"],
+    registry=_ALL,
+)
+OPEN_DISPUTES = Gauge("bilat_settle_open_disputes", "Disputes not resolved yet.", registry=_ALL)
 SSE_CLIENTS = Gauge(
     "bilat_dashboard_sse_clients", "Browsers following the live alert feed.", registry=_ALL
 )
@@ -237,6 +253,7 @@ PROCESSES: Mapping[str, tuple[Any, ...]] = {
         ROUNDS, ALERTS_PUBLISHED, ALERTS, WINDOWS, MONEY_AGREED, AT_STAKE, NEWEST_AGREED, DELAY,
     ),
     "sonata-listener": (NOTIFICATIONS, SONATA_RECORDS),
+    "settle": (SETTLE_ROUNDS, BILLS, BILL_ITEMS, AMOUNT_DUE, REMAINING, OPEN_DISPUTES),
     "dashboard": (SSE_CLIENTS,),
 }  # fmt: skip
 """Each long-running process's own metrics."""
@@ -345,6 +362,31 @@ def observe_round(
     _replace(AT_STAKE, stake)
     _newest_agreed_s = newest / 1000 if newest >= 0 else math.nan
     NEWEST_AGREED.set(_newest_agreed_s)
+
+
+def observe_bills(
+    bills: Iterable[tuple[str, str, Mapping[str, str], Decimal, Decimal, int]],
+) -> None:
+    """One settlement round saw these bills: ``(state, currency, item states, amount due,
+    remaining, open disputes)`` each."""
+    SETTLE_ROUNDS.inc()
+    states: Counts[tuple[str, ...]] = Counts()
+    items: Counts[tuple[str, ...]] = Counts()
+    due: dict[tuple[str, ...], float] = {}
+    remaining: dict[tuple[str, ...], float] = {}
+    disputes = 0
+    for state, currency, item_states, amount_due, left, open_disputes in bills:
+        states[(state, currency)] += 1
+        for item_state in item_states.values():
+            items[(item_state,)] += 1
+        due[(currency,)] = due.get((currency,), 0.0) + float(amount_due)
+        remaining[(currency,)] = remaining.get((currency,), 0.0) + float(left)
+        disputes += open_disputes
+    _replace(BILLS, states)
+    _replace(BILL_ITEMS, items)
+    _replace(AMOUNT_DUE, due)
+    _replace(REMAINING, remaining)
+    OPEN_DISPUTES.set(disputes)
 
 
 def observe_listener(event_type: str, status: int) -> None:

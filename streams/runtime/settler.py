@@ -67,6 +67,7 @@ from streams.reconcile.alerts import Alert
 from streams.reconcile.engine import Engine, Outcome
 from streams.reconcile.mirroring import mirrored_topic
 from streams.reconcile.proofs import bucket_proof
+from streams.runtime import metrics
 from streams.runtime.config import Settings
 from streams.runtime.reader import read_records
 from streams.runtime.reconciler import ReconcilerLoop, partner_of
@@ -925,6 +926,18 @@ class Settler(SettlerBase):
                         said.append(f"issued {issued.statement.id}: {issued.summary()}")
         else:
             said.extend(line for line in self.review(snap) if "waiting" not in line)
+        metrics.observe_bills(
+            (
+                b.status.state,
+                b.statement.currency,
+                b.status.item_states,
+                b.status.amount_due,
+                b.status.remaining,
+                sum(d.state == "open" for d in b.status.disputes),
+            )
+            for b in self.bills(snap)
+            if b.status is not None and b.statement is not None
+        )
         for event in self.publish(snap):
             said.append(f"{event['bill_id']}: {event['event']} ({event['state']})")
         return said

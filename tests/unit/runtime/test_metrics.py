@@ -56,9 +56,15 @@ def test_lag_comes_from_librdkafka_statistics_of_the_consumed_topic() -> None:
     }
     other = {"0": {"fetch_state": "active", "consumer_lag": 5}}
     hook.stats(
-        json.dumps({"topics": {"t.usage.cdr": {"partitions": partitions},
-                               "u.usage.cdr": {"partitions": other}}})
-    )  # fmt: skip
+        json.dumps(
+            {
+                "topics": {
+                    "t.usage.cdr": {"partitions": partitions},
+                    "u.usage.cdr": {"partitions": other},
+                }
+            }
+        )
+    )
     assert value("bilat_worker_consumer_lag", partition="0") == 12
     assert sample("bilat_worker_consumer_lag", {"partition": "1"}) is None
     assert sample("bilat_worker_consumer_lag", {"partition": "2"}) is None
@@ -69,16 +75,30 @@ def test_lag_comes_from_librdkafka_statistics_of_the_consumed_topic() -> None:
 def test_round_hook_sets_windows_money_alerts_and_the_delay() -> None:
     end = int(time.time() * 1000) - 90_000  # the newest agreed window ended 90 s ago
     windows = [
-        WindowStatus((end - HOUR, end), "agreed", 0, 0, money_agreed=Decimal("2.5"),
-                     currency="EUR"),
-        WindowStatus((end, end + HOUR), "diverged", 0, 0, money_agreed=Decimal("1"),
-                     at_stake=Decimal("0.25"), currency="EUR"),
+        WindowStatus(
+            (end - HOUR, end), "agreed", 0, 0, money_agreed=Decimal("2.5"), currency="EUR"
+        ),
+        WindowStatus(
+            (end, end + HOUR),
+            "diverged",
+            0,
+            0,
+            money_agreed=Decimal("1"),
+            at_stake=Decimal("0.25"),
+            currency="EUR",
+        ),
         WindowStatus((end + HOUR, end + 2 * HOUR), "waiting", None, None),
-    ]  # fmt: skip
+    ]
     alert = make_alert(
-        party="hgc", partner="dcc", agreement_id="a", window=(end, end + HOUR), revision=0,
-        kind="missing-here", detail="d", identity=["k"],
-    )  # fmt: skip
+        party="hgc",
+        partner="dcc",
+        agreement_id="a",
+        window=(end, end + HOUR),
+        revision=0,
+        kind="missing-here",
+        detail="d",
+        identity=["k"],
+    )
     published = value("bilat_recon_alerts_published_total", kind="missing-here", severity="warning")
     metrics.observe_round(windows, [alert], [alert])
     assert value("bilat_recon_windows", state="agreed") == 1
@@ -130,3 +150,27 @@ def test_a_process_serves_its_own_group_only() -> None:
         taken.listen()
         with pytest.raises(PortInUseError, match="in use"):
             metrics.serve_metrics(taken.getsockname()[1], "127.0.0.1")
+
+
+def test_the_settlement_agent_reports_bills_items_money_and_disputes() -> None:
+    metrics.observe_bills(
+        [
+            (
+                "generated",
+                "EUR",
+                {"a-1": "paymentDue", "a-2": "disputeBeingInvestigated"},
+                Decimal("10.50"),
+                Decimal("10.50"),
+                1,
+            ),
+            ("settled", "USD", {"b-1": "withDrawn"}, Decimal(0), Decimal(0), 0),
+            ("paymentDue", "EUR", {"c-1": "paymentDue"}, Decimal("2"), Decimal("1.5"), 0),
+        ]
+    )
+    assert metrics.sample("bilat_settle_bills", {"state": "generated", "currency": "EUR"}) == 1
+    assert metrics.sample("bilat_settle_bill_items", {"state": "paymentDue"}) == 2
+    assert metrics.sample("bilat_settle_amount_due", {"currency": "EUR"}) == 12.5
+    assert metrics.sample("bilat_settle_remaining", {"currency": "EUR"}) == 12.0
+    assert metrics.sample("bilat_settle_open_disputes") == 1
+    metrics.observe_bills([])  # a later round without bills forgets the earlier ones
+    assert metrics.sample("bilat_settle_bills", {"state": "generated", "currency": "EUR"}) is None
