@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import click
@@ -12,8 +12,13 @@ from click.testing import CliRunner
 
 from streams.cli.main import main
 from streams.cli.settle import _outcome, parse_period
+from streams.core.clock import ManualClock
+from streams.core.errors import StackError
+from streams.core.keys import demo_keypair
+from streams.ledger.entries import make_entry
 from streams.runtime.config import Settings
-from streams.runtime.settler import Settler, differing_items, explain_difference
+from streams.runtime.settler import Bill, Settler, differing_items, explain_difference
+from streams.settle.disputes import bill_status
 from streams.settle.statement import build_statements
 from tests.fakes.agreements import EXAMPLE
 from tests.fakes.period import AT, BOOK, SELLER, inventory, windows
@@ -73,3 +78,59 @@ def test_help_explains_every_step() -> None:
         assert word in result.output
     result = CliRunner().invoke(main, ["settle", "resolve", "--help"])
     assert "ITEM=credit[:AMOUNT]" in result.output and "withdrawn" in result.output
+
+
+class _Evidence(Exception):
+    """Raised where a dispute in time goes on to collect its evidence."""
+
+
+def _buyer(monkeypatch: pytest.MonkeyPatch, after_bill_date: timedelta) -> Settler:
+    """The Buyer with one stated bill (no settlement entry yet), ``after_bill_date`` late."""
+    signer, at = demo_keypair("hgc"), STATEMENT.bill_date
+    genesis = make_entry(
+        None,
+        party="hgc",
+        agreement_id=BOOK.id,
+        kind="genesis",
+        payload={"x": 1},
+        signer=signer,
+        time=at,
+    )
+    entry = make_entry(
+        genesis,
+        party="hgc",
+        agreement_id=BOOK.id,
+        kind="statement",
+        payload={"bill_id": STATEMENT.id, "statement_hash": STATEMENT.canonical_hash().hex()},
+        signer=signer,
+        time=at,
+    )
+    days = BOOK.latest.tolerances.dispute_days
+    bill = Bill(entry, STATEMENT, bill_status(STATEMENT, [], dispute_days=days))
+    buyer = Settler(
+        Settings(party="dcc", kafka="127.0.0.1:1", agreement=EXAMPLE),
+        clock=ManualClock(STATEMENT.bill_date + after_bill_date),
+        redis_url="",
+    )
+    monkeypatch.setattr(buyer, "bills", lambda _snap: [bill])
+
+    def evidence(*_args: object) -> None:
+        raise _Evidence
+
+    monkeypatch.setattr(buyer, "_evidence", evidence)
+    return buyer
+
+
+def test_a_dispute_after_the_window_is_refused_before_anything_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    days = BOOK.latest.tolerances.dispute_days
+    item = STATEMENT.items[0].id
+    late = _buyer(monkeypatch, timedelta(days=days, seconds=1))
+    with pytest.raises(StackError, match="the dispute window closed on"):
+        late.dispute(STATEMENT.id, [item], [], "late", snap=object())  # type: ignore[arg-type]
+    in_time = _buyer(monkeypatch, timedelta(days=days))
+    with pytest.raises(_Evidence):  # in time: it goes on to collect the evidence
+        in_time.dispute(STATEMENT.id, [item], [], "in time", snap=object())  # type: ignore[arg-type]
+    with pytest.raises(StackError, match="no such item"):
+        in_time.dispute(STATEMENT.id, ["nope"], [], "x", snap=object())  # type: ignore[arg-type]
