@@ -1,0 +1,295 @@
+"""``bilat billing``: the MEF 141 Billing API (Seller) and its notification listener (Buyer).
+
+Bearer tokens come from the environment or a file, never from the command line (every user on
+the host can read a process's arguments), as for ``bilat sonata listen``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from streams.cli.common import EXISTING_FILE, friendly, party_options, settings_of
+from streams.core.redact import redact_text, redact_url
+
+__all__ = ["API_TOKEN_ENV", "billing_group"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+API_TOKEN_ENV = "BILAT_API_TOKEN"
+"""The bearer token callers of this process's API (or listener) must send."""
+NOTIFY_TOKEN_ENV = "BILAT_BILLING_NOTIFY_TOKEN"
+"""The bearer token the Buyer's listener expects of the Seller's notifier."""
+SELLER_TOKEN_ENV = "BILAT_BILLING_SELLER_TOKEN"
+"""The bearer token the Seller's Billing API expects of the Buyer's listener."""
+
+
+@click.group(
+    "billing",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+def billing_group() -> None:
+    """MEF 141 Billing: serve bills and notify (Seller), receive notifications (Buyer)."""
+
+
+_redis_option = click.option(
+    "--redis", envvar="BILAT_REDIS", default=None, help="Redis URL [env BILAT_REDIS]."
+)
+_token_file_option = click.option(
+    "--token-file",
+    type=EXISTING_FILE,
+    default=None,
+    metavar="PATH",
+    help=f"File holding the bearer token callers must send (one line, keep it 0600) [default: "
+    f"env {API_TOKEN_ENV}].",
+)
+_no_token_option = click.option(
+    "--no-token",
+    is_flag=True,
+    help="Require no bearer token: only behind a proxy that authenticates callers "
+    "(mTLS, see docs/api.md).",
+)
+_refused_token_option = click.option(
+    "--token",
+    "token_on_command_line",
+    default=None,
+    hidden=True,
+    help="Refused: a token on the command line is visible to every user in the process list.",
+)
+
+
+def _server_options(port_env: str, port: int) -> Callable[[F], F]:
+    """``--host``, ``--port`` (env ``port_env``, default ``port``) and ``--loglevel``."""
+    options = [
+        click.option(
+            "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+        ),
+        click.option(
+            "--port",
+            envvar=port_env,
+            type=click.IntRange(0, 65535),
+            default=port,
+            show_default=True,
+            help=f"Port to listen on [env {port_env}].",
+        ),
+        click.option(
+            "--loglevel",
+            type=click.Choice(["error", "warning", "info", "debug"]),
+            default="info",
+            show_default=True,
+        ),
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+@billing_group.command("serve")
+@party_options
+@_redis_option
+@_token_file_option
+@_no_token_option
+@_refused_token_option
+@click.option(
+    "--notify-token-file",
+    type=EXISTING_FILE,
+    default=None,
+    metavar="PATH",
+    help=f"File holding the bearer token the Buyer's listener expects [default: env "
+    f"{NOTIFY_TOKEN_ENV}; none: no Authorization header].",
+)
+@click.option("--no-notify", is_flag=True, help="Serve the API only; send no notifications.")
+@click.option(
+    "--public-url",
+    envvar="BILAT_BILLING_PUBLIC_URL",
+    default=None,
+    metavar="URL",
+    help="This API's base URL as Buyers reach it, for the events' href [env "
+    "BILAT_BILLING_PUBLIC_URL; default: http://HOST:PORT/mefApi/sonata/customerBillManagement/v2].",
+)
+@click.option(
+    "--buyer-id",
+    envvar="BILAT_BILLING_BUYER_ID",
+    default=None,
+    help="The partner: hub requests naming another buyerId get 403 [default: any].",
+)
+@_server_options("BILAT_BILLING_PORT", 8441)
+@friendly
+def serve_command(
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    redis: str | None,
+    token_file: Path | None,
+    no_token: bool,
+    token_on_command_line: str | None,
+    notify_token_file: Path | None,
+    no_notify: bool,
+    public_url: str | None,
+    buyer_id: str | None,
+    host: str,
+    port: int,
+    loglevel: str,
+) -> None:
+    """Serve the Seller's MEF 141 Billing API and notify hub subscribers, until Ctrl-C.
+
+    \b
+    GET    /mefApi/sonata/customerBillManagement/v2/customerBill[?filters]
+    GET    .../customerBill/{id}     GET .../customerBillItem/{id}
+    POST   .../hub                   GET, DELETE .../hub/{id}
+    \b
+    Bills come from Redis (bilat:<app>:settle:bills, written by `bilat settle`); events from
+    the stream bilat:<app>:settle:events go to every subscriber's callback
+    (<callback>/mefApi/sonata/customerBillNotification/v2/listener/<eventType>), retried until
+    acknowledged. Every request needs Authorization: Bearer <BILAT_API_TOKEN>.
+    \b
+    Example:
+      BILAT_API_TOKEN=... BILAT_BILLING_NOTIFY_TOKEN=... bilat billing serve --party hgc
+    """
+    from connectors.billing.api import ApiConfig, build_app
+    from connectors.billing.events import MANAGEMENT_BASE_PATH
+    from connectors.billing.notifier import Notifier
+    from connectors.billing.serving import require_token, run_server
+    from connectors.billing.store import HubStore
+
+    _refuse_command_line_token(token_on_command_line)
+    token = require_token(_token(token_file, API_TOKEN_ENV, "--token-file"), no_token=no_token)
+    notify_token = _token(notify_token_file, NOTIFY_TOKEN_ENV, "--notify-token-file")
+    _logging(loglevel)
+    settings = settings_of(party, kafka, topic_prefix, redis=redis)
+    api_url = (public_url or f"http://{host}:{port}{MANAGEMENT_BASE_PATH}").rstrip("/")
+
+    def notifier(hub: HubStore) -> Notifier:
+        return Notifier(hub, source=settings.app_id, api_url=api_url, token=notify_token)
+
+    app = build_app(
+        settings,
+        ApiConfig(token=token, seller_id=settings.party, buyer_id=buyer_id),
+        notifier=None if no_notify else notifier,
+    )
+    click.echo(
+        f"billing API of {settings.party}: http://{host}:{port}{MANAGEMENT_BASE_PATH} "
+        f"(public {redact_url(api_url)}) on {redact_text(settings.redis)}; "
+        f"{'no bearer token (a proxy authenticates)' if token is None else 'bearer token set'}; "
+        f"{'notifications off' if no_notify else 'notifier on'}"
+        f"{' (bearer token set)' if notify_token and not no_notify else ''}",
+        err=True,
+    )
+    run_server(app, host=host, port=port, log=logging.getLogger("bilat.billing.api"))
+
+
+@billing_group.command("listen")
+@party_options
+@_redis_option
+@click.option(
+    "--seller-api",
+    envvar="BILAT_BILLING_SELLER_API",
+    required=True,
+    metavar="URL",
+    help="The Seller's Billing API base URL, e.g. "
+    "https://hgc.example/mefApi/sonata/customerBillManagement/v2 [env BILAT_BILLING_SELLER_API].",
+)
+@click.option(
+    "--seller-api-token-file",
+    type=EXISTING_FILE,
+    default=None,
+    metavar="PATH",
+    help=f"File holding the Seller API's bearer token [default: env {SELLER_TOKEN_ENV}].",
+)
+@_token_file_option
+@_no_token_option
+@_refused_token_option
+@_server_options("BILAT_BILLING_LISTEN_PORT", 8442)
+@friendly
+def listen_command(
+    party: str,
+    kafka: str | None,
+    topic_prefix: str,
+    redis: str | None,
+    seller_api: str,
+    seller_api_token_file: Path | None,
+    token_file: Path | None,
+    no_token: bool,
+    token_on_command_line: str | None,
+    host: str,
+    port: int,
+    loglevel: str,
+) -> None:
+    """Receive the Seller's MEF 141 bill notifications (Buyer side), until Ctrl-C.
+
+    Each customerBillCreateEvent / customerBillStateChangeEvent is checked (bearer token,
+    CustomerBillEvent schema), the bill fetched from the Seller's API and both recorded in
+    Redis (bilat:<app>:billing:received, and the stream bilat:<app>:billing:received:events)
+    before the Seller gets its 204.
+
+    \b
+    Example:
+      BILAT_API_TOKEN=... BILAT_BILLING_SELLER_TOKEN=... bilat billing listen --party dcc \\
+        --seller-api https://hgc.example/mefApi/sonata/customerBillManagement/v2
+    \b
+    Then subscribe at the Seller:
+      curl -X POST -H "Authorization: Bearer $SELLER_TOKEN" \\
+        -H 'Content-Type: application/json;charset=utf-8' \\
+        -d '{"callback": "https://<this host>:8442"}' <seller-api>/hub
+    """
+    from connectors.billing.events import NOTIFICATION_BASE_PATH
+    from connectors.billing.listener import BillingApiClient, build_listener
+    from connectors.billing.serving import require_token, run_server
+
+    _refuse_command_line_token(token_on_command_line)
+    token = require_token(_token(token_file, API_TOKEN_ENV, "--token-file"), no_token=no_token)
+    seller_token = _token(seller_api_token_file, SELLER_TOKEN_ENV, "--seller-api-token-file")
+    try:
+        BillingApiClient(seller_api)  # checks the URL's shape before anything starts
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--seller-api") from exc
+    _logging(loglevel)
+    settings = settings_of(party, kafka, topic_prefix, redis=redis)
+    app = build_listener(settings, seller_api, token=token, seller_token=seller_token)
+    click.echo(
+        f"billing listener of {settings.party}: "
+        f"http://{host}:{port}{NOTIFICATION_BASE_PATH}/listener/<eventType> → "
+        f"{redact_text(settings.redis)}; Seller API {redact_url(seller_api)}"
+        f"{' (bearer token set)' if seller_token else ''}",
+        err=True,
+    )
+    run_server(app, host=host, port=port, log=logging.getLogger("bilat.billing.listener"))
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+
+
+def _refuse_command_line_token(value: str | None) -> None:
+    if value is not None:
+        raise click.UsageError(
+            "--token is refused: a token on the command line is visible to every user in the "
+            f"process list. Set {API_TOKEN_ENV} in the environment, or pass --token-file PATH "
+            "(a file only you can read)."
+        )
+
+
+def _token(path: Path | None, env: str, option: str) -> str | None:
+    """The token alone on the one line of ``path``, else the variable ``env``, else None."""
+    if path is None:
+        return os.environ.get(env) or None
+    try:
+        token, mode = path.read_text(encoding="utf-8").strip(), path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint=option) from exc
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
+        got = "nothing" if not token else "more than one word or line"
+        raise click.BadParameter(f"{path}: got {got}, want the token alone", param_hint=option)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        click.echo(f"warning: {path} is readable by others; chmod 600 {path}", err=True)
+    return token
