@@ -24,9 +24,11 @@ bare object is taken too (TMF678, which MEF 141 derives from, answers one).
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+import aiohttp
 import redis.asyncio as aioredis
 import redis.exceptions
 from aiohttp import web
@@ -64,7 +66,18 @@ class Recorder(Protocol):
 class BillingApiClient(SellerApiClient):
     """The Seller API client (:class:`~connectors.sonata.seller_api.SellerApiClient`: retries,
     backoff, ``Retry-After``, exact decimals) pointed at the Billing API, e.g.
-    ``https://seller.example/mefApi/sonata/customerBillManagement/v2``."""
+    ``https://seller.example/mefApi/sonata/customerBillManagement/v2``; ``tls``: the client
+    certificate and trusted CAs when the Seller's API wants mutual TLS."""
+
+    def __init__(self, base_url: str, *, tls: ssl.SSLContext | None = None, **options: Any) -> None:
+        super().__init__(base_url, **options)
+        self._tls = tls
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None:  # opened in the running loop, as the parent class does
+            connector = None if self._tls is None else aiohttp.TCPConnector(ssl=self._tls)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
 
     async def get_customer_bill(self, bill_id: str) -> Any:
         """The JSON of ``GET /customerBill/{bill_id}``."""
@@ -169,10 +182,15 @@ def build_listener(
     token: str | None,
     seller_token: str | None = None,
     policy: RetryPolicy | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> web.Application:
-    """:func:`make_listener` wired to the Seller's API and this deployment's Redis."""
+    """:func:`make_listener` wired to the Seller's API and this deployment's Redis; ``tls``:
+    the client certificate and trusted CAs when the Seller's API wants mutual TLS."""
     headers = {"Authorization": f"Bearer {seller_token}"} if seller_token else None
-    client = BillingApiClient(seller_api_url, policy=policy, headers=headers)
+    session = (
+        None if tls is None else aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
+    )
+    client = BillingApiClient(seller_api_url, policy=policy, headers=headers, session=session)
     redis = aioredis.Redis.from_url(settings.redis, decode_responses=True)
     app = make_listener(client, ReceivedStore(redis, BillingKeys.of(settings)), token=token)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -56,7 +57,9 @@ class Notifier:
 
     ``source`` prefixes every ``eventId`` (``<source>/<stream id>``); ``api_url`` is the
     Seller API's public base URL, for the event's ``href``; ``token`` the bearer token the
-    Buyer's listener expects (``None``: no ``Authorization`` header).
+    Buyer's listener expects (``None``: no ``Authorization`` header); ``tls`` the client
+    certificate and trusted CAs when the listener wants mutual TLS
+    (:func:`~connectors.billing.serving.client_tls`).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class Notifier:
         block_ms: int = 1000,
         batch: int = 100,
         session: aiohttp.ClientSession | None = None,
+        tls: ssl.SSLContext | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -85,6 +89,7 @@ class Notifier:
         self.block_ms = block_ms
         self.batch = batch
         self._session = session
+        self._tls = tls
         self._sleep = sleep
         self._rand = rand
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -99,7 +104,8 @@ class Notifier:
         """Keep one delivery task per subscription until cancelled."""
         own_session = self._session is None
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            connector = None if self._tls is None else aiohttp.TCPConnector(ssl=self._tls)
+            self._session = aiohttp.ClientSession(connector=connector)
         try:
             while True:
                 _stop_if_cancelled()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -12,7 +14,7 @@ from connectors.billing import BillingError
 from streams.core.errors import PortInUseError
 from streams.core.redact import redact_text
 
-__all__ = ["require_token", "run_server"]
+__all__ = ["client_tls", "require_token", "run_server"]
 
 
 def require_token(token: str | None, *, no_token: bool) -> str | None:
@@ -50,3 +52,26 @@ def run_server(
                 f"cannot listen on {host}:{port}: the port is in use; choose another with --port"
             ) from exc
         raise
+
+
+def client_tls(
+    cert: Path | None, key: Path | None = None, ca: Path | None = None
+) -> ssl.SSLContext | None:
+    """The TLS context of this process's outgoing calls when the partner wants mutual TLS: the
+    client certificate ``cert`` (PEM, with its ``key`` unless the file holds both), and ``ca``
+    to trust instead of the system's CAs (a partner's private CA). ``None`` when neither
+    ``cert`` nor ``ca`` is given: the system defaults apply.
+
+    Raises :class:`BillingError` naming the file when one cannot be loaded.
+    """
+    if key is not None and cert is None:
+        raise BillingError("a client key without its certificate: give --client-cert too")
+    if cert is None and ca is None:
+        return None
+    try:
+        context = ssl.create_default_context(cafile=None if ca is None else str(ca))
+        if cert is not None:
+            context.load_cert_chain(str(cert), None if key is None else str(key))
+    except (OSError, ssl.SSLError) as exc:
+        raise BillingError(f"cannot load the TLS files ({cert}, {key}, {ca}): {exc}") from exc
+    return context

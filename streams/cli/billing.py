@@ -63,6 +63,42 @@ _refused_token_option = click.option(
     help="Refused: a token on the command line is visible to every user in the process list.",
 )
 
+_tls_options = [
+    click.option(
+        "--client-cert",
+        envvar="BILAT_BILLING_CLIENT_CERT",
+        type=EXISTING_FILE,
+        default=None,
+        help="PEM client certificate for calls to a partner that wants mutual TLS "
+        "[env BILAT_BILLING_CLIENT_CERT].",
+    ),
+    click.option(
+        "--client-key",
+        envvar="BILAT_BILLING_CLIENT_KEY",
+        type=EXISTING_FILE,
+        default=None,
+        help="Its PEM private key, unless the certificate file holds it "
+        "[env BILAT_BILLING_CLIENT_KEY].",
+    ),
+    click.option(
+        "--ca-file",
+        envvar="BILAT_BILLING_CA_FILE",
+        type=EXISTING_FILE,
+        default=None,
+        help="PEM CAs trusted for the partner's server certificate instead of the system's "
+        "[env BILAT_BILLING_CA_FILE].",
+    ),
+]
+
+
+def _with(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
 
 def _server_options(port_env: str, port: int) -> Callable[[F], F]:
     """``--host``, ``--port`` (env ``port_env``, default ``port``) and ``--loglevel``."""
@@ -85,13 +121,7 @@ def _server_options(port_env: str, port: int) -> Callable[[F], F]:
             show_default=True,
         ),
     ]
-
-    def decorate(func: F) -> F:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
+    return _with(options)
 
 
 @billing_group.command("serve")
@@ -109,6 +139,7 @@ def _server_options(port_env: str, port: int) -> Callable[[F], F]:
     f"{NOTIFY_TOKEN_ENV}; none: no Authorization header].",
 )
 @click.option("--no-notify", is_flag=True, help="Serve the API only; send no notifications.")
+@_with(_tls_options)
 @click.option(
     "--public-url",
     envvar="BILAT_BILLING_PUBLIC_URL",
@@ -135,6 +166,9 @@ def serve_command(
     token_on_command_line: str | None,
     notify_token_file: Path | None,
     no_notify: bool,
+    client_cert: Path | None,
+    client_key: Path | None,
+    ca_file: Path | None,
     public_url: str | None,
     buyer_id: str | None,
     host: str,
@@ -159,18 +193,19 @@ def serve_command(
     from connectors.billing.api import ApiConfig, build_app
     from connectors.billing.events import MANAGEMENT_BASE_PATH
     from connectors.billing.notifier import Notifier
-    from connectors.billing.serving import require_token, run_server
+    from connectors.billing.serving import client_tls, require_token, run_server
     from connectors.billing.store import HubStore
 
     _refuse_command_line_token(token_on_command_line)
     token = require_token(_token(token_file, API_TOKEN_ENV, "--token-file"), no_token=no_token)
     notify_token = _token(notify_token_file, NOTIFY_TOKEN_ENV, "--notify-token-file")
+    tls = client_tls(client_cert, client_key, ca_file)
     _logging(loglevel)
     settings = settings_of(party, kafka, topic_prefix, redis=redis)
     api_url = (public_url or f"http://{host}:{port}{MANAGEMENT_BASE_PATH}").rstrip("/")
 
     def notifier(hub: HubStore) -> Notifier:
-        return Notifier(hub, source=settings.app_id, api_url=api_url, token=notify_token)
+        return Notifier(hub, source=settings.app_id, api_url=api_url, token=notify_token, tls=tls)
 
     app = build_app(
         settings,
@@ -206,6 +241,7 @@ def serve_command(
     metavar="PATH",
     help=f"File holding the Seller API's bearer token [default: env {SELLER_TOKEN_ENV}].",
 )
+@_with(_tls_options)
 @_token_file_option
 @_no_token_option
 @_refused_token_option
@@ -218,6 +254,9 @@ def listen_command(
     redis: str | None,
     seller_api: str,
     seller_api_token_file: Path | None,
+    client_cert: Path | None,
+    client_key: Path | None,
+    ca_file: Path | None,
     token_file: Path | None,
     no_token: bool,
     token_on_command_line: str | None,
@@ -244,10 +283,11 @@ def listen_command(
     """
     from connectors.billing.events import NOTIFICATION_BASE_PATH
     from connectors.billing.listener import BillingApiClient, build_listener
-    from connectors.billing.serving import require_token, run_server
+    from connectors.billing.serving import client_tls, require_token, run_server
 
     _refuse_command_line_token(token_on_command_line)
     token = require_token(_token(token_file, API_TOKEN_ENV, "--token-file"), no_token=no_token)
+    tls = client_tls(client_cert, client_key, ca_file)
     seller_token = _token(seller_api_token_file, SELLER_TOKEN_ENV, "--seller-api-token-file")
     try:
         BillingApiClient(seller_api)  # checks the URL's shape before anything starts
@@ -255,7 +295,7 @@ def listen_command(
         raise click.BadParameter(str(exc), param_hint="--seller-api") from exc
     _logging(loglevel)
     settings = settings_of(party, kafka, topic_prefix, redis=redis)
-    app = build_listener(settings, seller_api, token=token, seller_token=seller_token)
+    app = build_listener(settings, seller_api, token=token, seller_token=seller_token, tls=tls)
     click.echo(
         f"billing listener of {settings.party}: "
         f"http://{host}:{port}{NOTIFICATION_BASE_PATH}/listener/<eventType> → "

@@ -8,13 +8,17 @@ that use it.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import redis
 
-__all__ = ["bill", "bill_items", "loaded", "stored"]
+from connectors.billing.events import Subscription
+
+__all__ = ["MemoryHub", "bill", "bill_items", "loaded", "stored"]
 
 
 def loaded(url: str, timeout: float = 15.0) -> str:
@@ -122,3 +126,38 @@ def stored(customer_bill: dict[str, Any], *, role: str = "seller") -> dict[str, 
         "disputes": [],
         "updated_ms": 1_775_088_000_000,
     }
+
+
+@dataclass
+class MemoryHub:
+    """The :class:`HubStore` calls the notifier makes, over a list of stream entries."""
+
+    subscriptions: list[Subscription]
+    entries: list[tuple[str, dict[str, str]]]
+    cursors: dict[str, str] = field(default_factory=dict)
+
+    class keys:  # mimics HubStore.keys
+        events = "memory:events"
+
+    async def all(self) -> list[Subscription]:
+        return list(self.subscriptions)
+
+    async def cursor(self, ident: str) -> str:
+        return self.cursors.get(ident, "0-0")
+
+    async def advance(self, ident: str, stream_id: str) -> bool:
+        self.cursors[ident] = stream_id
+        return any(s.id == ident for s in self.subscriptions)
+
+    async def events_after(
+        self, stream_id: str, *, count: int, block_ms: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        after = [e for e in self.entries if _key(e[0]) > _key(stream_id)][:count]
+        if not after:
+            await asyncio.sleep(block_ms / 1000)
+        return after
+
+
+def _key(stream_id: str) -> tuple[int, int]:
+    ms, seq = stream_id.split("-")
+    return int(ms), int(seq)

@@ -8,7 +8,6 @@ without waiting.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +26,7 @@ from connectors.billing.events import (
 from connectors.billing.notifier import Notifier
 from connectors.sonata.seller_api import RetryPolicy
 from streams.settle.mef_schema import problems
+from tests.fakes.billing import MemoryHub
 
 FIELDS = {"event": "customerBillCreateEvent", "bill_id": "B 1/x", "time": "2026-04-02T00:00:00Z"}
 
@@ -112,41 +112,6 @@ def test_decimals_are_written_with_their_digits() -> None:
     assert dumps(value) == b'{"a":[1250.1250,-1E-7,3,null,"\\u00e9"]}'
     with pytest.raises(ValueError, match="finite"):
         dumps(Decimal("NaN"))
-
-
-@dataclass
-class MemoryHub:
-    """The :class:`HubStore` calls the notifier makes, over a list of stream entries."""
-
-    subscriptions: list[Subscription]
-    entries: list[tuple[str, dict[str, str]]]
-    cursors: dict[str, str] = field(default_factory=dict)
-
-    class keys:  # mimics HubStore.keys
-        events = "memory:events"
-
-    async def all(self) -> list[Subscription]:
-        return list(self.subscriptions)
-
-    async def cursor(self, ident: str) -> str:
-        return self.cursors.get(ident, "0-0")
-
-    async def advance(self, ident: str, stream_id: str) -> bool:
-        self.cursors[ident] = stream_id
-        return any(s.id == ident for s in self.subscriptions)
-
-    async def events_after(
-        self, stream_id: str, *, count: int, block_ms: int
-    ) -> list[tuple[str, dict[str, str]]]:
-        after = [e for e in self.entries if _key(e[0]) > _key(stream_id)][:count]
-        if not after:
-            await asyncio.sleep(block_ms / 1000)
-        return after
-
-
-def _key(stream_id: str) -> tuple[int, int]:
-    ms, seq = stream_id.split("-")
-    return int(ms), int(seq)
 
 
 def test_the_notifier_retries_with_backoff_passes_over_and_keeps_order() -> None:
