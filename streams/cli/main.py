@@ -15,6 +15,7 @@ from connectors.sonata.cli import sonata
 from streams.cli.agreement import agreement_group
 from streams.cli.batcher import batcher_command
 from streams.cli.bench import bench_command
+from streams.cli.billing import billing_group
 from streams.cli.charges import charges_command
 from streams.cli.dashboard import dashboard_command
 from streams.cli.demo import demo_command
@@ -55,6 +56,7 @@ for _command in (
     agreement_group,
     demo_command,
     bench_command,
+    billing_group,
     up_command,
     down_command,
     status_command,
