@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -152,16 +154,7 @@ def bilat(
     pair: TwoParties, party: str, *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """``bilat <args> --party <party>`` as a user runs it, against the pair's clusters."""
-    settings = pair.settings[party]
-    env = {
-        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-        "BILAT_KAFKA": settings.kafka,
-        "BILAT_TOPIC_PREFIX": settings.topic_prefix,
-        "BILAT_REDIS": settings.redis,
-        "BILAT_RUN_DIR": str(settings.run_dir),
-        "BILAT_PARTY": party,
-        "HOME": str(settings.run_dir),
-    }
+    env = environment(pair, party)
     alias = pair.aliases[BUYER if party == SELLER else SELLER]
     command = [sys.executable, "-m", "streams.cli", *args]
     if args[0] == "settle":
@@ -173,6 +166,68 @@ def bilat(
             f"{done.stdout}\n{done.stderr}"
         )
     return done
+
+
+API_TOKEN, NOTIFY_TOKEN = "seller-api-token", "buyer-listener-token"
+
+
+def environment(pair: TwoParties, party: str) -> dict[str, str]:
+    settings = pair.settings[party]
+    return {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "BILAT_KAFKA": settings.kafka,
+        "BILAT_TOPIC_PREFIX": settings.topic_prefix,
+        "BILAT_REDIS": settings.redis,
+        "BILAT_RUN_DIR": str(settings.run_dir),
+        "BILAT_PARTY": party,
+        "HOME": str(settings.run_dir),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(pair: TwoParties, party: str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """A long-running ``bilat <args>`` of ``party``, once its port answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", *args],
+        env={**environment(pair, party), **env},
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    port = int(args[args.index("--port") + 1])
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(
+                    f"bilat {' '.join(args)}: {process.communicate()[1]}"
+                ) from None
+            time.sleep(0.2)
+
+
+def http(method: str, url: str, body: Any = None) -> Any:
+    """One call to the Seller's billing API with its bearer token; the JSON answer."""
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {API_TOKEN}",
+            "Content-Type": "application/json;charset=utf-8",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
 
 
 def views(pair: TwoParties, party: str) -> dict[str, dict[str, Any]]:
@@ -219,6 +274,40 @@ def test_a_period_settles_through_both_ledgers(pair: TwoParties) -> None:
     assert usd["amount_due"] == "100" and [i["kind"] for i in usd["items"]] == ["recurring"]
     assert any("diverged" in f["message"] for f in eur["findings"])  # 11:00 is not billed
     pair.anchor(SELLER)  # the batcher signs both statement entries
+
+    # The Seller serves its bills (MEF 141 API) and notifies the Buyer's listener, subscribed
+    # before the settlement agent publishes anything.
+    api, listener = free_port(), free_port()
+    base = f"http://127.0.0.1:{api}/mefApi/sonata/customerBillManagement/v2"
+    seller_env = {"BILAT_API_TOKEN": API_TOKEN, "BILAT_BILLING_NOTIFY_TOKEN": NOTIFY_TOKEN}
+    buyer_env = {"BILAT_API_TOKEN": NOTIFY_TOKEN, "BILAT_BILLING_SELLER_TOKEN": API_TOKEN}
+    serving = [
+        start(pair, SELLER, seller_env, "billing", "serve", "--port", str(api)),
+        start(
+            pair,
+            BUYER,
+            buyer_env,
+            "billing",
+            "listen",
+            "--port",
+            str(listener),
+            "--seller-api",
+            base,
+        ),
+    ]
+    try:
+        api_round_trip(pair, base, listener, usage["inbound"]["id"])
+    finally:
+        for process in serving:
+            process.terminate()
+            process.wait(10)
+
+
+def api_round_trip(pair: TwoParties, base: str, listener: int, owed: str) -> None:
+    """The rest of :func:`test_a_period_settles_through_both_ledgers`, with the Seller's
+    billing API serving and notifying throughout; ``owed`` is the EUR usage item dcc owes."""
+    subscribed = http("POST", f"{base}/hub", {"callback": f"http://127.0.0.1:{listener}"})
+    assert subscribed["callback"] == f"http://127.0.0.1:{listener}"
     bilat(pair, SELLER, "settle", "agent", "--max-seconds", "1", "--interval", "1")  # publishes
 
     # Issuing again issues nothing.
@@ -231,7 +320,6 @@ def test_a_period_settles_through_both_ledgers(pair: TwoParties) -> None:
         assert view["state"] == "generated"
         assert problems("CustomerBill", view["bill"]) == []
         assert all(problems("CustomerBillItem", item) == [] for item in view["items"])
-    owed = usage["inbound"]["id"]  # the traffic hgc terminated: what dcc owes
     # dcc computes the same two bills from its own ledger (9-4 agreed within tolerance).
     checked = bilat(pair, BUYER, "settle", "review", "--dry-run").stdout
     assert checked.count("every item matches dcc's ledger") == 2, checked
@@ -339,6 +427,27 @@ def test_a_period_settles_through_both_ledgers(pair: TwoParties) -> None:
         ("customerBillStateChangeEvent", EUR_BILL, "settled"),
         ("customerBillStateChangeEvent", USD_BILL, "settled"),
     ]
+
+    # The API serves both bills as the settler published them; the Buyer's listener was told
+    # of each bill and each state change, and fetched the bill each time.
+    listed = http("GET", f"{base}/customerBill?state=settled&limit=1")
+    assert len(listed) == 1 and problems("CustomerBill_Find", listed[0]) == []
+    (bill,) = http("GET", f"{base}/customerBill/{EUR_BILL}")
+    assert problems("CustomerBill", bill) == [] and bill["state"] == "settled"
+    (item,) = http("GET", f"{base}/customerBillItem/{owed}")
+    assert item["state"] == "credit" and problems("CustomerBillItem", item) == []
+    received_key = f"bilat:{pair.settings[BUYER].app_id}:billing:received"
+    client = redis.Redis.from_url(pair.settings[BUYER].redis, decode_responses=True)
+    deadline = time.monotonic() + 30
+    while True:
+        received = {k: json.loads(v) for k, v in client.hgetall(received_key).items()}
+        states = {k: v["bill"]["state"] for k, v in received.items()}
+        if states == {EUR_BILL: "settled", USD_BILL: "settled"}:
+            break
+        assert time.monotonic() < deadline, f"the Buyer's listener holds {states}"
+        time.sleep(0.5)
+    kinds = [f["event_type"] for _id, f in client.xrange(received_key + ":events")]
+    assert sorted(kinds) == ["customerBillCreateEvent"] * 2 + ["customerBillStateChangeEvent"] * 2
 
 
 def test_a_dispute_after_the_window_is_refused(pair: TwoParties) -> None:
