@@ -429,10 +429,15 @@ def bill_view(bill_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         "state_label": BILL_STATE_LABELS.get(state, state),
         "amount_due": due,
         "remaining": remaining,
-        "period": f"{str(period.get('startDateTime', ''))[:10]} – "
-        f"{str(period.get('endDateTime', ''))[:10]}"
-        if period
-        else "",
+        # The billing cycle as the agreement names it (``2026-11``, in its time zone); UTC
+        # dates of the period's instants would show a Berlin month as 10-31 - 11-30.
+        "period": str(bill.get("billCycle") or "")
+        or (
+            f"{str(period.get('startDateTime', ''))[:10]} – "
+            f"{str(period.get('endDateTime', ''))[:10]}"
+            if period
+            else ""
+        ),
         "bill_date": str(bill.get("billDate", ""))[:10],
         "payment_due": str(bill.get("paymentDueDate", ""))[:10],
         "items": len(items),

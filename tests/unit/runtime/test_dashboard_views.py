@@ -206,6 +206,11 @@ def test_bill_view_reads_the_mef_bill_its_items_and_disputes() -> None:
         "100.50",
     )
     assert view["period"] == "2026-11-01 – 2026-12-01"
+    # A Berlin month starts at 23:00 UTC the day before: the billing cycle names it.
+    data["bill"] = {**data["bill"], "billCycle": "2026-11",
+                    "billingPeriod": {"startDateTime": "2026-10-31T23:00:00Z",
+                                      "endDateTime": "2026-11-30T23:00:00Z"}}  # fmt: skip
+    assert bill_view("b", data)["period"] == "2026-11"
     assert {s["label"]: s["count"] for s in view["item_states"]} == {
         "disputed": 1,
         "payment due": 1,
