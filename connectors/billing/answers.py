@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from streams.core.redact import redact_text
+from streams.runtime import metrics
 
 __all__ = [
     "JSON_TYPE",
@@ -158,6 +159,22 @@ def bearer_auth(token: str | None, *, public: frozenset[str] = frozenset()) -> A
                 headers={"WWW-Authenticate": 'Bearer realm="bilat", error="invalid_token"'},
             )
         return await handler(request)
+
+    return middleware
+
+
+def counted() -> Any:
+    """The middleware counting every answer by route pattern and status
+    (``bilat_http_requests``; served with ``--metrics-port``). Outermost, so it sees the
+    answers of the other middlewares too (401, MEF error bodies)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        info = request.match_info.route.resource
+        route = info.canonical if info is not None else "unmatched"
+        metrics.observe_request(f"{request.method} {route}", response.status)
+        return response
 
     return middleware
 

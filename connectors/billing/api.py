@@ -35,7 +35,14 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from connectors.billing.answers import bearer_auth, error, joined, json_response, mef_errors
+from connectors.billing.answers import (
+    bearer_auth,
+    counted,
+    error,
+    joined,
+    json_response,
+    mef_errors,
+)
 from connectors.billing.events import MANAGEMENT_BASE_PATH, parse_subscription
 from connectors.billing.notifier import Notifier
 from connectors.billing.store import BillingKeys, BillStore, HubStore
@@ -94,7 +101,7 @@ def make_app(
         f"{base}/hub[/{{id}}]"
     )
     app = web.Application(
-        middlewares=[mef_errors(log, not_found), bearer_auth(config.token)],
+        middlewares=[counted(), mef_errors(log, not_found), bearer_auth(config.token)],
         client_max_size=MAX_HUB_BODY,
     )
     app[_STATE] = _State(bills, hub, config, clock or SystemClock(), new_id)

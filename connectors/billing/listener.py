@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from aiohttp import web
 
-from connectors.billing.answers import bearer_auth, error, joined, logged, mef_errors
+from connectors.billing.answers import bearer_auth, counted, error, joined, logged, mef_errors
 from connectors.billing.events import EVENT_TYPES, NOTIFICATION_BASE_PATH, event_problems
 from connectors.billing.store import BillingKeys, ReceivedStore
 from connectors.sonata import SellerApiError, SellerUnavailableError
@@ -96,7 +96,7 @@ def make_listener(
     """The listener app (see the module docstring)."""
     not_found = f"POST events to {NOTIFICATION_BASE_PATH}/listener/<eventType>"
     app = web.Application(
-        middlewares=[mef_errors(log, not_found), bearer_auth(token)],
+        middlewares=[counted(), mef_errors(log, not_found), bearer_auth(token)],
         client_max_size=max_body,
         handler_args={"auto_decompress": False},  # read_body decodes, within max_body
     )

@@ -41,6 +41,7 @@ from connectors.billing.events import BillEvent, Subscription
 from connectors.billing.store import HubStore
 from connectors.sonata.seller_api import RetryPolicy
 from streams.core.redact import redact_text, redact_url
+from streams.runtime import metrics
 
 __all__ = ["DELIVERY_POLICY", "Notifier"]
 
@@ -180,6 +181,7 @@ class Notifier:
         body = dumps(event.body(subscription, source=self.source, api_url=self.api_url))
         retry = 0
         while (failure := await self._post(url, body)) is not None:
+            metrics.observe_notification(event.event_type, delivered=False)
             delay = self.policy.backoff(retry, self._rand())
             retry += 1
             log.warning(
@@ -194,6 +196,7 @@ class Notifier:
             )
             await self._sleep(delay)
         self.delivered += 1
+        metrics.observe_notification(event.event_type, delivered=True)
         log.info(
             "hub %s: %s of bill %r delivered (%s)",
             subscription.id,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from streams.cli.common import EXISTING_FILE, friendly, party_options, settings_of
+from streams.cli.metrics_option import metrics_option, start_metrics
 from streams.core.redact import redact_text, redact_url
 
 __all__ = ["API_TOKEN_ENV", "billing_group"]
@@ -155,6 +156,7 @@ def _server_options(port_env: str, port: int) -> Callable[[F], F]:
     help="The partner: hub requests naming another buyerId get 403 [default: any].",
 )
 @_server_options("BILAT_BILLING_PORT", 8441)
+@metrics_option
 @friendly
 def serve_command(
     party: str,
@@ -174,6 +176,7 @@ def serve_command(
     host: str,
     port: int,
     loglevel: str,
+    metrics_port: int | None,
 ) -> None:
     """Serve the Seller's MEF 141 Billing API and notify hub subscribers, until Ctrl-C.
 
@@ -220,6 +223,7 @@ def serve_command(
         f"{' (bearer token set)' if notify_token and not no_notify else ''}",
         err=True,
     )
+    start_metrics(metrics_port, "billing-api", settings.party, lambda m: click.echo(m, err=True))
     run_server(app, host=host, port=port, log=logging.getLogger("bilat.billing.api"))
 
 
@@ -246,6 +250,7 @@ def serve_command(
 @_no_token_option
 @_refused_token_option
 @_server_options("BILAT_BILLING_LISTEN_PORT", 8442)
+@metrics_option
 @friendly
 def listen_command(
     party: str,
@@ -263,6 +268,7 @@ def listen_command(
     host: str,
     port: int,
     loglevel: str,
+    metrics_port: int | None,
 ) -> None:
     """Receive the Seller's MEF 141 bill notifications (Buyer side), until Ctrl-C.
 
@@ -302,6 +308,9 @@ def listen_command(
         f"{redact_text(settings.redis)}; Seller API {redact_url(seller_api)}"
         f"{' (bearer token set)' if seller_token else ''}",
         err=True,
+    )
+    start_metrics(
+        metrics_port, "billing-listener", settings.party, lambda m: click.echo(m, err=True)
     )
     run_server(app, host=host, port=port, log=logging.getLogger("bilat.billing.listener"))
 

@@ -200,6 +200,18 @@ REMAINING = Gauge(
     registry=_ALL,
 )
 OPEN_DISPUTES = Gauge("bilat_settle_open_disputes", "Disputes not resolved yet.", registry=_ALL)
+HTTP_REQUESTS = Counter(
+    "bilat_http_requests",
+    "HTTP requests answered, by route and status (billing API, billing listener).",
+    ["route", "status"],
+    registry=_ALL,
+)
+BILL_NOTIFICATIONS = Counter(
+    "bilat_billing_notifications",
+    "Bill event deliveries to subscribers: delivered, or failed (then retried).",
+    ["event_type", "outcome"],
+    registry=_ALL,
+)
 SSE_CLIENTS = Gauge(
     "bilat_dashboard_sse_clients", "Browsers following the live alert feed.", registry=_ALL
 )
@@ -254,6 +266,8 @@ PROCESSES: Mapping[str, tuple[Any, ...]] = {
     ),
     "sonata-listener": (NOTIFICATIONS, SONATA_RECORDS),
     "settle": (SETTLE_ROUNDS, BILLS, BILL_ITEMS, AMOUNT_DUE, REMAINING, OPEN_DISPUTES),
+    "billing-api": (HTTP_REQUESTS, BILL_NOTIFICATIONS),
+    "billing-listener": (HTTP_REQUESTS,),
     "dashboard": (SSE_CLIENTS,),
 }  # fmt: skip
 """Each long-running process's own metrics."""
@@ -387,6 +401,17 @@ def observe_bills(
     _replace(AMOUNT_DUE, due)
     _replace(REMAINING, remaining)
     OPEN_DISPUTES.set(disputes)
+
+
+def observe_request(route: str, status: int) -> None:
+    """An HTTP server of Bilat answered ``status`` on ``route`` (its pattern, not the path,
+    so ids never become label values)."""
+    HTTP_REQUESTS.labels(route, str(status)).inc()
+
+
+def observe_notification(event_type: str, delivered: bool) -> None:
+    """One attempt to deliver a bill event to a subscriber."""
+    BILL_NOTIFICATIONS.labels(event_type, "delivered" if delivered else "failed").inc()
 
 
 def observe_listener(event_type: str, status: int) -> None:

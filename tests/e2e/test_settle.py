@@ -277,12 +277,22 @@ def test_a_period_settles_through_both_ledgers(pair: TwoParties) -> None:
 
     # The Seller serves its bills (MEF 141 API) and notifies the Buyer's listener, subscribed
     # before the settlement agent publishes anything.
-    api, listener = free_port(), free_port()
+    api, listener, scraped = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{api}/mefApi/sonata/customerBillManagement/v2"
     seller_env = {"BILAT_API_TOKEN": API_TOKEN, "BILAT_BILLING_NOTIFY_TOKEN": NOTIFY_TOKEN}
     buyer_env = {"BILAT_API_TOKEN": NOTIFY_TOKEN, "BILAT_BILLING_SELLER_TOKEN": API_TOKEN}
     serving = [
-        start(pair, SELLER, seller_env, "billing", "serve", "--port", str(api)),
+        start(
+            pair,
+            SELLER,
+            seller_env,
+            "billing",
+            "serve",
+            "--port",
+            str(api),
+            "--metrics-port",
+            str(scraped),
+        ),
         start(
             pair,
             BUYER,
@@ -297,6 +307,17 @@ def test_a_period_settles_through_both_ledgers(pair: TwoParties) -> None:
     ]
     try:
         api_round_trip(pair, base, listener, usage["inbound"]["id"])
+        with urllib.request.urlopen(f"http://127.0.0.1:{scraped}/metrics", timeout=10) as page:
+            exposition = page.read().decode()
+        # Prometheus text: the API's answers by route and status (one GET of the EUR bill
+        # here, and the listener's fetch of the bill on each of the four events), the
+        # notifier's deliveries by event type.
+        route = "GET /mefApi/sonata/customerBillManagement/v2/customerBill/{id}"
+        assert f'bilat_http_requests_total{{route="{route}",status="200"}} 5.0' in exposition
+        for kind in ("customerBillCreateEvent", "customerBillStateChangeEvent"):
+            assert (
+                f'bilat_billing_notifications_total{{event_type="{kind}",outcome="delivered"}} 2.0'
+            ) in exposition
     finally:
         for process in serving:
             process.terminate()
