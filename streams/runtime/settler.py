@@ -478,6 +478,15 @@ class Settler(SettlerBase):
                 said.append(f"{bill.bill_id}: waiting ({bill.problem})")
                 continue
             status = bill.status
+            unsettled = self.unsettled_windows(snap, bill.statement)
+            if not (status.accepted or status.disputes) and unsettled:
+                # Our own reconciliation of the period is not done: a recomputation now could
+                # differ only because of that, and a dispute would be wrong. Review later.
+                said.append(
+                    f"{bill.bill_id}: waiting (reconciliation of {unsettled} window(s) of the "
+                    "period still waits for the partner or drills down)"
+                )
+                continue
             if not (status.accepted or status.disputes):
                 if dry_run:
                     said.append(self.check(snap, bill)[1])
@@ -508,6 +517,16 @@ class Settler(SettlerBase):
                 )
                 said.append(f"{bill.bill_id}: accepted the resolution of {dispute.dispute_id}")
         return said
+
+    def unsettled_windows(self, snap: Snapshot, statement: Statement) -> int:
+        """How many windows of ``statement``'s period this party's reconciliation still
+        waits on (``waiting`` for the partner's anchor or digest, ``drilling`` for an answer)."""
+        low, high = to_ms(statement.period_start), to_ms(statement.period_end)
+        return sum(
+            1
+            for w in snap.outcome.windows
+            if low <= w.window[0] < high and w.state in ("waiting", "drilling")
+        )
 
     def check(self, snap: Snapshot, bill: Bill) -> tuple[list[str], str]:
         """The items of a stated bill that differ from this party's own computation of the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import click
 import pytest
@@ -12,10 +13,11 @@ from click.testing import CliRunner
 
 from streams.cli.main import main
 from streams.cli.settle import _outcome, parse_period
-from streams.core.clock import ManualClock
+from streams.core.clock import ManualClock, to_ms
 from streams.core.errors import StackError
 from streams.core.keys import demo_keypair
 from streams.ledger.entries import make_entry
+from streams.reconcile.status import WindowStatus
 from streams.runtime.config import Settings
 from streams.runtime.settler import Bill, Settler, differing_items, explain_difference
 from streams.settle.disputes import bill_status
@@ -134,3 +136,19 @@ def test_a_dispute_after_the_window_is_refused_before_anything_is_asked(
         in_time.dispute(STATEMENT.id, [item], [], "in time", snap=object())  # type: ignore[arg-type]
     with pytest.raises(StackError, match="no such item"):
         in_time.dispute(STATEMENT.id, ["nope"], [], "x", snap=object())  # type: ignore[arg-type]
+
+
+def test_the_buyer_reviews_no_bill_while_its_reconciliation_of_the_period_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buyer = _buyer(monkeypatch, timedelta(days=1))
+    inside = to_ms(STATEMENT.period_start) + 3_600_000
+    window = (inside, inside + 3_600_000)
+    checked: list[str] = []
+    monkeypatch.setattr(buyer, "check", lambda *_a: checked.append("check") or ([], "matches"))
+    for state, waits in (("drilling", True), ("waiting", True), ("diverged", False)):
+        status = WindowStatus(window, state, 0, 0)
+        snap = SimpleNamespace(outcome=SimpleNamespace(windows=[status]))
+        said = buyer.review(snap, dry_run=True)  # type: ignore[arg-type]
+        assert ("waiting (reconciliation of 1 window(s)" in said[0]) is waits, said
+    assert checked == ["check"]  # only the diverged (settled) period was checked
