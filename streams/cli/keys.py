@@ -1,4 +1,4 @@
-"""``bilat keys new|show|trusted`` and ``bilat agreement sign|verify-signatures``.
+"""``bilat keys new|show|encrypt|trusted`` and ``bilat agreement sign|verify-signatures``.
 
 Thin commands over :mod:`streams.core.keys` and the agreement signatures of
 :mod:`streams.ledger.entries`; ``streams.cli.main`` registers them (``keys_group`` at the top level,
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,16 @@ from rich.markup import escape
 
 from streams.agreement.signing import book_hash, sign_agreement, verify_agreement_signature
 from streams.cli.common import friendly
-from streams.core.keys import KeyFileError, KeyPair, PublicKey
+from streams.core.keys import (
+    PASSPHRASE_ENV,
+    PASSPHRASE_FILE_ENV,
+    KeyFileError,
+    KeyPair,
+    PublicKey,
+    is_encrypted_pem,
+    key_passphrase,
+    public_path_of,
+)
 from streams.ledger.entries import LedgerError
 
 __all__ = ["keys_group", "sign_agreement_command", "verify_agreement_command"]
@@ -44,6 +54,9 @@ def keys_group() -> None:
     \b
     Examples:
       bilat keys new --party hgc                 keys/hgc.key (0600) + keys/hgc.pub.json
+      BILAT_KEY_PASSPHRASE_FILE=pass bilat keys new --party hgc --encrypt
+                                                 the same, encrypted with the passphrase
+      bilat keys encrypt keys/hgc.key            encrypt an existing key in place
       bilat keys show keys/hgc.pub.json          key id and public key
       bilat keys trusted --agreement FILE        the agreement's keys, as a trusted-keys file
     """
@@ -59,27 +72,88 @@ def keys_group() -> None:
     show_default=True,
     help="Folder for PARTY.key and PARTY.pub.json (created with mode 0700 when missing).",
 )
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help=f"Encrypt the private key with the passphrase in the file ${PASSPHRASE_FILE_ENV} "
+    f"(or ${PASSPHRASE_ENV}; asked for on a terminal when neither is set).",
+)
 @friendly
-def new_command(party: str, folder: Path) -> None:
+def new_command(party: str, folder: Path, encrypt: bool) -> None:
     """Generate a party's key: FOLDER/PARTY.key (private, mode 0600) and FOLDER/PARTY.pub.json.
 
     Never overwrites an existing key. Keep the .key file secret and backed up; hand the
-    .pub.json to the partner.
+    .pub.json to the partner. With --encrypt the .key file is an encrypted PKCS#8 PEM: every
+    command that loads it (--key) then needs the same passphrase, from the file named by
+    BILAT_KEY_PASSPHRASE_FILE (or BILAT_KEY_PASSPHRASE); never a command-line value.
 
     \b
-    Example:
+    Examples:
       bilat keys new --party hgc --dir keys
+      openssl rand -base64 32 > pass && chmod 600 pass
+      BILAT_KEY_PASSPHRASE_FILE=pass bilat keys new --party hgc --encrypt
     """
     if not party or "/" in party or party.startswith("."):
         raise KeyFileError(f"--party: got {party!r}, want a party id such as hgc")
     private = folder / f"{party}.key"
+    passphrase = _new_passphrase() if encrypt else None
     keypair = KeyPair.generate()
-    public = keypair.save(private)
+    public = keypair.save(private, passphrase)
     out = _out()
     out.print(f"key id      {keypair.key_id}")
     out.print(f"public key  {keypair.public.raw.hex()}")
-    out.print(f"private     {escape(str(private))}  (mode 0600: keep it secret)")
+    how = "mode 0600, encrypted: keep it and its passphrase secret" if encrypt else "mode 0600"
+    out.print(f"private     {escape(str(private))}  ({how}: keep it secret)")
     out.print(f"public      {escape(str(public))}  (give this to the partner)")
+
+
+@keys_group.command(name="encrypt", short_help="Encrypt an existing private key in place.")
+@click.argument("file", type=_FILE)
+@friendly
+def encrypt_command(file: Path) -> None:
+    """Encrypt the unencrypted private key FILE in place with the passphrase of
+    BILAT_KEY_PASSPHRASE_FILE (or BILAT_KEY_PASSPHRASE); the key, its id and its .pub.json stay
+    the same.
+
+    The encrypted copy is written next to FILE (mode 0600) and renamed over it, so FILE is
+    never half written. An already encrypted FILE is refused. Backups of the unencrypted file
+    still hold the key in clear: replace them.
+
+    \b
+    Example:
+      BILAT_KEY_PASSPHRASE_FILE=/run/secrets/key_passphrase bilat keys encrypt keys/hgc.key
+    """
+    try:
+        head = file.read_bytes()[:64]
+    except OSError as exc:
+        raise KeyFileError(f"private key {file}: cannot read ({exc.strerror})") from None
+    if is_encrypted_pem(head):
+        raise KeyFileError(f"private key {file}: already encrypted")
+    keypair = KeyPair.load(file)  # refuses a key others can read, or not Ed25519
+    passphrase = _new_passphrase()
+    scratch = file.with_name(f".{file.name}.encrypting")
+    for stale in (scratch, public_path_of(scratch)):  # of an interrupted earlier run
+        stale.unlink(missing_ok=True)
+    keypair.save(scratch, passphrase).unlink()  # the existing .pub.json stays: same key
+    os.replace(scratch, file)
+    _out().print(f"encrypted   {escape(str(file))}  ({keypair.key_id}, mode 0600)")
+
+
+def _new_passphrase() -> bytes:
+    """The passphrase to encrypt a key with: from the environment (:func:`key_passphrase`),
+    else asked twice on a terminal; never from the command line."""
+    passphrase = key_passphrase(os.environ)
+    if passphrase is not None:
+        return passphrase
+    if not sys.stdin.isatty():
+        raise KeyFileError(
+            f"no passphrase to encrypt the key with: set {PASSPHRASE_FILE_ENV} to a file "
+            f"holding it (or {PASSPHRASE_ENV}); it is never taken from the command line"
+        )
+    text = click.prompt(
+        "Passphrase for the private key", hide_input=True, confirmation_prompt=True, err=True
+    )
+    return str(text).encode("utf-8")
 
 
 @keys_group.command(name="show", short_help="Print the key id and public key of a key file.")
@@ -98,7 +172,9 @@ def show_command(file: Path) -> None:
         kind = "public key file"
     else:
         public = KeyPair.load(file).public
-        kind = "private key file"
+        kind = "private key file, " + (
+            "encrypted" if is_encrypted_pem(file.read_bytes()[:64]) else "not encrypted"
+        )
     out = _out()
     out.print(f"file        {escape(str(file))} ({kind})")
     out.print("algorithm   Ed25519")

@@ -4,14 +4,25 @@ Each party signs its ledger entries and the agreement with one Ed25519 key (RFC 
 named by its *key id*, ``ed25519:`` + the first 8 bytes of SHA-256 of the raw 32-byte public key
 in hex (:func:`key_id_of`), which is what ledger entries and signature documents carry.
 
-On disk (``bilat keys new``): the private key as an unencrypted PKCS#8 PEM file that only its
-owner may read (mode 0600, created exclusively: an existing file is never overwritten), and the
-public key next to it as ``<name>.pub.json``::
+On disk (``bilat keys new``): the private key as a PKCS#8 PEM file that only its owner may read
+(mode 0600, created exclusively: an existing file is never overwritten), and the public key next
+to it as ``<name>.pub.json``::
 
     {"algorithm": "Ed25519", "key_id": "ed25519:…", "public_key": "<64 hex digits>"}
 
 The public JSON is what a party hands to its partner. Signing is deterministic (Ed25519), so
 the same key and message always give the same 64-byte signature.
+
+**Encrypted at rest.** With a passphrase (``bilat keys new --encrypt``) the private key is an
+encrypted PKCS#8 PEM (``BEGIN ENCRYPTED PRIVATE KEY``: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC,
+what ``cryptography``'s ``BestAvailableEncryption`` writes; OpenSSL reads it, and a key that
+``openssl pkcs8 -topk8 -v2 aes-256-cbc -iter N`` wrote with more rounds loads too). The passphrase
+comes from the file named by ``BILAT_KEY_PASSPHRASE_FILE`` (preferred: a Docker or Kubernetes
+secret) or from ``BILAT_KEY_PASSPHRASE`` (:func:`key_passphrase`), never from a command line, where
+``ps`` and shell histories would show it. :meth:`KeyPair.load` reads both kinds, so every command
+that takes ``--key`` reads an encrypted key when the passphrase is set; unencrypted keys keep
+working. ``cryptography`` writes PKCS#8 with only 2048 PBKDF2 rounds, so a new encrypted key
+wants a long passphrase (:data:`MIN_PASSPHRASE_LENGTH`), e.g. ``openssl rand -base64 32``.
 
 **Weak keys.** A public key that encodes a point of small order (:func:`is_small_order`) is
 refused wherever a key is read (:class:`PublicKey`, and so an agreement's keys, a trusted-keys
@@ -23,6 +34,8 @@ is either a mistake or an attempt to sign without a key.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import json
@@ -37,11 +50,15 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from streams.core.errors import BilatError
 
 __all__ = [
     "ALGORITHM",
+    "MIN_PASSPHRASE_LENGTH",
+    "PASSPHRASE_ENV",
+    "PASSPHRASE_FILE_ENV",
     "SMALL_ORDER_ENCODINGS",
     "SMALL_ORDER_PROBLEM",
     "KeyFileError",
@@ -50,8 +67,10 @@ __all__ = [
     "Signer",
     "demo_keypair",
     "demo_seed",
+    "is_encrypted_pem",
     "is_small_order",
     "key_id_of",
+    "key_passphrase",
     "public_path_of",
 ]
 
@@ -59,6 +78,22 @@ ALGORITHM = "Ed25519"
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
 PRIVATE_MODE = 0o600
+
+PASSPHRASE_FILE_ENV = "BILAT_KEY_PASSPHRASE_FILE"
+"""Names a file holding the passphrase of encrypted private keys (one line; a final newline is
+not part of it). Preferred over :data:`PASSPHRASE_ENV`: a file can be a mounted secret, mode 0600,
+and never shows in ``/proc/<pid>/environ`` or a crash report's environment dump."""
+
+PASSPHRASE_ENV = "BILAT_KEY_PASSPHRASE"
+"""The passphrase itself, when no :data:`PASSPHRASE_FILE_ENV` is set."""
+
+MIN_PASSPHRASE_LENGTH = 16
+"""Shortest passphrase a *new* encrypted key accepts (characters). PKCS#8 as ``cryptography``
+writes it derives the key with only 2048 rounds of PBKDF2, so the passphrase's own entropy is what
+stands against an offline guess from a stolen file or backup. Loading accepts any non-empty one."""
+
+ENCRYPTED_PEM_LABEL = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+ENCRYPTED_PEM_END = b"-----END ENCRYPTED PRIVATE KEY-----"
 
 SMALL_ORDER_ENCODINGS = tuple(
     bytes.fromhex(h)
@@ -93,7 +128,45 @@ def is_small_order(raw: bytes) -> bool:
 
 class KeyFileError(BilatError):
     """A key is malformed (wrong length, not Ed25519, bad JSON or PEM), a private key file is
-    readable by others, or saving would overwrite an existing key file."""
+    readable by others, an encrypted one has no passphrase or a wrong one, or saving would
+    overwrite an existing key file. The message never holds key material or a passphrase."""
+
+
+def is_encrypted_pem(data: bytes) -> bool:
+    """Whether ``data`` is an encrypted PKCS#8 PEM (its first label says so)."""
+    return data.lstrip().startswith(ENCRYPTED_PEM_LABEL)
+
+
+def key_passphrase(environ: Mapping[str, str]) -> bytes | None:
+    """The passphrase of encrypted private keys from ``environ``, or None when neither
+    :data:`PASSPHRASE_FILE_ENV` nor :data:`PASSPHRASE_ENV` is set.
+
+    The file wins when both are set. Its content is taken as it is but for one final newline
+    (``\\n`` or ``\\r\\n``, as ``echo`` and editors leave it), so a passphrase may hold spaces.
+    Raises :class:`KeyFileError` when the file cannot be read or either source is empty.
+    """
+    path = environ.get(PASSPHRASE_FILE_ENV, "")
+    if path:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise KeyFileError(
+                f"{PASSPHRASE_FILE_ENV}={path}: cannot read the passphrase file ({exc.strerror})"
+            ) from None
+        for ending in (b"\r\n", b"\n"):
+            if raw.endswith(ending):
+                raw = raw[: -len(ending)]
+                break
+        if not raw:
+            raise KeyFileError(
+                f"{PASSPHRASE_FILE_ENV}={path}: got an empty file, want the passphrase"
+            )
+        return raw
+    if PASSPHRASE_ENV in environ:
+        if not environ[PASSPHRASE_ENV]:
+            raise KeyFileError(f"{PASSPHRASE_ENV}: got an empty value, want the passphrase")
+        return environ[PASSPHRASE_ENV].encode("utf-8")
+    return None
 
 
 def key_id_of(public_raw: bytes) -> str:
@@ -247,25 +320,33 @@ class KeyPair:
             raise KeyFileError(f"Ed25519 seed: got {got}, want 32 bytes")
         return cls(Ed25519PrivateKey.from_private_bytes(seed))
 
-    def save(self, private_path: Path) -> Path:
+    def save(self, private_path: Path, passphrase: bytes | None = None) -> Path:
         """Write the private key to ``private_path`` and the public JSON next to it; return the
         public JSON's path (:func:`public_path_of`).
 
-        The private key is PKCS#8 PEM, unencrypted, in a file created with
-        ``O_CREAT | O_EXCL`` and mode 0600, so no other user can ever read it, not even
-        between creation and chmod. Raises :class:`KeyFileError` if either file already exists
-        (nothing is written then). Missing parent folders are created with mode 0700.
+        The private key is PKCS#8 PEM, encrypted with ``passphrase`` when one is given (at least
+        :data:`MIN_PASSPHRASE_LENGTH` characters), in a file created with ``O_CREAT | O_EXCL``
+        and mode 0600, so no other user can ever read it, not even between creation and chmod.
+        Raises :class:`KeyFileError` if either file already exists or the passphrase is too
+        short (nothing is written then). Missing parent folders are created with mode 0700.
         """
         private_path = Path(private_path)
+        encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+        if passphrase is not None:
+            length = len(passphrase.decode("utf-8", "replace"))
+            if length < MIN_PASSPHRASE_LENGTH:
+                raise KeyFileError(
+                    f"passphrase: got {length} characters, want at least "
+                    f"{MIN_PASSPHRASE_LENGTH} (e.g. `openssl rand -base64 32`)"
+                )
+            encryption = serialization.BestAvailableEncryption(passphrase)
         public_path = public_path_of(private_path)
         for path in (private_path, public_path):
             if path.exists():
                 raise KeyFileError(f"{path} exists: refusing to overwrite a key file")
         private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         pem = self._private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
         _write_exclusive(private_path, pem, PRIVATE_MODE)
         text = json.dumps(self.public.to_json(), indent=2, sort_keys=True) + "\n"
@@ -277,11 +358,25 @@ class KeyPair:
         return public_path
 
     @classmethod
-    def load(cls, path: Path) -> KeyPair:
-        """The key in PEM file ``path``; refuses one that group or others may access.
+    def load(
+        cls,
+        path: Path,
+        passphrase: bytes | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> KeyPair:
+        """The key in PEM file ``path``, unencrypted or encrypted; refuses one that group or
+        others may access.
+
+        An encrypted key is decrypted with ``passphrase``, or when that is None with
+        :func:`key_passphrase` of ``environ`` (the process environment by default): so every
+        command that loads a key reads an encrypted one once ``BILAT_KEY_PASSPHRASE_FILE`` is
+        set. A passphrase given for an unencrypted key is not needed and not checked.
 
         Raises :class:`KeyFileError` when the file is missing, too open (the message says
-        ``chmod 600 <path>``), not PEM, encrypted, or not an Ed25519 key.
+        ``chmod 600 <path>``), not PEM, encrypted without a passphrase, not decrypted by the
+        passphrase (wrong, or the file is damaged), or not an Ed25519 key. No message holds key
+        material: the text of ``cryptography``'s error is left out for encrypted files.
         """
         path = Path(path)
         try:
@@ -296,18 +391,71 @@ class KeyPair:
                     f"only): run `chmod 600 {path}`"
                 )
             data = handle.read()
-        try:
-            private = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise KeyFileError(
-                f"private key {path}: got unreadable data ({exc}), want an unencrypted PKCS#8 "
-                "PEM Ed25519 key as written by `bilat keys new`"
-            ) from None
+        if is_encrypted_pem(data):
+            private = _decrypt(path, data, passphrase, environ)
+        else:
+            try:
+                private = serialization.load_pem_private_key(data, password=None)
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+                raise KeyFileError(
+                    f"private key {path}: got unreadable data ({exc}), want a PKCS#8 PEM Ed25519 "
+                    "key as written by `bilat keys new` (unencrypted or encrypted)"
+                ) from None
         if not isinstance(private, Ed25519PrivateKey):
             raise KeyFileError(
                 f"private key {path}: got a {type(private).__name__}, want an Ed25519 key"
             )
         return cls(private)
+
+
+def _decrypt(
+    path: Path, data: bytes, passphrase: bytes | None, environ: Mapping[str, str] | None
+) -> PrivateKeyTypes:
+    """The private key of the encrypted PEM ``data`` (see :meth:`KeyPair.load`)."""
+    if passphrase is None:
+        passphrase = key_passphrase(os.environ if environ is None else environ)
+    if passphrase is None:
+        raise KeyFileError(
+            f"private key {path}: encrypted, and no passphrase: set {PASSPHRASE_FILE_ENV} to a "
+            f"file holding it (or {PASSPHRASE_ENV})"
+        )
+    if not passphrase:
+        raise KeyFileError(f"private key {path}: got an empty passphrase")
+    try:
+        return serialization.load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        pass  # the exception's text is not shown: it is about the key's bytes
+    if not _whole_pem(data):  # which failed: the file's framing or length, or the decryption
+        raise KeyFileError(
+            f"private key {path}: got a damaged encrypted PEM file (truncated or edited), want "
+            "one as written by `bilat keys new --encrypt`"
+        )
+    raise KeyFileError(
+        f"private key {path}: the passphrase does not decrypt it (wrong passphrase: check "
+        f"{PASSPHRASE_FILE_ENV} or {PASSPHRASE_ENV}; or the file is damaged)"
+    )
+
+
+def _whole_pem(data: bytes) -> bool:
+    """Whether ``data`` is one encrypted PEM block whose base64 body decodes to exactly one DER
+    SEQUENCE of the length its header states: false for a truncated or cut file."""
+    lines = [line.strip() for line in data.strip().splitlines()]
+    if len(lines) < 3 or lines[0] != ENCRYPTED_PEM_LABEL or lines[-1] != ENCRYPTED_PEM_END:
+        return False
+    try:
+        der = base64.b64decode(b"".join(lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(der) < 2 or der[0] != 0x30:  # a DER SEQUENCE
+        return False
+    if der[1] < 0x80:
+        head, length = 2, der[1]
+    else:
+        count = der[1] & 0x7F
+        if not 0 < count <= 4 or len(der) < 2 + count:
+            return False
+        head, length = 2 + count, int.from_bytes(der[2 : 2 + count], "big")
+    return head + length == len(der)
 
 
 DEMO_SEED_PREFIX = b"bilat demo key "

@@ -268,7 +268,7 @@ def test_load_refuses_missing_garbage_and_other_algorithms(tmp_path: Path) -> No
     garbage = tmp_path / "garbage.key"
     garbage.write_bytes(b"not a key")
     garbage.chmod(0o600)
-    with pytest.raises(KeyFileError, match="want an unencrypted PKCS#8 PEM Ed25519 key"):
+    with pytest.raises(KeyFileError, match="want a PKCS#8 PEM Ed25519 key"):
         KeyPair.load(garbage)
     p256 = tmp_path / "p256.key"
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
