@@ -8,14 +8,21 @@ in ``?token=...`` would otherwise land in terminals, CI logs and support tickets
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "redact_text", "redact_url"]
+__all__ = ["REDACTED", "is_secret_key", "redact_config", "redact_text", "redact_url"]
 
 REDACTED = "***"
 
 _SECRET_PARAMS = re.compile(r"(pass|secret|token|key|auth|credential|sig)", re.IGNORECASE)
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+._-]*")
+_SECRET_KEY = re.compile(
+    r"(pass(word)?|secret|jaas|credential|token(?![._-]?(endpoint|url|provider))|"
+    r"(^|[._-])key$)",
+    re.IGNORECASE,
+)
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+._-]*://[^\s'\"<>]+")
 
 
@@ -55,3 +62,28 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """``text`` with every URL inside it redacted (for exception messages from libraries)."""
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a client setting named ``key`` holds a secret: a password (``sasl.password``,
+    ``ssl.key.password``, ``sasl_plain_password``), a client secret, a JAAS line, a token or
+    inline key material (``ssl.keystore.key``). Paths (``ssl.key.location``) and the token
+    endpoint's URL are not secrets."""
+    return _SECRET_KEY.search(key) is not None
+
+
+def redact_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A client configuration safe to print or log: every secret value (:func:`is_secret_key`)
+    replaced by ``***``, URLs redacted, other non-text values (an SSL context, a callback)
+    shown by type name only."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if is_secret_key(str(key)):
+            out[key] = REDACTED
+        elif isinstance(value, str):
+            out[key] = redact_text(value)
+        elif value is None or isinstance(value, bool | int | float):
+            out[key] = value
+        else:
+            out[key] = f"<{type(value).__name__}>"
+    return out

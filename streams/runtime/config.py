@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from streams.core import resources
+from streams.runtime.security import PARTNER_ENV_PREFIX, KafkaSecurity, RedisSecurity
 
 __all__ = [
     "LEDGER_TOPICS",
@@ -54,11 +55,16 @@ class Settings:
     ``BILAT_SCHEMA_REGISTRY``     Confluent registry URL           none: single-object encoding
     ``BILAT_PARTITIONS``          partitions of new topics         ``4``
     ``BILAT_RUN_DIR``             logs, pid files, worker state    ``.bilat/run`` [2]_
+    ``BILAT_KAFKA_*``             Kafka TLS and SASL [3]_          plaintext, no authentication
+    ``BILAT_PARTNER_KAFKA_*``     the same for the partner's       plaintext, no authentication
+                                  cluster (MirrorMaker 2's source)
+    ``BILAT_REDIS_*_FILE``        Redis password, TLS files [3]_   none
     ============================  ===============================  ==============================
 
     .. [1] ``examples/agreement.yaml``, shipped in the package (``bilat agreement example``).
     .. [2] In the checkout; an installed Bilat uses ``$XDG_STATE_HOME/bilat/run``
        (``~/.local/state/bilat/run``).
+    .. [3] :mod:`streams.runtime.security`, which also builds every client from these settings.
     """
 
     party: str = "hgc"
@@ -69,6 +75,14 @@ class Settings:
     schema_registry: str | None = None
     partitions: int = 4
     run_dir: Path = DEFAULT_RUN_DIR
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    """How clients authenticate to ``kafka`` (``BILAT_KAFKA_*``)."""
+    partner_security: KafkaSecurity = field(
+        default_factory=lambda: KafkaSecurity(env_prefix=PARTNER_ENV_PREFIX)
+    )
+    """How MirrorMaker 2 authenticates to the partner's cluster (``BILAT_PARTNER_KAFKA_*``)."""
+    redis_security: RedisSecurity = field(default_factory=RedisSecurity)
+    """Redis password and TLS files (``BILAT_REDIS_*_FILE``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -85,6 +99,9 @@ class Settings:
             schema_registry=env.get("BILAT_SCHEMA_REGISTRY") or None,
             partitions=int(env.get("BILAT_PARTITIONS", "4")),
             run_dir=Path(env.get("BILAT_RUN_DIR", str(DEFAULT_RUN_DIR))),
+            security=KafkaSecurity.from_env(env),
+            partner_security=KafkaSecurity.from_env(env, PARTNER_ENV_PREFIX),
+            redis_security=RedisSecurity.from_env(env),
         )
         chosen = {k: v for k, v in overrides.items() if v is not None and k != "party"}
         return replace(settings, **chosen)  # type: ignore[arg-type]
