@@ -12,7 +12,10 @@ status  ``code``
 ======  =====================================================================================
 400     ``invalidQuery``, ``missingQueryValue`` (``GET /customerBill``), ``invalidBody``
 401     ``missingCredentials`` (no ``Authorization: Bearer``), ``invalidCredentials``
-403     ``accessDenied`` (a ``buyerId``/``sellerId`` this deployment does not serve)
+        (answered by the guard, :mod:`streams.runtime.http_security`)
+403     ``accessDenied`` (a ``buyerId``/``sellerId`` this deployment does not serve, another
+        partner's bill or subscription, a client certificate not allowed)
+429     ``tooManyRequests`` + ``Retry-After`` (the guard's rate limit; no MEF schema has it)
 404     ``notFound`` (unknown id or path)
 405     ``notImplemented`` (the spec's ``Error501`` code, with HTTP 405 and ``Allow``)
 5xx     ``internalError``, quoting a reference the log line carries
@@ -21,23 +24,19 @@ status  ``code``
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import traceback
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
-from streams.core.redact import redact_text
 from streams.runtime import metrics
+from streams.runtime.http_security import JSON_TYPE, reference
 
 __all__ = [
     "JSON_TYPE",
-    "bearer_auth",
     "dumps",
     "error",
     "joined",
@@ -45,9 +44,6 @@ __all__ = [
     "logged",
     "mef_errors",
 ]
-
-JSON_TYPE = "application/json;charset=utf-8"
-"""The media type of every MEF 141 request and response body."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CODES = {
@@ -121,46 +117,9 @@ def joined(problems: list[str], most: int = 20) -> str:
     return "\n".join(shown) + more
 
 
-def logged(log: logging.Logger, level: int, what: str, exc: BaseException) -> str:
-    """Log ``exc`` with its stack, redacted; returns the reference a 5xx body quotes."""
-    ref = uuid.uuid4().hex[:12]
-    text = "".join(traceback.format_exception(exc))
-    log.log(level, "[%s] %s: %s", ref, what, redact_text(text).rstrip())
-    return ref
-
-
-def bearer_auth(token: str | None, *, public: frozenset[str] = frozenset()) -> Any:
-    """The middleware that wants ``Authorization: Bearer <token>`` on every request (but the
-    paths in ``public``); ``None`` turns the check off (a deployment that authenticates in a
-    proxy, see ``docs/api.md``). Tokens are compared in constant time."""
-    expected = None if token is None else token.encode("utf-8")
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if expected is None or request.path in public:
-            return await handler(request)
-        given = request.headers.get("Authorization")
-        challenge = {"WWW-Authenticate": 'Bearer realm="bilat"'}
-        if given is None:
-            return error(
-                401,
-                "No credentials provided",
-                "send Authorization: Bearer <token>",
-                code="missingCredentials",
-                headers=challenge,
-            )
-        scheme, _, value = given.strip().partition(" ")
-        offered = value.strip().encode("utf-8", "surrogateescape")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(offered, expected):
-            return error(
-                401,
-                "Provided credentials are invalid or expired",
-                code="invalidCredentials",
-                headers={"WWW-Authenticate": 'Bearer realm="bilat", error="invalid_token"'},
-            )
-        return await handler(request)
-
-    return middleware
+logged = reference
+"""Log an exception with its stack, redacted; returns the reference a 5xx body quotes
+(:func:`streams.runtime.http_security.reference`, shared by every server)."""
 
 
 def counted() -> Any:

@@ -16,9 +16,12 @@ Endpoints under :data:`~connectors.billing.events.MANAGEMENT_BASE_PATH`
 ``DELETE /hub/{id}``        204
 ==========================  =================================================================
 
-Every request carries ``Authorization: Bearer <token>`` (401 otherwise, see
-:func:`~connectors.billing.answers.bearer_auth`); every error is a MEF Error body
-(:mod:`connectors.billing.answers`). The bills are those the settle runtime keeps in Redis
+Every request is checked by the guard (:mod:`streams.runtime.http_security`): a bearer token
+(one for every caller, or one per partner), a client certificate when TLS asks for one, a rate
+limit per caller (401, 403, 429 otherwise); every error is a MEF Error body
+(:mod:`connectors.billing.answers`). A caller known as a partner (a tokens file, a client
+certificate bound to one) sees its own bills only (``billingAccount.id`` = the partner id) and
+its own hub subscriptions: another's is a 403. The bills are those the settle runtime keeps in Redis
 (:class:`~connectors.billing.store.BillStore`): this process only reads them, so it can be
 restarted, or run as several replicas, at any time.
 """
@@ -30,26 +33,27 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from connectors.billing.answers import (
-    bearer_auth,
     counted,
     error,
     joined,
     json_response,
     mef_errors,
 )
-from connectors.billing.events import MANAGEMENT_BASE_PATH, parse_subscription
+from connectors.billing.events import MANAGEMENT_BASE_PATH, Subscription, parse_subscription
 from connectors.billing.notifier import Notifier
 from connectors.billing.store import BillingKeys, BillStore, HubStore
 from connectors.sonata.notifications import loads_exact
 from streams.core.clock import Clock, SystemClock, to_ms
 from streams.core.redact import redact_text
 from streams.runtime.config import Settings
+from streams.runtime.http_security import CALLER, Callers, HttpGuard, guard, harden
 from streams.settle.query import QueryError, find, parse_query
 
 __all__ = ["ApiConfig", "build_app", "make_app"]
@@ -72,6 +76,14 @@ class ApiConfig:
     buyer_id: str | None = None
     """The partner, when known: a request naming another ``buyerId`` is refused (403)."""
     base_path: str = MANAGEMENT_BASE_PATH
+    guard: HttpGuard | None = None
+    """Who may call, and how often; ``None``: :attr:`token` for every caller (no token: no
+    check), with the default rate limit."""
+
+    def guard_of(self) -> HttpGuard:
+        if self.guard is not None:
+            return self.guard
+        return HttpGuard(Callers() if self.token is None else Callers.single(self.token))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +113,10 @@ def make_app(
         f"{base}/hub[/{{id}}]"
     )
     app = web.Application(
-        middlewares=[counted(), mef_errors(log, not_found), bearer_auth(config.token)],
+        middlewares=[counted(), mef_errors(log, not_found), guard(config.guard_of())],
         client_max_size=MAX_HUB_BODY,
     )
+    harden(app)
     app[_STATE] = _State(bills, hub, config, clock or SystemClock(), new_id)
     app.router.add_get(f"{base}/customerBill", _list_bills)
     app.router.add_get(f"{base}/customerBill/{{id}}", _get_bill)
@@ -119,7 +132,10 @@ async def _list_bills(request: web.Request) -> web.Response:
     if isinstance(query, QueryError):
         log.info("GET %s refused: %s", request.path, "; ".join(query.problems))
         return json_response(400, query.body())
-    page = find(query, await request.app[_STATE].bills.bills())
+    bills = await request.app[_STATE].bills.bills()
+    if (partner := _partner(request)) is not None:  # a partner sees its own bills only
+        bills = [b for b in bills if _account(b) == partner]
+    page = find(query, bills)
     return json_response(200, list(page.bills), page.headers())
 
 
@@ -128,14 +144,19 @@ async def _get_bill(request: web.Request) -> web.Response:
     bill = await request.app[_STATE].bills.bill(ident)
     if bill is None:
         return _not_found("CustomerBill", ident)
+    if (refused := _not_yours(request, bill, "CustomerBill")) is not None:
+        return refused
     return json_response(200, [bill])  # the spec's 200 body is an array of CustomerBill
 
 
 async def _get_item(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
-    item = await request.app[_STATE].bills.item(ident)
-    if item is None:
+    found = await request.app[_STATE].bills.item_and_bill(ident)
+    if found is None:
         return _not_found("CustomerBillItem", ident)
+    item, bill = found
+    if (refused := _not_yours(request, bill, "CustomerBillItem")) is not None:
+        return refused
     return json_response(200, [item])  # an array too, per the spec
 
 
@@ -161,6 +182,7 @@ async def _register(request: web.Request) -> web.Response:
     )
     if isinstance(subscription, list):
         return error(400, "Invalid body: not a usable EventSubscriptionInput", joined(subscription))
+    subscription = replace(subscription, owner=_partner(request))
     after = await state.hub.add(subscription)
     log.info(
         "hub %s registered: %s, events %s after %s",
@@ -180,6 +202,8 @@ async def _get_hub(request: web.Request) -> web.Response:
     subscription = await request.app[_STATE].hub.get(ident)
     if subscription is None:
         return _not_found("EventSubscription", ident)
+    if (refused := _not_owner(request, subscription)) is not None:
+        return refused
     return json_response(200, subscription.resource())
 
 
@@ -187,7 +211,11 @@ async def _unregister(request: web.Request) -> web.Response:
     if (refused := _parties_refused(request)) is not None:
         return refused
     ident = request.match_info["id"]
-    if not await request.app[_STATE].hub.delete(ident):
+    hub = request.app[_STATE].hub
+    subscription = await hub.get(ident)
+    if subscription is not None and (refused := _not_owner(request, subscription)) is not None:
+        return refused
+    if subscription is None or not await hub.delete(ident):
         return _not_found("EventSubscription", ident)
     log.info("hub %s unregistered", ident)
     return web.Response(status=204)
@@ -196,7 +224,8 @@ async def _unregister(request: web.Request) -> web.Response:
 def _parties_refused(request: web.Request) -> web.Response | None:
     """403 when the request names a Seller or Buyer this deployment does not serve."""
     config = request.app[_STATE].config
-    for name, served in (("sellerId", config.seller_id), ("buyerId", config.buyer_id)):
+    buyer = _partner(request) or config.buyer_id  # a partner is the Buyer it asks for
+    for name, served in (("sellerId", config.seller_id), ("buyerId", buyer)):
         given = request.query.get(name)
         if given is not None and served is not None and given != served:
             return error(
@@ -206,6 +235,36 @@ def _parties_refused(request: web.Request) -> web.Response | None:
                 code="accessDenied",
             )
     return None
+
+
+def _partner(request: web.Request) -> str | None:
+    """The partner calling, when the guard knows it (a tokens file, a bound certificate)."""
+    caller = request.get(CALLER)
+    return None if caller is None else caller.partner
+
+
+def _account(bill: dict[str, Any]) -> Any:
+    account = bill.get("billingAccount")
+    return account.get("id") if isinstance(account, dict) else None
+
+
+def _not_yours(request: web.Request, bill: dict[str, Any], kind: str) -> web.Response | None:
+    """403 when a partner asks for another Buyer's bill (or one of its items)."""
+    partner = _partner(request)
+    if partner is None or _account(bill) == partner:
+        return None
+    log.info("%s refused: %s asks for another Buyer's %s", request.path, partner, kind)
+    message = f"this {kind} is not billed to {partner}"
+    return error(403, "Access denied", message, code="accessDenied")
+
+
+def _not_owner(request: web.Request, subscription: Subscription) -> web.Response | None:
+    """403 when a partner asks for a subscription another partner registered."""
+    partner = _partner(request)
+    if partner is None or subscription.owner in (None, partner):
+        return None
+    message = f"this subscription was registered by another partner than {partner}"
+    return error(403, "Access denied", message, code="accessDenied")
 
 
 def _not_found(kind: str, ident: str) -> web.Response:

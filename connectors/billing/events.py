@@ -60,6 +60,9 @@ class Subscription:
     """``buyerId`` of the registration, echoed in every event's payload."""
     seller_id: str | None = None
     created_ms: int = 0
+    owner: str | None = None
+    """The partner that registered it, when the API knows its callers by partner (a tokens
+    file): only that partner may read or delete it."""
 
     def wants(self, event_type: str) -> bool:
         return event_type in self.event_types
@@ -84,6 +87,7 @@ class Subscription:
             "buyer_id": self.buyer_id,
             "seller_id": self.seller_id,
             "created_ms": self.created_ms,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -97,6 +101,7 @@ class Subscription:
             buyer_id=value.get("buyer_id"),
             seller_id=value.get("seller_id"),
             created_ms=int(value.get("created_ms", 0)),
+            owner=value.get("owner"),
         )
 
 

@@ -5,7 +5,9 @@ Endpoints, as ``billingNotification.api.yaml`` v2 has them::
     POST /mefApi/sonata/customerBillNotification/v2/listener/customerBillCreateEvent
     POST /mefApi/sonata/customerBillNotification/v2/listener/customerBillStateChangeEvent
 
-For each event: the bearer token is checked (401), the body validated against
+For each event: the caller is checked by the guard (:mod:`streams.runtime.http_security`:
+bearer token, client certificate when TLS asks for one, rate limit: 401, 403, 429), the body
+validated against
 ``CustomerBillEvent`` (400 ``invalidBody`` listing every problem), the bill fetched from the
 Seller's API (``GET {seller}/customerBill/{event.id}``, with retries) and both recorded in Redis
 (:class:`~connectors.billing.store.ReceivedStore`: the bill hash and, once per ``eventId``,
@@ -33,7 +35,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from aiohttp import web
 
-from connectors.billing.answers import bearer_auth, counted, error, joined, logged, mef_errors
+from connectors.billing.answers import counted, error, joined, logged, mef_errors
 from connectors.billing.events import EVENT_TYPES, NOTIFICATION_BASE_PATH, event_problems
 from connectors.billing.store import BillingKeys, ReceivedStore
 from connectors.sonata import SellerApiError, SellerUnavailableError
@@ -42,6 +44,7 @@ from connectors.sonata.notifications import loads_exact
 from connectors.sonata.seller_api import RetryPolicy, SellerApiClient
 from streams.core.clock import Clock, SystemClock, to_ms
 from streams.runtime.config import Settings
+from streams.runtime.http_security import Callers, HttpGuard, guard, harden
 from streams.settle.mef_schema import problems
 
 __all__ = ["BillSource", "BillingApiClient", "Recorder", "build_listener", "make_listener"]
@@ -89,17 +92,22 @@ def make_listener(
     recorder: Recorder,
     *,
     token: str | None,
+    checks: HttpGuard | None = None,
     clock: Clock | None = None,
     retry_after: int = 30,
     max_body: int = MAX_BODY_BYTES,
 ) -> web.Application:
-    """The listener app (see the module docstring)."""
+    """The listener app (see the module docstring). ``checks``: who may call and how often;
+    ``None``: ``token`` for every caller (``None``: no check), the default rate limit."""
     not_found = f"POST events to {NOTIFICATION_BASE_PATH}/listener/<eventType>"
+    if checks is None:
+        checks = HttpGuard(Callers() if token is None else Callers.single(token))
     app = web.Application(
-        middlewares=[counted(), mef_errors(log, not_found), bearer_auth(token)],
+        middlewares=[counted(), mef_errors(log, not_found), guard(checks)],
         client_max_size=max_body,
         handler_args={"auto_decompress": False},  # read_body decodes, within max_body
     )
+    harden(app)
     now = (clock or SystemClock()).now
     for event_type in EVENT_TYPES:
         app.router.add_post(
@@ -180,19 +188,22 @@ def build_listener(
     seller_api_url: str,
     *,
     token: str | None,
+    checks: HttpGuard | None = None,
     seller_token: str | None = None,
     policy: RetryPolicy | None = None,
     tls: ssl.SSLContext | None = None,
 ) -> web.Application:
     """:func:`make_listener` wired to the Seller's API and this deployment's Redis; ``tls``:
-    the client certificate and trusted CAs when the Seller's API wants mutual TLS."""
+    the client certificate and trusted CAs when the Seller's API wants mutual TLS;
+    ``checks``: the guard of incoming calls (see :func:`make_listener`)."""
     headers = {"Authorization": f"Bearer {seller_token}"} if seller_token else None
     session = (
         None if tls is None else aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
     )
     client = BillingApiClient(seller_api_url, policy=policy, headers=headers, session=session)
     redis = aioredis.Redis.from_url(settings.redis, decode_responses=True)
-    app = make_listener(client, ReceivedStore(redis, BillingKeys.of(settings)), token=token)
+    received = ReceivedStore(redis, BillingKeys.of(settings))
+    app = make_listener(client, received, token=token, checks=checks)
 
     async def close(_app: web.Application) -> None:
         await client.close()

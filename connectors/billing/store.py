@@ -96,18 +96,24 @@ class BillStore:
         return None if entry is None else entry["bill"]
 
     async def item(self, item_id: str) -> dict[str, Any] | None:
-        """The ``CustomerBillItem`` ``item_id`` of an issued bill, or ``None``.
+        """The ``CustomerBillItem`` ``item_id`` of an issued bill, or ``None``."""
+        found = await self.item_and_bill(item_id)
+        return None if found is None else found[0]
+
+    async def item_and_bill(self, item_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The ``CustomerBillItem`` ``item_id`` and the ``CustomerBill`` it belongs to, or
+        ``None``.
 
         Bilat's item ids are ``<bill id>-NNNN``: that bill is asked first, then every bill (an
         id of another shape, from another writer)."""
         if match := _ITEM_SUFFIX.search(item_id):
             entry = await self._get(item_id[: match.start()])
             if entry is not None and (found := _item_in(entry, item_id)) is not None:
-                return found
+                return found, entry["bill"]
         raw: Mapping[str, str] = await self.redis.hgetall(self.keys.bills)  # type: ignore[misc]
         for key, value in raw.items():
             if (entry := self._entry(key, value)) and (found := _item_in(entry, item_id)):
-                return found
+                return found, entry["bill"]
         return None
 
     async def _get(self, bill_id: str) -> dict[str, Any] | None:

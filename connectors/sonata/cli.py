@@ -18,6 +18,7 @@ import click
 from connectors.sonata.listener import Parties
 from connectors.sonata.notifications import LISTENER_BASE_PATH
 from streams.cli.common import friendly, party_options
+from streams.cli.http_options import HttpOptions, http_security_options
 from streams.cli.metrics_option import metrics_option, start_metrics
 from streams.core.redact import redact_text, redact_url
 from streams.runtime.config import Settings
@@ -25,10 +26,12 @@ from streams.runtime.config import Settings
 if TYPE_CHECKING:
     from streams.agreement.model import AgreementBook
 
-__all__ = ["TOKEN_ENV", "sonata"]
+__all__ = ["LISTENER_TOKEN_ENV", "TOKEN_ENV", "sonata"]
 
 TOKEN_ENV = "BILAT_SONATA_SELLER_TOKEN"
 """The environment variable holding the Seller API bearer token."""
+LISTENER_TOKEN_ENV = "BILAT_SONATA_TOKEN"
+"""The environment variable holding the bearer token the Seller must send to the listener."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -91,6 +94,7 @@ def sonata() -> None:
     show_default=True,
     help="Port to listen on [env BILAT_SONATA_PORT].",
 )
+@http_security_options("SONATA", LISTENER_TOKEN_ENV)
 @click.option(
     "--loglevel",
     type=click.Choice(["error", "warning", "info", "debug"]),
@@ -111,6 +115,7 @@ def listen(
     agreement: Path | None,
     host: str,
     port: int,
+    http: HttpOptions,
     loglevel: str,
     metrics_port: int | None,
 ) -> None:
@@ -122,6 +127,11 @@ def listen(
 
     The Seller API's bearer token, if it wants one, comes from the environment variable
     BILAT_SONATA_SELLER_TOKEN or from --seller-api-token-file, never from the command line.
+
+    The Seller proves who it is with a bearer token (BILAT_SONATA_TOKEN or --token-file; one
+    per Seller with --tokens-file) and, with --client-ca, a client certificate; --no-token
+    when a proxy in front checks it. --tls-cert/--tls-key serve HTTPS; --rate-limit bounds
+    each caller (429 + Retry-After past it).
 
     \b
     Example:
@@ -141,6 +151,7 @@ def listen(
             "--seller-api-token-file PATH (a file only you can read)."
         )
     token = _token(seller_api_token_file)
+    security = http.build(dict(os.environ))
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings.from_env(party=party, kafka=kafka, topic_prefix=topic_prefix)
     try:
@@ -154,8 +165,9 @@ def listen(
     headers = {"Authorization": f"Bearer {token}"} if token else None
     click.echo(
         f"sonata listener for {parties.buyer_id} (seller {parties.seller_id}): "
-        f"{redact_url(f'http://{host}:{port}{LISTENER_BASE_PATH}')}/listener/<eventType> → "
-        f"{settings.topic('sonata.orders')} on {redact_text(settings.kafka)}; "
+        f"{redact_url(f'{security.scheme}://{host}:{port}{LISTENER_BASE_PATH}')}"
+        f"/listener/<eventType> → {settings.topic('sonata.orders')} on "
+        f"{redact_text(settings.kafka)}; {security.summary}; "
         f"Seller API {redact_url(seller_api)}"
         f"{' (bearer token set)' if token else ''}",
         err=True,
@@ -165,7 +177,17 @@ def listen(
     start_metrics(
         metrics_port, "sonata-listener", settings.party, lambda m: click.echo(m, err=True)
     )
-    run_listener(settings, seller_api, parties, host=host, port=port, headers=headers, book=book)
+    run_listener(
+        settings,
+        seller_api,
+        parties,
+        host=host,
+        port=port,
+        headers=headers,
+        book=book,
+        checks=security.guard,
+        tls=security.tls,
+    )
 
 
 def _token(path: Path | None) -> str | None:

@@ -19,6 +19,12 @@ Answers (the MEF listener responses, plus 503):
   **415** (an unsupported ``Content-Encoding``) and any other failure: a MEF Error JSON body
   too (:mod:`connectors.sonata.answers`), never aiohttp's plain text.
 
+Callers are checked by the guard (:mod:`streams.runtime.http_security`) when the app has one
+(``bilat sonata listen`` always gives one): a bearer token per Seller partner or one for all, a
+client certificate when TLS asks for one, a rate limit per caller; 401, 403 and 429 carry MEF
+``Error`` bodies too (``Error401``, ``Error403``; 429 has no MEF schema, its body is ``Error``'s
+shape with ``code: tooManyRequests``).
+
 No answer carries the Buyer's internals (the Seller API's URL, exception text, a stack): the
 listener logs them, redacted (:mod:`streams.core.redact`), under a ``reference`` that the 5xx body
 quotes. The 500 for unusable Seller data lists the problems found in the Seller's own JSON,
@@ -37,8 +43,8 @@ and every Charge it references.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -70,10 +76,10 @@ from connectors.sonata.notifications import (
 )
 from connectors.sonata.orders import charge_ids, order_events
 from streams.core.clock import from_ms
-from streams.core.errors import EncodeError, PortInUseError, RatingError
-from streams.core.redact import redact_text
+from streams.core.errors import EncodeError, RatingError
 from streams.runtime import metrics
 from streams.runtime.config import Settings
+from streams.runtime.http_security import HttpGuard, guard, harden, run_guarded
 from streams.settle.charges import unpriced_offering
 
 if TYPE_CHECKING:
@@ -239,15 +245,19 @@ def make_app(
     base_path: str = LISTENER_BASE_PATH,
     retry_after: int = 30,
     max_body: int = MAX_BODY_BYTES,
+    checks: HttpGuard | None = None,
 ) -> web.Application:
     """The listener app: ``POST {base_path}/listener/<type>`` for every MEF 123 event type.
 
     ``retry_after`` is the ``Retry-After`` (seconds) sent with every 503; ``max_body`` the
-    longest body read (longer: 413). Every error answer is a MEF Error JSON body.
+    longest body read (longer: 413); ``checks`` who may call and how often (``None``: anyone,
+    unlimited). Every error answer is a MEF Error JSON body.
     """
+    middlewares = [mef_errors(max_body)] + ([] if checks is None else [guard(checks)])
     app = web.Application(
-        middlewares=[mef_errors(max_body)], client_max_size=max_body, handler_args=HANDLER_ARGS
+        middlewares=middlewares, client_max_size=max_body, handler_args=HANDLER_ARGS
     )
+    harden(app)
     for event_type in EVENT_TYPES:
         app.router.add_post(
             f"{base_path.rstrip('/')}/listener/{event_type}",
@@ -265,6 +275,7 @@ def build_app(
     headers: Mapping[str, str] | None = None,
     policy: RetryPolicy | None = None,
     book: AgreementBook | None = None,
+    checks: HttpGuard | None = None,
 ) -> web.Application:
     """:func:`make_app` wired to the real Seller API client and Kafka publisher.
 
@@ -277,7 +288,8 @@ def build_app(
     client = SellerApiClient(seller_api_url, policy=policy, headers=headers)
     publisher = KafkaOrderPublisher(settings)
     offerings = offering_check(book) if book is not None else None
-    app = make_app(NotificationHandler(client, publisher, parties, offerings=offerings))
+    handler = NotificationHandler(client, publisher, parties, offerings=offerings)
+    app = make_app(handler, checks=checks)
 
     async def close(_app: web.Application) -> None:
         await client.close()
@@ -296,9 +308,12 @@ def run_listener(
     port: int = 8440,
     headers: Mapping[str, str] | None = None,
     book: AgreementBook | None = None,
+    checks: HttpGuard | None = None,
+    tls: ssl.SSLContext | None = None,
     print_: Callable[[str], None] | None = print,
 ) -> None:
-    """Create ``sonata.orders`` if needed and serve the listener until SIGINT/SIGTERM.
+    """Create ``sonata.orders`` if needed and serve the listener until SIGINT/SIGTERM, over
+    TLS with ``tls``, its callers checked by ``checks``.
 
     Raises :class:`~streams.core.errors.PortInUseError` when ``host:port`` is taken. What aiohttp
     prints at start-up goes through :func:`~streams.core.redact.redact_text`.
@@ -307,17 +322,9 @@ def run_listener(
     from streams.runtime.topics import ensure_topics
 
     ensure_topics(settings, [TOPIC])
-    app = build_app(settings, seller_api_url, parties, headers=headers, book=book)
-    shown = None if print_ is None else (lambda text: print_(redact_text(text)))
-    try:
-        web.run_app(app, host=host, port=port, print=shown, access_log=log)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(
-                f"cannot listen on {host}:{port}: the port is in use; choose another with "
-                "--port or BILAT_SONATA_PORT"
-            ) from exc
-        raise
+    app = build_app(settings, seller_api_url, parties, headers=headers, book=book, checks=checks)
+    hint = "--port or BILAT_SONATA_PORT"
+    run_guarded(app, host=host, port=port, log=log, tls=tls, port_hint=hint, print_=print_)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

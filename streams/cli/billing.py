@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from streams.cli.common import EXISTING_FILE, friendly, party_options, settings_of
+from streams.cli.http_options import HttpOptions, http_security_options
 from streams.cli.metrics_option import metrics_option, start_metrics
 from streams.core.redact import redact_text, redact_url
 
@@ -42,28 +42,6 @@ def billing_group() -> None:
 _redis_option = click.option(
     "--redis", envvar="BILAT_REDIS", default=None, help="Redis URL [env BILAT_REDIS]."
 )
-_token_file_option = click.option(
-    "--token-file",
-    type=EXISTING_FILE,
-    default=None,
-    metavar="PATH",
-    help=f"File holding the bearer token callers must send (one line, keep it 0600) [default: "
-    f"env {API_TOKEN_ENV}].",
-)
-_no_token_option = click.option(
-    "--no-token",
-    is_flag=True,
-    help="Require no bearer token: only behind a proxy that authenticates callers "
-    "(mTLS, see docs/api.md).",
-)
-_refused_token_option = click.option(
-    "--token",
-    "token_on_command_line",
-    default=None,
-    hidden=True,
-    help="Refused: a token on the command line is visible to every user in the process list.",
-)
-
 _tls_options = [
     click.option(
         "--client-cert",
@@ -128,9 +106,7 @@ def _server_options(port_env: str, port: int) -> Callable[[F], F]:
 @billing_group.command("serve")
 @party_options
 @_redis_option
-@_token_file_option
-@_no_token_option
-@_refused_token_option
+@http_security_options("BILLING", API_TOKEN_ENV)
 @click.option(
     "--notify-token-file",
     type=EXISTING_FILE,
@@ -163,9 +139,7 @@ def serve_command(
     kafka: str | None,
     topic_prefix: str,
     redis: str | None,
-    token_file: Path | None,
-    no_token: bool,
-    token_on_command_line: str | None,
+    http: HttpOptions,
     notify_token_file: Path | None,
     no_notify: bool,
     client_cert: Path | None,
@@ -188,7 +162,9 @@ def serve_command(
     Bills come from Redis (bilat:<app>:settle:bills, written by `bilat settle`); events from
     the stream bilat:<app>:settle:events go to every subscriber's callback
     (<callback>/mefApi/sonata/customerBillNotification/v2/listener/<eventType>), retried until
-    acknowledged. Every request needs Authorization: Bearer <BILAT_API_TOKEN>.
+    acknowledged. Every request needs Authorization: Bearer <BILAT_API_TOKEN> (or a
+    partner's token of --tokens-file); --tls-cert serves HTTPS, --client-ca asks callers
+    for certificates, --rate-limit bounds each caller (docs/api.md).
     \b
     Example:
       BILAT_API_TOKEN=... BILAT_BILLING_NOTIFY_TOKEN=... bilat billing serve --party hgc
@@ -196,35 +172,36 @@ def serve_command(
     from connectors.billing.api import ApiConfig, build_app
     from connectors.billing.events import MANAGEMENT_BASE_PATH
     from connectors.billing.notifier import Notifier
-    from connectors.billing.serving import client_tls, require_token, run_server
+    from connectors.billing.serving import client_tls
     from connectors.billing.store import HubStore
+    from streams.runtime.http_security import run_guarded
 
-    _refuse_command_line_token(token_on_command_line)
-    token = require_token(_token(token_file, API_TOKEN_ENV, "--token-file"), no_token=no_token)
+    security = http.build(dict(os.environ))
     notify_token = _token(notify_token_file, NOTIFY_TOKEN_ENV, "--notify-token-file")
     tls = client_tls(client_cert, client_key, ca_file)
     _logging(loglevel)
     settings = settings_of(party, kafka, topic_prefix, redis=redis)
-    api_url = (public_url or f"http://{host}:{port}{MANAGEMENT_BASE_PATH}").rstrip("/")
+    own_url = f"{security.scheme}://{host}:{port}{MANAGEMENT_BASE_PATH}"
+    api_url = (public_url or own_url).rstrip("/")
 
     def notifier(hub: HubStore) -> Notifier:
         return Notifier(hub, source=settings.app_id, api_url=api_url, token=notify_token, tls=tls)
 
     app = build_app(
         settings,
-        ApiConfig(token=token, seller_id=settings.party, buyer_id=buyer_id),
+        ApiConfig(token=None, seller_id=settings.party, buyer_id=buyer_id, guard=security.guard),
         notifier=None if no_notify else notifier,
     )
     click.echo(
-        f"billing API of {settings.party}: http://{host}:{port}{MANAGEMENT_BASE_PATH} "
-        f"(public {redact_url(api_url)}) on {redact_text(settings.redis)}; "
-        f"{'no bearer token (a proxy authenticates)' if token is None else 'bearer token set'}; "
+        f"billing API of {settings.party}: {own_url} "
+        f"(public {redact_url(api_url)}) on {redact_text(settings.redis)}; {security.summary}; "
         f"{'notifications off' if no_notify else 'notifier on'}"
         f"{' (bearer token set)' if notify_token and not no_notify else ''}",
         err=True,
     )
     start_metrics(metrics_port, "billing-api", settings.party, lambda m: click.echo(m, err=True))
-    run_server(app, host=host, port=port, log=logging.getLogger("bilat.billing.api"))
+    api_log = logging.getLogger("bilat.billing.api")
+    run_guarded(app, host=host, port=port, log=api_log, tls=security.tls)
 
 
 @billing_group.command("listen")
@@ -246,9 +223,7 @@ def serve_command(
     help=f"File holding the Seller API's bearer token [default: env {SELLER_TOKEN_ENV}].",
 )
 @_with(_tls_options)
-@_token_file_option
-@_no_token_option
-@_refused_token_option
+@http_security_options("BILLING_LISTEN", API_TOKEN_ENV)
 @_server_options("BILAT_BILLING_LISTEN_PORT", 8442)
 @metrics_option
 @friendly
@@ -262,9 +237,7 @@ def listen_command(
     client_cert: Path | None,
     client_key: Path | None,
     ca_file: Path | None,
-    token_file: Path | None,
-    no_token: bool,
-    token_on_command_line: str | None,
+    http: HttpOptions,
     host: str,
     port: int,
     loglevel: str,
@@ -289,10 +262,10 @@ def listen_command(
     """
     from connectors.billing.events import NOTIFICATION_BASE_PATH
     from connectors.billing.listener import BillingApiClient, build_listener
-    from connectors.billing.serving import client_tls, require_token, run_server
+    from connectors.billing.serving import client_tls
+    from streams.runtime.http_security import run_guarded
 
-    _refuse_command_line_token(token_on_command_line)
-    token = require_token(_token(token_file, API_TOKEN_ENV, "--token-file"), no_token=no_token)
+    security = http.build(dict(os.environ))
     tls = client_tls(client_cert, client_key, ca_file)
     seller_token = _token(seller_api_token_file, SELLER_TOKEN_ENV, "--seller-api-token-file")
     try:
@@ -301,44 +274,34 @@ def listen_command(
         raise click.BadParameter(str(exc), param_hint="--seller-api") from exc
     _logging(loglevel)
     settings = settings_of(party, kafka, topic_prefix, redis=redis)
-    app = build_listener(settings, seller_api, token=token, seller_token=seller_token, tls=tls)
+    app = build_listener(
+        settings, seller_api, token=None, checks=security.guard, seller_token=seller_token, tls=tls
+    )
     click.echo(
         f"billing listener of {settings.party}: "
-        f"http://{host}:{port}{NOTIFICATION_BASE_PATH}/listener/<eventType> → "
-        f"{redact_text(settings.redis)}; Seller API {redact_url(seller_api)}"
+        f"{security.scheme}://{host}:{port}{NOTIFICATION_BASE_PATH}/listener/<eventType> → "
+        f"{redact_text(settings.redis)}; {security.summary}; Seller API {redact_url(seller_api)}"
         f"{' (bearer token set)' if seller_token else ''}",
         err=True,
     )
     start_metrics(
         metrics_port, "billing-listener", settings.party, lambda m: click.echo(m, err=True)
     )
-    run_server(app, host=host, port=port, log=logging.getLogger("bilat.billing.listener"))
+    listener_log = logging.getLogger("bilat.billing.listener")
+    run_guarded(app, host=host, port=port, log=listener_log, tls=security.tls)
 
 
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(message)s")
 
 
-def _refuse_command_line_token(value: str | None) -> None:
-    if value is not None:
-        raise click.UsageError(
-            "--token is refused: a token on the command line is visible to every user in the "
-            f"process list. Set {API_TOKEN_ENV} in the environment, or pass --token-file PATH "
-            "(a file only you can read)."
-        )
-
-
 def _token(path: Path | None, env: str, option: str) -> str | None:
     """The token alone on the one line of ``path``, else the variable ``env``, else None."""
+    from streams.runtime.http_security import HttpSecurityError, read_token
+
     if path is None:
         return os.environ.get(env) or None
     try:
-        token, mode = path.read_text(encoding="utf-8").strip(), path.stat().st_mode
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint=option) from exc
-    if not token or any(c.isspace() or not c.isprintable() for c in token):
-        got = "nothing" if not token else "more than one word or line"
-        raise click.BadParameter(f"{path}: got {got}, want the token alone", param_hint=option)
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        click.echo(f"warning: {path} is readable by others; chmod 600 {path}", err=True)
-    return token
+        return read_token(path)
+    except HttpSecurityError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc

@@ -5,18 +5,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from streams.cli.common import friendly
+from streams.cli.http_options import HttpOptions, http_security_options
 from streams.core.errors import PortInUseError
 from streams.runtime.config import DEFAULT_REDIS, Settings
 
 __all__ = ["dashboard_command"]
 
 DEFAULT_PORT = 8080
+_PUBLIC = frozenset({"/healthz"})
+"""Paths served without credentials (a load balancer's health check)."""
 
 
 @click.command(name="dashboard")
@@ -65,6 +69,7 @@ DEFAULT_PORT = 8080
     help=f"Port to listen on (0: any free one) [default: {DEFAULT_PORT}, or a free one if it "
     "is taken; env BILAT_DASHBOARD_PORT].",
 )
+@http_security_options("DASHBOARD", "BILAT_DASHBOARD_TOKEN")
 @friendly
 def dashboard_command(
     parties: tuple[str, ...],
@@ -74,6 +79,7 @@ def dashboard_command(
     agreement: Path | None,
     host: str,
     port: int | None,
+    http: HttpOptions,
 ) -> None:
     """Serve the reconciliation and settlement dashboard until Ctrl-C / SIGTERM.
 
@@ -83,6 +89,10 @@ def dashboard_command(
     records and both sides' inclusion proofs, statements with their states and disputes.
     It reads Redis only (what `bilat reconcile` and the settler write there); /metrics
     serves Prometheus metrics.
+
+    Open on loopback by default. Beyond it, give --tls-cert and credentials: --token-file
+    (BILAT_DASHBOARD_TOKEN) or --tokens-file (a browser asks for a user, any name or the
+    partner id, and the token as password) and/or --client-ca; /healthz stays open.
 
     \b
     Examples:
@@ -97,6 +107,13 @@ def dashboard_command(
     from streams.runtime.dashboard.app import DashboardConfig, serve
     from streams.runtime.dashboard.views import ProofKey
 
+    security = http.build(dict(os.environ), required=False, basic=True, public=_PUBLIC)
+    if host not in ("127.0.0.1", "::1", "localhost") and "no credentials" in security.summary:
+        click.echo(
+            f"warning: listening on {host} without credentials: anyone who reaches it sees the "
+            "dashboard; give --token-file, --tokens-file or --client-ca (and --tls-cert)",
+            err=True,
+        )
     if not apps:
         names = parties or (Settings.from_env().party,)
         apps = tuple(Settings.from_env(party=p, topic_prefix=topic_prefix).app_id for p in names)
@@ -110,13 +127,14 @@ def dashboard_command(
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         note = "" if port is not None or bound == DEFAULT_PORT else f" ({DEFAULT_PORT} is taken)"
         click.echo(
-            f"dashboard on http://{shown}:{bound}/{note} for {', '.join(config.apps)}; "
-            f"Redis {redact_url(redis_url)}; metrics at /metrics; Ctrl-C stops it"
+            f"dashboard on {security.scheme}://{shown}:{bound}/{note} for "
+            f"{', '.join(config.apps)}; Redis {redact_url(redis_url)}; {security.summary}; "
+            "metrics at /metrics; Ctrl-C stops it"
         )
         sys.stdout.flush()  # the URL is what a script or a test waits for
 
     try:
-        serve(config, host, ports, started)
+        serve(config, host, ports, started, checks=security.guard, tls=security.tls)
     except OSError as exc:
         raise PortInUseError(
             f"cannot listen on {host}:{ports[0]}: {exc.strerror or exc}; choose another with "

@@ -13,6 +13,12 @@ Routes: ``/`` (the page), ``/static/*``, ``/api/state`` (everything the page sho
 (one alert, its proofs checked), ``/events`` (server-sent events: ``alert`` for each new
 alert, ``summary`` when windows, bills or counts changed), ``/metrics``, ``/healthz``.
 
+Callers are checked by the guard (:mod:`streams.runtime.http_security`) when one is given
+(``bilat dashboard --tokens-file``/``--token-file``/``--client-ca``): a browser sends the
+token as the password of HTTP Basic (the partner id, or anything, as the user), a script as
+``Authorization: Bearer``; ``/healthz`` stays open. No answer says more of a failure than a
+reference the log line carries (Redis' address and error text stay in the log).
+
 One :class:`Hub` per app follows the alert streams (``XREAD BLOCK``) and rebuilds the summary
 every :data:`SUMMARY_EVERY` seconds, sending it only when it changed; every browser gets the
 same events from a queue of its own. A browser that falls behind is told to reload its state
@@ -26,7 +32,9 @@ import contextlib
 import json
 import logging
 import signal
+import ssl
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +45,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from streams.core.redact import redact_text
 from streams.runtime import metrics
 from streams.runtime.dashboard.charts import class_chart, stake_chart
 from streams.runtime.dashboard.views import (
@@ -46,6 +55,13 @@ from streams.runtime.dashboard.views import (
     bill_view,
     class_counts,
     window_view,
+)
+from streams.runtime.http_security import (
+    CallerAccessLogger,
+    HttpGuard,
+    guard,
+    harden,
+    no_detail,
 )
 
 __all__ = ["SUMMARY_EVERY", "DashboardConfig", "Hub", "make_app", "serve"]
@@ -70,6 +86,14 @@ class DashboardConfig:
     apps: tuple[str, ...]
     redis_url: str
     proof_key: ProofKey | None = None
+
+
+def _redis_down(exc: RedisError) -> str:
+    """What a browser is told when Redis fails: no address, no error text (both logged under
+    the reference it quotes)."""
+    ref = uuid.uuid4().hex[:12]
+    log.warning("[%s] Redis: %s", ref, redact_text(str(exc)))
+    return f"Redis unavailable (reference {ref})"
 
 
 def _key(app: str, name: str) -> str:
@@ -201,7 +225,7 @@ class Hub:
                     count=500,
                 )
             except RedisError as exc:
-                self.summary = {**self.summary, "error": f"Redis: {exc}"}
+                self.summary = {**self.summary, "error": _redis_down(exc)}
                 self.last_ids = {}
                 await asyncio.sleep(SUMMARY_EVERY)
                 continue
@@ -221,7 +245,7 @@ class Hub:
             try:
                 summary = await self.build_summary()
             except RedisError as exc:
-                summary = {**self.summary, "error": f"Redis: {exc}"}
+                summary = {**self.summary, "error": _redis_down(exc)}
             text = json.dumps(
                 {**summary, "bilaterals": [_stable(b) for b in summary["bilaterals"]]},
                 sort_keys=True,
@@ -240,7 +264,7 @@ class Hub:
             await self.scan_counts()
             self.summary = await self.build_summary()
         except RedisError as exc:
-            self.summary = {"bilaterals": [], "error": f"Redis: {exc}"}
+            self.summary = {"bilaterals": [], "error": _redis_down(exc)}
             self.last_ids = {}
         self._tasks = [
             asyncio.create_task(self.follow_alerts()),
@@ -278,7 +302,7 @@ async def _state(request: web.Request) -> web.Response:
     try:
         alerts = await hub.recent()
     except RedisError as exc:
-        return _json({"summary": hub.summary, "alerts": [], "error": f"Redis: {exc}"})
+        return _json({"summary": hub.summary, "alerts": [], "error": _redis_down(exc)})
     return _json({"summary": hub.summary, "alerts": alerts, "error": hub.summary.get("error")})
 
 
@@ -345,7 +369,7 @@ async def _health(request: web.Request) -> web.Response:
     try:
         await hub.redis.ping()
     except RedisError as exc:
-        return _json({"redis": f"down: {exc}"}, 503)
+        return _json({"redis": "down", "error": _redis_down(exc)}, 503)
     return _json({"redis": "ok", "apps": list(hub.config.apps)})
 
 
@@ -363,9 +387,16 @@ async def _headers(
     return response
 
 
-def make_app(config: DashboardConfig, client: aioredis.Redis[Any] | None = None) -> web.Application:
-    """The dashboard app; its :class:`Hub` starts and stops with it."""
-    app = web.Application(middlewares=[_headers])
+def make_app(
+    config: DashboardConfig,
+    client: aioredis.Redis[Any] | None = None,
+    *,
+    checks: HttpGuard | None = None,
+) -> web.Application:
+    """The dashboard app; its :class:`Hub` starts and stops with it. ``checks``: who may see
+    it and how often (``None``: anyone, unlimited)."""
+    middlewares = [_headers, no_detail(log)] + ([] if checks is None else [guard(checks)])
+    app = harden(web.Application(middlewares=middlewares))
     hub = Hub(config, client)
     app[_APP] = hub
 
@@ -393,17 +424,26 @@ def serve(
     host: str,
     ports: Sequence[int],
     say: Callable[[int], object],
+    *,
+    checks: HttpGuard | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM on the first of ``ports`` that is free (0: any); ``say`` is
-    called with the port bound once the dashboard answers. Raises ``OSError`` when none is."""
+    """Serve until SIGINT/SIGTERM on the first of ``ports`` that is free (0: any), over TLS
+    with ``tls``, callers checked by ``checks``; ``say`` is called with the port bound once
+    the dashboard answers. Raises ``OSError`` when none is."""
 
     async def main() -> None:
-        runner = web.AppRunner(make_app(config), handle_signals=False)
+        runner = web.AppRunner(
+            make_app(config, checks=checks),
+            handle_signals=False,
+            access_log=log,
+            access_log_class=CallerAccessLogger,
+        )
         await runner.setup()
         site = None
         error: OSError | None = None
         for port in ports:
-            candidate = web.TCPSite(runner, host, port)
+            candidate = web.TCPSite(runner, host, port, ssl_context=tls)
             try:
                 await candidate.start()
             except OSError as exc:

@@ -1,24 +1,18 @@
 """Mutual TLS for the notifier's calls: a listener that wants a client certificate gets the
 event from a notifier holding one (``client_tls``) and refuses one without.
 
-Certificates are made here (a CA, a server certificate for 127.0.0.1, a client certificate),
-so the test needs no files and no network beyond loopback.
+Certificates are made by :mod:`tests.fakes.pki` (a CA, a server certificate for 127.0.0.1, a
+client certificate) in a temporary folder, so the test needs no network beyond loopback.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import ssl
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from connectors.billing import BillingError
 from connectors.billing.events import EVENT_TYPES, Subscription
@@ -26,56 +20,19 @@ from connectors.billing.notifier import Notifier
 from connectors.billing.serving import client_tls
 from connectors.sonata.seller_api import RetryPolicy
 from tests.fakes.billing import MemoryHub
+from tests.fakes.pki import make_pki
 
-NOW = dt.datetime.now(dt.UTC)
 EVENT = {"event": "customerBillCreateEvent", "bill_id": "B-1", "time": "2026-04-02T00:00:00Z"}
-
-
-def _issue(
-    name: str, issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None, *, ca: bool = False
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    issuer_name, issuer_key = issuer if issuer is not None else (subject, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(minutes=5))
-        .not_valid_after(NOW + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-        builder = builder.add_extension(san, critical=False)
-    return builder.sign(issuer_key, hashes.SHA256()), key
-
-
-def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Path:
-    path.write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
 
 
 @pytest.fixture
 def pki(tmp_path: Path) -> dict[str, Path]:
-    ca_cert, ca_key = _issue("partners CA", None, ca=True)
-    server = _issue("dcc listener", (ca_cert.subject, ca_key))
-    client = _issue("hgc notifier", (ca_cert.subject, ca_key))
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    made = make_pki(tmp_path)
     return {
-        "ca": ca,
-        "server": _write(tmp_path / "server.pem", *server),
-        "client": _write(tmp_path / "client.pem", *client),
+        "ca": made.ca,
+        "server": made.server_cert,
+        "server_key": made.server_key,
+        "client": made.client("hgc notifier"),
     }
 
 
@@ -89,7 +46,7 @@ def _deliver(pki: dict[str, Path], tls: ssl.SSLContext | None) -> tuple[int, lis
 
     async def main() -> int:
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki["ca"]))
-        server_tls.load_cert_chain(str(pki["server"]))
+        server_tls.load_cert_chain(str(pki["server"]), str(pki["server_key"]))
         server_tls.verify_mode = ssl.CERT_REQUIRED
         app = web.Application()
         app.router.add_post("/mefApi/sonata/customerBillNotification/v2/listener/{t}", listener)

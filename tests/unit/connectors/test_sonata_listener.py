@@ -529,7 +529,7 @@ def test_cli_help_shows_an_example_and_the_seller_api_is_required() -> None:
     assert "BILAT_SONATA_SELLER_API" in shown.output and "8440" in shown.output
     missing = runner.invoke(sonata, ["listen"], env={"BILAT_SONATA_SELLER_API": ""})
     assert missing.exit_code == 2 and "Missing option '--seller-api'" in missing.output
-    bad = runner.invoke(sonata, ["listen", "--seller-api", "hgc.example"])
+    bad = runner.invoke(sonata, ["listen", "--seller-api", "hgc.example", "--no-token"])
     assert bad.exit_code == 2 and "want http(s)://" in bad.output
 
 
@@ -559,7 +559,8 @@ def listen(
 
     monkeypatch.setattr(listener, "run_listener", fake_run)
     base = ["listen", "--seller-api", "https://hgc.example/v10", "--kafka", "127.0.0.1:1"]
-    result = CliRunner().invoke(sonata, base + args, env={"BILAT_SONATA_SELLER_TOKEN": "", **env})
+    env = {"BILAT_SONATA_SELLER_TOKEN": "", "BILAT_SONATA_TOKEN": "listener-secret", **env}
+    result = CliRunner().invoke(sonata, base + args, env=env)
     return result, called
 
 
@@ -609,7 +610,8 @@ def test_cli_prints_urls_redacted_and_checks_offerings(monkeypatch: pytest.Monke
     called: dict[str, Any] = {}
     monkeypatch.setattr(listener, "run_listener", lambda *a, **k: called.update(k))
     url = "https://buyer:pa55@hgc.example/v10?access_token=t0k"
-    result = CliRunner().invoke(sonata, ["listen", "--seller-api", url, "--kafka", "k:9092"])
+    args = ["listen", "--seller-api", url, "--kafka", "k:9092", "--no-token"]
+    result = CliRunner().invoke(sonata, args)
     assert result.exit_code == 0, result.output
     assert "https://buyer:***@hgc.example/v10?access_token=***" in result.output
     assert "pa55" not in result.output and "t0k" not in result.output
