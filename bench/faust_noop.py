@@ -23,6 +23,9 @@ from typing import Any
 
 import faust
 
+from streams.runtime.config import Settings
+from streams.runtime.security import faust_broker_settings
+
 BATCH_SIZE = 500
 BATCH_WITHIN = 0.2
 
@@ -40,7 +43,7 @@ def main() -> None:
 
     app = faust.App(
         args.app_id,
-        broker=f"kafka://{args.kafka}",
+        **faust_broker_settings(Settings.from_env(kafka=args.kafka)),
         store="memory://",
         web_enabled=False,
         datadir=args.datadir,

@@ -92,6 +92,7 @@ from streams.runtime.produce import publish
 from streams.runtime.progress import end_offsets
 from streams.runtime.readback import read_messages
 from streams.runtime.registry import make_codec
+from streams.runtime.security import KafkaSecurity, RedisSecurity, kafka_config, redis_from_url
 from streams.runtime.topics import delete_topics, ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
 
@@ -194,17 +195,24 @@ def refusals(errors: list[str]) -> Callable[[KafkaError | None, Message], None]:
     return delivered
 
 
+def _on(kafka: str) -> Settings:
+    """Settings of the broker ``kafka``, secured as the ``BILAT_KAFKA_*`` variables say."""
+    return Settings(kafka=kafka, security=KafkaSecurity.from_env())
+
+
 def produce(kafka: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> float:
     """Produce ``messages`` with the settings ``bilat ingest`` uses (idempotent, acks=all,
     lz4, 20 ms linger); seconds until every one is acknowledged. Raises StackError otherwise."""
     producer = Producer(
-        {
-            "bootstrap.servers": kafka,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 20,
-            "compression.type": "lz4",
-        }
+        kafka_config(
+            _on(kafka),
+            {
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 20,
+                "compression.type": "lz4",
+            },
+        )
     )
     errors: list[str] = []
     delivered = refusals(errors)
@@ -228,7 +236,7 @@ def produce(kafka: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> 
 
 def create_topics(kafka: str, names: Sequence[str], partitions: int) -> None:
     """Create ``names`` with broker append times (see the module docstring)."""
-    admin = AdminClient({"bootstrap.servers": kafka})
+    admin = AdminClient(kafka_config(_on(kafka)))
     topics = [NewTopic(n, num_partitions=partitions, replication_factor=1, config=APPEND_TIME)
               for n in names]  # fmt: skip
     for topic, future in admin.create_topics(topics, operation_timeout=30).items():
@@ -252,7 +260,7 @@ class Outputs:
         stamps: list[int] = []
         for topic in topics:
             counts[topic] = 0
-            for message in read_messages(kafka, topic, timeout=60):
+            for message in read_messages(_on(kafka), topic, timeout=60):
                 counts[topic] += 1
                 if message.timestamp_ms is not None:
                     stamps.append(message.timestamp_ms)
@@ -390,6 +398,8 @@ class Bench:
             topic_prefix=f"{self.token}.{case}.",
             run_dir=self.workdir,
             partitions=partitions,
+            security=KafkaSecurity.from_env(),  # the bench's own variables, not its prefix
+            redis_security=RedisSecurity.from_env(),
         )
 
     def usage_case(self, case: str, partitions: int, messages: Messages) -> tuple[Settings, float]:
@@ -411,15 +421,18 @@ class Bench:
         synchronously, as the worker does (``wait_commits``), or without waiting (the commits
         queue up behind the loop; the last is waited for, so the wall time shows the lag)."""
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.kafka,
-                "group.id": group,
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
+            kafka_config(
+                _on(self.kafka),
+                {
+                    "group.id": group,
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                },
+            )
         )
-        producer = Producer({"bootstrap.servers": self.kafka, "acks": "all",
-                             "enable.idempotence": True})  # fmt: skip
+        producer = Producer(
+            kafka_config(_on(self.kafka), {"acks": "all", "enable.idempotence": True})
+        )
         errors: list[str] = []
         delivered = refusals(errors)
         started = time.perf_counter()
@@ -480,7 +493,7 @@ class Bench:
             )
         done = watch(
             [proc], [log], "Faust no-op",
-            lambda: f"{sum(end_offsets(self.kafka, sink).values()):,}/{expected:,} forwarded",
+            lambda: f"{sum(end_offsets(_on(self.kafka), sink).values()):,}/{expected:,} forwarded",
             120 + expected / 500, started,
         )  # fmt: skip
         out_ = Outputs.read(self.kafka, [sink])
@@ -548,8 +561,11 @@ class Bench:
         log = self.workdir / "latency-worker.log"
         proc = start_worker(settings, log, *self.worker_args, extra_env={"BILAT_WORKER_ID": "1"})
         # One producer for both, connected by the warm-up: the tail is sent as it is paced.
-        producer = Producer({"bootstrap.servers": self.kafka, "acks": "all",
-                             "enable.idempotence": True, "linger.ms": 0})  # fmt: skip
+        producer = Producer(
+            kafka_config(
+                _on(self.kafka), {"acks": "all", "enable.idempotence": True, "linger.ms": 0}
+            )
+        )
         try:
             before = message_count(settings, *OUTPUTS)
             for key, value in warm:
@@ -572,11 +588,11 @@ class Bench:
             stop_worker(proc)
         keys = {key for key, _ in tail}
         produced: dict[bytes, int] = {}
-        for m in read_messages(self.kafka, settings.topic("usage.cdr"), timeout=60):
+        for m in read_messages(settings, settings.topic("usage.cdr"), timeout=60):
             if m.key in keys and m.timestamp_ms is not None:
                 produced.setdefault(m.key, m.timestamp_ms)
         waits = []
-        for m in read_messages(self.kafka, settings.topic("usage.rated"), timeout=60):
+        for m in read_messages(settings, settings.topic("usage.rated"), timeout=60):
             if m.key in produced and m.timestamp_ms is not None:
                 waits.append(m.timestamp_ms - produced[m.key])
         waits.sort()
@@ -676,10 +692,10 @@ class Bench:
 
     def cleanup(self) -> None:
         """Delete the run's topics, consumer groups and dedup claims."""
-        admin = AdminClient({"bootstrap.servers": self.kafka})
+        admin = AdminClient(kafka_config(_on(self.kafka)))
         topics = [t for t in admin.list_topics(timeout=30).topics if self.token in t]
         say(f"deleting {len(topics)} topics, the consumer groups and the claims of {self.token}")
-        delete_topics(self.kafka, topics)
+        delete_topics(_on(self.kafka), topics)
         try:
             listed = admin.list_consumer_groups().result(timeout=30)
             groups = [g.group_id for g in listed.valid if self.token in g.group_id]
@@ -694,7 +710,7 @@ class Bench:
                 kept += 1  # static members that did not leave: the broker expires them
         if kept:
             say(f"{kept} consumer groups still have static members; Kafka expires them")
-        client = redis.Redis.from_url(self.redis)
+        client = redis_from_url(self.redis, RedisSecurity.from_env())
         batch: list[bytes] = []
         for key in client.scan_iter(match=f"bilat:*{self.token}*", count=5_000):
             batch.append(key)
@@ -707,9 +723,9 @@ class Bench:
 
 def raw_consume(kafka: str, topic: str, expected: int, group: str) -> float:
     """Seconds a plain consumer (read committed, its own group) takes to read ``expected``."""
-    consumer = Consumer({"bootstrap.servers": kafka, "group.id": group,
+    consumer = Consumer(kafka_config(_on(kafka), {"group.id": group,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "isolation.level": "read_committed"})  # fmt: skip
+                         "isolation.level": "read_committed"}))  # fmt: skip
     started = time.perf_counter()
     consumer.subscribe([topic])
     read = 0

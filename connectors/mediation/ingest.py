@@ -32,6 +32,7 @@ from streams.core.clock import Clock, SystemClock
 from streams.core.errors import BilatError, EncodeError, InvalidRecord
 from streams.runtime.config import Settings
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config
 
 __all__ = ["IngestError", "IngestReport", "KafkaSink", "Sink", "ingest_files"]
 
@@ -84,13 +85,15 @@ class KafkaSink:
         self.settings = settings
         self.report = report
         self.producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 20,
-                "compression.type": "lz4",
-            }
+            kafka_config(
+                settings,
+                {
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 20,
+                    "compression.type": "lz4",
+                },
+            )
         )
 
     def _delivered(self, counter: str) -> Callable[[KafkaError | None, Message], None]:

@@ -29,6 +29,7 @@ from connectors.sonata.orders import SUBJECT, record_key
 from streams.contract.codec import Codec
 from streams.runtime.config import Settings
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config
 
 __all__ = ["TOPIC", "KafkaOrderPublisher"]
 
@@ -58,16 +59,18 @@ class KafkaOrderPublisher:
         self.codec = codec or make_codec(settings.schema_registry)
         self.delivery_timeout = delivery_timeout
         self._producer: Producer | None = Producer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "compression.type": "lz4",
-                "partitioner": "murmur2_random",
-                "message.timeout.ms": int(delivery_timeout * 1000),
-                **(config or {}),
-            }
+            kafka_config(
+                settings,
+                {
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 5,
+                    "compression.type": "lz4",
+                    "partitioner": "murmur2_random",
+                    "message.timeout.ms": int(delivery_timeout * 1000),
+                    **(config or {}),
+                },
+            )
         )
 
     async def publish(self, records: Sequence[Mapping[str, Any]]) -> None:

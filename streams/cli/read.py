@@ -337,7 +337,7 @@ def read_command(
     per_partition = None if wanted is None else wanted + 1
     messages = list(
         read_messages(
-            settings.kafka,
+            settings,
             name,
             partitions=partitions or None,
             first=per_partition if tail is None else None,

@@ -68,6 +68,7 @@ from streams.runtime.faults import Checkpoint, no_faults
 from streams.runtime.ledger_writer import KafkaLedgerWriter, LedgerWriter, transactional_id
 from streams.runtime.reader import read_records
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config
 from streams.runtime.topics import ensure_topics
 
 __all__ = [
@@ -162,17 +163,19 @@ class BatcherLoop:
         settings, agreement_id = self.settings, self.book.latest.id
         ensure_topics(settings)
         consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "group.id": f"{settings.app_id}-batcher",
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                # Static membership: a restarted batcher takes its place in the group at once
-                # instead of waiting out the crashed one's session.
-                "group.instance.id": transactional_id(settings, agreement_id),
-                "session.timeout.ms": 10_000,
-            }
+            kafka_config(
+                settings,
+                {
+                    "group.id": f"{settings.app_id}-batcher",
+                    "isolation.level": "read_committed",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    # Static membership: a restarted batcher takes its place in the group at once
+                    # instead of waiting out the crashed one's session.
+                    "group.instance.id": transactional_id(settings, agreement_id),
+                    "session.timeout.ms": 10_000,
+                },
+            )
         )
         try:
             # Fence first, read the tip after: two writers can never both extend one chain.
@@ -192,12 +195,14 @@ class BatcherLoop:
         self.consumer = consumer
         # Every countersigning request, from the start: the chain says which are done.
         self.cosign_reader = Consumer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "group.id": f"{settings.app_id}-cosign",
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-            }
+            kafka_config(
+                settings,
+                {
+                    "group.id": f"{settings.app_id}-cosign",
+                    "isolation.level": "read_committed",
+                    "enable.auto.commit": False,
+                },
+            )
         )
         self.cosign_reader.assign(
             [

@@ -43,6 +43,7 @@ from streams.runtime.reader import read_records
 from streams.runtime.recon_view import alerts_table, status_table, summary
 from streams.runtime.reconciler import ReconcilerLoop
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config
 from streams.runtime.settler import Bill, Settler
 from streams.runtime.topics import delete_topics, ensure_topics
 from streams.runtime.workers import message_count, start_worker, stop_worker
@@ -239,7 +240,7 @@ def run_demo(
                 topic_prefix=f"{run}.",
                 run_dir=run_dir,
             )
-            _forget_old_runs(settings.kafka, keep=run)
+            _forget_old_runs(settings, keep=run)
             ensure_topics(settings)
             # The Sonata order that made the demo's Ethernet circuit billable (both inventories).
             # The interconnects carry the usage that names no product (the statement's items).
@@ -424,12 +425,12 @@ def anchor_ledgers(
         result.verified = (key, all(c.ok for c in checks))
 
 
-def _forget_old_runs(bootstrap: str, keep: str) -> None:
+def _forget_old_runs(settings: Settings, keep: str) -> None:
     """Delete topics of earlier demo runs so the demo cluster does not grow without bound."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_config(settings))
     old = [
         t
         for t in admin.list_topics(timeout=10).topics
         if t.startswith("demo-") and not t.startswith(keep)
     ]
-    delete_topics(bootstrap, old)
+    delete_topics(settings, old)

@@ -27,6 +27,7 @@ from streams.core.redact import redact_text
 from streams.rating.inventory import Inventory, OrderEvent
 from streams.runtime.config import Settings
 from streams.runtime.halt import EXIT_LOOP_FAILED, halt
+from streams.runtime.security import kafka_config
 
 __all__ = ["InventoryFeed", "LockedInventory"]
 
@@ -58,12 +59,14 @@ class InventoryFeed:
         self.inventory = inventory
         self.rejected = 0
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "group.id": f"{settings.app_id}-inventory",  # never committed: no group state
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            }
+            kafka_config(
+                settings,
+                {
+                    "group.id": f"{settings.app_id}-inventory",  # never committed: no group state
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                },
+            )
         )
         self._ends: dict[int, int] = {}
         self._position: dict[int, int] = {}

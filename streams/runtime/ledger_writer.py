@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams.core.errors import StackError
 from streams.runtime.config import Settings
+from streams.runtime.security import kafka_config
 
 __all__ = ["KafkaLedgerWriter", "LedgerWriter", "Outgoing", "transactional_id"]
 
@@ -83,12 +84,14 @@ class KafkaLedgerWriter:
         """Connect as the chain writer of ``settings.party`` under ``agreement_id``, fencing
         any earlier writer of that chain (network I/O: this is where it happens)."""
         producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "transactional.id": transactional_id(settings, agreement_id),
-                "enable.idempotence": True,
-                "transaction.timeout.ms": 60_000,
-            }
+            kafka_config(
+                settings,
+                {
+                    "transactional.id": transactional_id(settings, agreement_id),
+                    "enable.idempotence": True,
+                    "transaction.timeout.ms": 60_000,
+                },
+            )
         )
         try:
             producer.init_transactions(TIMEOUT)  # fences any earlier writer of this chain

@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from streams.core.errors import StackError
 from streams.runtime.config import Settings
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config
 
 __all__ = ["publish"]
 
@@ -27,7 +28,14 @@ def publish(
     Raises :class:`StackError` naming the first refusal otherwise.
     """
     codec = make_codec(settings.schema_registry)
-    producer = Producer({"bootstrap.servers": settings.kafka, "enable.idempotence": True})
+    producer = Producer(
+        kafka_config(
+            settings,
+            {
+                "enable.idempotence": True,
+            },
+        )
+    )
     errors: list[str] = []
 
     def delivered(error: KafkaError | None, _msg: Message) -> None:

@@ -9,16 +9,19 @@ from __future__ import annotations
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from streams.runtime.config import Settings
+from streams.runtime.security import kafka_config
+
 __all__ = ["committed_up_to", "end_offsets"]
 
 _TIMEOUT = 10.0
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """The end (high watermark) offset of every partition of ``topic`` now."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_config(settings))
     meta = admin.list_topics(topic, timeout=_TIMEOUT).topics[topic]
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bilat-watermarks"})
+    consumer = Consumer(kafka_config(settings, {"group.id": "bilat-watermarks"}))
     try:
         return {
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), _TIMEOUT)[1]
@@ -28,12 +31,12 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def committed_up_to(bootstrap: str, group: str, topic: str, targets: dict[int, int]) -> bool:
+def committed_up_to(settings: Settings, group: str, topic: str, targets: dict[int, int]) -> bool:
     """Whether ``group`` has committed at least ``targets[p]`` on every partition ``p``.
 
     A partition whose target is 0 (empty at start) counts as done without a commit.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_config(settings))
     wanted = [TopicPartition(topic, p) for p, end in targets.items() if end > 0]
     if not wanted:
         return True

@@ -42,7 +42,6 @@ from functools import partial
 from types import FrameType
 from typing import Any, TypeVar
 
-import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from streams.contract.records import DeadLetter, RatedUsage
@@ -53,6 +52,7 @@ from streams.rating.pipeline import Origin, Output, UsagePipeline
 from streams.runtime.config import Settings
 from streams.runtime.halt import EXIT_LOOP_FAILED, halt
 from streams.runtime.metrics import WorkerMetrics
+from streams.runtime.security import kafka_config, redis_client
 
 __all__ = ["BATCH_SIZE", "RatingLoop", "instance_id"]
 
@@ -150,7 +150,7 @@ class RatingLoop:
         self.deployment = settings.app_id
         self.stopping = False
         self.topics = {name: settings.topic(name) for name in ("usage.rated", "usage.dlq")}
-        self.claims = redis.Redis.from_url(settings.redis, decode_responses=True)
+        self.claims = redis_client(settings, decode_responses=True)
         self._claim = self.claims.register_script(CLAIM_SCRIPT)
         self.ttl = 0
         self.consumer: Consumer | None = None
@@ -166,28 +166,32 @@ class RatingLoop:
         settings = self.settings
         self.ttl = int(DEDUP_TTL.total_seconds())
         self.producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "batch.num.messages": 10_000,
-                "compression.type": "lz4",
-                "client.id": f"{settings.app_id}-worker@{socket.gethostname()}",
-            }
+            kafka_config(
+                settings,
+                {
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 5,
+                    "batch.num.messages": 10_000,
+                    "compression.type": "lz4",
+                    "client.id": f"{settings.app_id}-worker@{socket.gethostname()}",
+                },
+            )
         )
-        config: dict[str, Any] = {
-            "bootstrap.servers": settings.kafka,
-            "group.id": settings.app_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 2_000,
-            "fetch.min.bytes": 1,
-            "queued.min.messages": 20_000,
-            **self.metrics.consumer_config(),  # lag, from librdkafka's statistics
-        }
+        config: dict[str, Any] = kafka_config(
+            settings,
+            {
+                "group.id": settings.app_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 2_000,
+                "fetch.min.bytes": 1,
+                "queued.min.messages": 20_000,
+                **self.metrics.consumer_config(),  # lag, from librdkafka's statistics
+            },
+        )
         if self.member:
             config["group.instance.id"] = self.member
         self.consumer = Consumer(config)

@@ -21,6 +21,8 @@ from confluent_kafka import (
 )
 
 from streams.core.errors import StackError
+from streams.runtime.config import Settings
+from streams.runtime.security import kafka_config
 
 __all__ = ["Message", "read_messages", "read_topic", "topic_names"]
 
@@ -40,19 +42,19 @@ class Message:
 
 
 def read_topic(
-    bootstrap: str, topic: str, timeout: float = 30.0
+    settings: Settings, topic: str, timeout: float = 30.0
 ) -> Iterator[tuple[bytes | None, bytes]]:
     """Yield ``(key, value)`` of every message now in ``topic``, partition by partition.
 
     Reads up to the high watermarks taken at the start. A missing topic yields nothing; a
     tombstone's value is ``b""``.
     """
-    for message in read_messages(bootstrap, topic, timeout=timeout):
+    for message in read_messages(settings, topic, timeout=timeout):
         yield message.key, message.value if message.value is not None else b""
 
 
 def read_messages(
-    bootstrap: str,
+    settings: Settings,
     topic: str,
     *,
     partitions: Collection[int] | None = None,
@@ -78,15 +80,18 @@ def read_messages(
         raise ValueError("give first or last, not both")
     if first == 0 or last == 0:
         return
+    bootstrap = settings.kafka
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bilat-readback-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",  # never aborted transactional records
-            "auto.offset.reset": "earliest",
-        }
+        kafka_config(
+            settings,
+            {
+                "group.id": f"bilat-readback-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",  # never aborted transactional records
+                "auto.offset.reset": "earliest",
+            },
+        )
     )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
@@ -122,9 +127,10 @@ def read_messages(
         consumer.close()
 
 
-def topic_names(bootstrap: str, timeout: float = 10.0) -> list[str]:
+def topic_names(settings: Settings, timeout: float = 10.0) -> list[str]:
     """Names of every topic on the broker, sorted (internal ``__`` topics left out)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bilat-topic-names"})
+    bootstrap = settings.kafka
+    consumer = Consumer(kafka_config(settings, {"group.id": "bilat-topic-names"}))
     try:
         return sorted(t for t in consumer.list_topics(timeout=timeout).topics if t[:2] != "__")
     except KafkaException as exc:

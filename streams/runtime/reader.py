@@ -138,7 +138,7 @@ def read_records(
         codec = make_codec(settings.schema_registry)
     subject, build = SUBJECTS[logical], DECODERS[logical]
     wanted = None if key is None else key.encode()
-    for message_key, value in read_topic(settings.kafka, topic or settings.topic(logical)):
+    for message_key, value in read_topic(settings, topic or settings.topic(logical)):
         if wanted is not None and message_key != wanted:
             continue
         try:

@@ -61,6 +61,7 @@ from streams.reconcile.status import WindowStatus
 from streams.runtime import metrics
 from streams.runtime.config import Settings
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config, redis_from_url
 from streams.runtime.topics import ensure_topics
 
 __all__ = [
@@ -198,12 +199,14 @@ class ReconcilerLoop:
         settings = self.settings
         ensure_topics(settings)
         self.producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "transactional.id": f"bilat-recon-{settings.app_id}-{self.book.id}",
-                "enable.idempotence": True,
-                "transaction.timeout.ms": 60_000,
-            }
+            kafka_config(
+                settings,
+                {
+                    "transactional.id": f"bilat-recon-{settings.app_id}-{self.book.id}",
+                    "enable.idempotence": True,
+                    "transaction.timeout.ms": 60_000,
+                },
+            )
         )
         try:
             self.producer.init_transactions(TIMEOUT)
@@ -232,13 +235,15 @@ class ReconcilerLoop:
     def _tail(self) -> None:
         settings = self.settings
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka,
-                "group.id": f"{settings.app_id}-reconcile",
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
+            kafka_config(
+                settings,
+                {
+                    "group.id": f"{settings.app_id}-reconcile",
+                    "isolation.level": "read_committed",
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                },
+            )
         )
         self._assign_new()
 
@@ -246,7 +251,7 @@ class ReconcilerLoop:
         """Start tailing topics that exist now and are not tailed yet (a copy appears when
         MirrorMaker 2 first replicates it)."""
         assert self.consumer is not None
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka})
+        admin = AdminClient(kafka_config(self.settings))
         try:
             existing = admin.list_topics(timeout=TIMEOUT).topics
         except KafkaException as exc:
@@ -437,7 +442,7 @@ class ReconcilerLoop:
             )
             if self._windows_written.get(field) != text
         }
-        client = redis.Redis.from_url(self.redis_url)
+        client = redis_from_url(self.redis_url, self.settings.redis_security)
         stream = alerts_stream_key(self.settings)
         ids = f"{stream}:ids"
         try:

@@ -72,6 +72,7 @@ from streams.runtime.config import Settings
 from streams.runtime.reader import read_records
 from streams.runtime.reconciler import ReconcilerLoop, partner_of
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config, redis_from_url
 from streams.settle import mef141
 from streams.settle.charges import billing_period
 from streams.settle.disputes import BillStatus, DisputeStatus, bill_status
@@ -224,7 +225,14 @@ def _produce(producer: Producer, topic: str, key: str, value: bytes) -> None:
 
 
 def open_producer(settings: Settings) -> Producer:
-    return Producer({"bootstrap.servers": settings.kafka, "enable.idempotence": True})
+    return Producer(
+        kafka_config(
+            settings,
+            {
+                "enable.idempotence": True,
+            },
+        )
+    )
 
 
 class SettlerBase:
@@ -905,7 +913,7 @@ class Settler(SettlerBase):
         event on the stream. Returns the events written (none without Redis)."""
         if not self.redis_url:
             return []
-        client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        client = redis_from_url(self.redis_url, self.settings.redis_security, decode_responses=True)
         key, stream = bills_key(self.settings), events_key(self.settings)
         events = []
         try:

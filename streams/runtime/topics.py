@@ -14,6 +14,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from streams.core.errors import StackError
 from streams.runtime.config import LEDGER_TOPICS, RECON_TOPICS, SETTLE_TOPICS, TOPICS, Settings
+from streams.runtime.security import kafka_config
 
 __all__ = ["KEPT_FOREVER", "delete_topics", "ensure_topics", "topic_config"]
 
@@ -26,7 +27,7 @@ def ensure_topics(
     Idempotent: an existing topic is left as it is. Raises :class:`StackError` when the broker
     cannot be reached or refuses, with the broker address so the operator knows where to look.
     """
-    admin = AdminClient({"bootstrap.servers": settings.kafka})
+    admin = AdminClient(kafka_config(settings))
     names = list(names)
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
@@ -74,9 +75,10 @@ def _partitions(name: str, settings: Settings) -> int:
     return 1 if name in _SINGLE else settings.partitions
 
 
-def delete_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) -> None:
-    """Delete ``topics`` (full names) if they exist; used to reset demo runs."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def delete_topics(settings: Settings, topics: Iterable[str], timeout: float = 30.0) -> None:
+    """Delete ``topics`` (full names) of ``settings.kafka`` if they exist; used to reset demo
+    runs."""
+    admin = AdminClient(kafka_config(settings))
     names = [t for t in topics if t in admin.list_topics(timeout=timeout).topics]
     if not names:
         return
@@ -84,4 +86,4 @@ def delete_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) 
         try:
             future.result()
         except KafkaException as exc:
-            raise StackError(f"cannot delete topic {topic} on {bootstrap}: {exc}") from exc
+            raise StackError(f"cannot delete topic {topic} on {settings.kafka}: {exc}") from exc

@@ -36,7 +36,6 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 import faust
-import redis.asyncio as aioredis
 
 from streams.agreement.loader import load_book
 from streams.contract.records import RatedUsage
@@ -50,6 +49,7 @@ from streams.runtime.config import Settings
 from streams.runtime.halt import EXIT_LOOP_FAILED, halt
 from streams.runtime.inventory_feed import InventoryFeed, LockedInventory
 from streams.runtime.registry import make_codec
+from streams.runtime.security import aioredis_client, faust_broker_settings, redis_client
 
 __all__ = ["DEDUP_TTL", "build_pipeline", "create_app", "run_worker"]
 
@@ -123,7 +123,7 @@ def create_app(
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka}",
+        **faust_broker_settings(settings),
         store="memory://",
         web_enabled=False,
         datadir=str(datadir),
@@ -138,7 +138,7 @@ def create_app(
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(settings.topic("usage.cdr"), **raw)
     sinks = {name: app.topic(settings.topic(name), **raw) for name in ("usage.rated", "usage.dlq")}
-    claims = aioredis.Redis.from_url(settings.redis, decode_responses=True)
+    claims = aioredis_client(settings, decode_responses=True)
     ttl = int(DEDUP_TTL.total_seconds())
     counts: Counter[str] = Counter()
     deployment = settings.app_id
@@ -219,12 +219,12 @@ def create_app(
         from streams.runtime.progress import committed_up_to, end_offsets
 
         topic = settings.topic("usage.cdr")
-        targets = end_offsets(settings.kafka, topic)
+        targets = end_offsets(settings, topic)
 
         @app.timer(CAUGHT_UP_POLL)  # type: ignore[untyped-decorator]
         async def stop_when_caught_up() -> None:
             done = await asyncio.to_thread(
-                committed_up_to, settings.kafka, settings.app_id, topic, targets
+                committed_up_to, settings, settings.app_id, topic, targets
             )
             if done:
                 log.warning(
@@ -238,12 +238,13 @@ def create_app(
     return app
 
 
-def _check_redis(url: str) -> None:
+def _check_redis(settings: Settings) -> None:
     """Fail fast, with what to do, when the dedup store is not there."""
     import redis
 
+    url = settings.redis
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+        redis_client(settings, socket_connect_timeout=3, socket_timeout=3).ping()
     except redis.RedisError as exc:
         raise StackError(
             f"Redis at {redact_url(url)} did not answer ({redact_text(str(exc))}): start it "
@@ -290,7 +291,7 @@ def run_worker(
     if engine not in ENGINES:
         raise StackError(f"engine: got {engine!r}, want one of {', '.join(ENGINES)}")
     ensure_topics(settings)
-    _check_redis(settings.redis)
+    _check_redis(settings)
     codec = make_codec(settings.schema_registry)
     inventory = LockedInventory()
     feed = InventoryFeed(settings, codec, inventory)
@@ -334,5 +335,5 @@ def _caught_up_check(settings: Settings) -> Any:
     from streams.runtime.progress import committed_up_to, end_offsets
 
     topic = settings.topic("usage.cdr")
-    targets = end_offsets(settings.kafka, topic)
-    return lambda: committed_up_to(settings.kafka, settings.app_id, topic, targets)
+    targets = end_offsets(settings, topic)
+    return lambda: committed_up_to(settings, settings.app_id, topic, targets)

@@ -22,8 +22,15 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """Start ``bilat worker [args]`` for ``settings`` in its own session, logging to
     ``log_path`` (``extra_env`` on top, e.g. ``BILAT_FAULT`` in tests)."""
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BILAT_KAFKA_", "BILAT_REDIS_"))  # settings' own security below
+    }
     env = dict(
-        os.environ,
+        inherited,
+        **settings.security.to_env(),
+        **settings.redis_security.to_env(),
         BILAT_KAFKA=settings.kafka,
         BILAT_TOPIC_PREFIX=settings.topic_prefix,
         BILAT_PARTY=settings.party,
@@ -65,4 +72,4 @@ def stop_worker(
 
 def message_count(settings: Settings, *logical: str) -> int:
     """Messages now in the named topics (sum of high watermarks; topics start at offset 0)."""
-    return sum(sum(end_offsets(settings.kafka, settings.topic(n)).values()) for n in logical)
+    return sum(sum(end_offsets(settings, settings.topic(n)).values()) for n in logical)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from streams.contract.records import DeadLetter, RatedUsage
+from streams.runtime.config import Settings
 from streams.runtime.readback import read_topic
 from streams.runtime.registry import make_codec
 from tests.paths import REPO
@@ -117,7 +118,7 @@ def test_ingest_then_worker_by_hand(env: dict[str, str], tmp_path: Path) -> None
     assert RatedUsage.from_avro(make_codec().decode("rated_usage", rated[0])).amount == Decimal(
         "0.0230"
     )
-    (letter,) = [v for _k, v in read_topic(bootstrap, "e2e-hand.usage.dlq")]
+    (letter,) = [v for _k, v in read_topic(Settings(kafka=bootstrap), "e2e-hand.usage.dlq")]
     dead = DeadLetter.from_avro(make_codec().decode("dead_letter", letter))
     assert (dead.stage, dead.source_offset) == ("parse", 3)
     assert "no UTC offset" in dead.error_message
@@ -126,7 +127,7 @@ def test_ingest_then_worker_by_hand(env: dict[str, str], tmp_path: Path) -> None
 def wait_for(bootstrap: str, topic: str, count: int, proc: subprocess.Popen[str]) -> list[bytes]:
     deadline = time.monotonic() + 90
     while True:
-        values = [v for _k, v in read_topic(bootstrap, topic)]
+        values = [v for _k, v in read_topic(Settings(kafka=bootstrap), topic)]
         if len(values) >= count:
             return values
         assert proc.poll() is None, proc.communicate()[0]

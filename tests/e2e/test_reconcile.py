@@ -25,6 +25,7 @@ from streams.runtime.batcher import read_chain
 from streams.runtime.reader import read_records
 from streams.runtime.reconciler import alerts_stream_key
 from streams.runtime.registry import make_codec
+from streams.runtime.security import kafka_config
 from tests.e2e.two_party import (
     PARTIES,
     TwoParties,
@@ -172,7 +173,7 @@ def forge(pair: TwoParties, hour: int) -> LedgerEntry:
     forged = dataclasses.replace(forged, key_id=theirs[-1].key_id)  # claims to be hgc's
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": dcc.kafka})
+    producer = Producer(kafka_config(dcc))
     producer.produce(copy, key=b"hgc", value=codec.encode("ledger_entry", forged.to_avro()))
     producer.flush(10)
     return forged
@@ -191,10 +192,10 @@ def copy_chain_under(
 
     dcc, hgc = pair.settings["dcc"], pair.settings["hgc"]
     codec = make_codec()
-    producer = Producer({"bootstrap.servers": dcc.kafka})
+    producer = Producer(kafka_config(dcc))
     for logical in MIRRORED:
         source = mirrored_topic("hgc", hgc.topic(logical))
-        for message in read_messages(dcc.kafka, source):
+        for message in read_messages(dcc, source):
             value = message.value or b""
             if logical == "ledger.anchors":
                 entry = LedgerEntry.from_avro(codec.decode("ledger_entry", value))

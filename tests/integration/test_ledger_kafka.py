@@ -162,7 +162,7 @@ def prepared(
 def chain(settings: Settings) -> list[LedgerEntry]:
     entries = [
         LedgerEntry.from_avro(CODEC.decode("ledger_entry", v))
-        for _k, v in read_topic(settings.kafka, settings.topic("ledger.anchors"))
+        for _k, v in read_topic(settings, settings.topic("ledger.anchors"))
     ]
     return sorted(entries, key=lambda e: e.sequence)
 
@@ -186,7 +186,7 @@ def anchors(settings: Settings) -> list[tuple[Any, ...]]:
 
 
 def count(settings: Settings, logical: str) -> int:
-    return sum(1 for _ in read_topic(settings.kafka, settings.topic(logical)))
+    return sum(1 for _ in read_topic(settings, settings.topic(logical)))
 
 
 def run_batcher(
@@ -315,7 +315,7 @@ def test_a_changed_byte_is_reported_by_ledger_check(
     # A digest beside the real ledger that does not hash to the root its anchor signs.
     (digest, *_) = [
         CODEC.decode("batch_digest", v)
-        for _k, v in read_topic(settings.kafka, settings.topic("ledger.digests"))
+        for _k, v in read_topic(settings, settings.topic("ledger.digests"))
     ]
     digest["bucket_hashes"][0] = bytes(32)
     publish(settings, "ledger.digests", "batch_digest", [digest], lambda r: "hgc")
@@ -448,7 +448,7 @@ def test_a_chain_re_signed_from_genesis_fails_ledger_check_also_when_mirrored(
     assert forged[1].payload_json()["totals"] == {"EUR": "100000.6"}
     digests = [
         CODEC.decode("batch_digest", v)
-        for _k, v in read_topic(settings.kafka, settings.topic("ledger.digests"))
+        for _k, v in read_topic(settings, settings.topic("ledger.digests"))
     ]
     # As the partner dcc holds it after mirroring: hgc.ledger.anchors and hgc.ledger.digests.
     for name, entries in (("honest", honest), ("forged", forged)):

@@ -96,7 +96,7 @@ def usage_file(path: Path) -> Path:
 def test_sonata_order_lifecycle_gates_billing(settings: Settings, tmp_path: Path) -> None:
     ensure_topics(settings)
     assert post_notifications(settings) == [204, 204]
-    orders = list(read_topic(settings.kafka, settings.topic("sonata.orders")))
+    orders = list(read_topic(settings, settings.topic("sonata.orders")))
     assert len(orders) == 2
 
     report = ingest_files([usage_file(tmp_path / "usage.csv")], settings)
@@ -114,14 +114,14 @@ def test_sonata_order_lifecycle_gates_billing(settings: Settings, tmp_path: Path
         r.record_id: r
         for r in (
             RatedUsage.from_avro(CODEC.decode("rated_usage", v))
-            for _k, v in read_topic(settings.kafka, settings.topic("usage.rated"))
+            for _k, v in read_topic(settings, settings.topic("usage.rated"))
         )
     }
     dead = {
         CODEC.decode("usage_record", d.original)["record_id"]: d
         for d in (
             DeadLetter.from_avro(CODEC.decode("dead_letter", v))
-            for _k, v in read_topic(settings.kafka, settings.topic("usage.dlq"))
+            for _k, v in read_topic(settings, settings.topic("usage.dlq"))
         )
     }
     assert set(rated) == {"active", "last-second"}

@@ -79,7 +79,7 @@ def post_all(
 
 
 def published(settings: Settings) -> list[tuple[bytes | None, bytes]]:
-    return list(read_topic(settings.kafka, settings.topic(TOPIC)))
+    return list(read_topic(settings, settings.topic(TOPIC)))
 
 
 def test_completed_add_item_reaches_sonata_orders(settings: Settings) -> None:

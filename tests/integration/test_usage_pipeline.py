@@ -82,12 +82,12 @@ def wait_for_outputs(settings: Settings, want: int, proc: object, timeout: float
 
 def collect(settings: Settings) -> tuple[dict[str, list[RatedUsage]], list[DeadLetter]]:
     rated: dict[str, list[RatedUsage]] = {}
-    for _key, value in read_topic(settings.kafka, settings.topic("usage.rated")):
+    for _key, value in read_topic(settings, settings.topic("usage.rated")):
         record = RatedUsage.from_avro(CODEC.decode("rated_usage", value))
         rated.setdefault(record.key, []).append(record)
     dead = [
         DeadLetter.from_avro(CODEC.decode("dead_letter", v))
-        for _k, v in read_topic(settings.kafka, settings.topic("usage.dlq"))
+        for _k, v in read_topic(settings, settings.topic("usage.dlq"))
     ]
     return rated, dead
 

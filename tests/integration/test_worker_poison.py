@@ -79,11 +79,11 @@ def mixed(good: int) -> tuple[list[tuple[bytes, bytes | None]], dict[bytes, str]
 
 def collect(settings: Settings) -> tuple[Counter[str], list[DeadLetter]]:
     rated: Counter[str] = Counter()
-    for _key, value in read_topic(settings.kafka, settings.topic("usage.rated")):
+    for _key, value in read_topic(settings, settings.topic("usage.rated")):
         rated[RatedUsage.from_avro(CODEC.decode("rated_usage", value)).key] += 1
     dead = [
         DeadLetter.from_avro(CODEC.decode("dead_letter", v))
-        for _k, v in read_topic(settings.kafka, settings.topic("usage.dlq"))
+        for _k, v in read_topic(settings, settings.topic("usage.dlq"))
     ]
     return rated, dead
 
@@ -125,7 +125,7 @@ def assert_exactly_once(settings: Settings, good: int, names: dict[bytes, str]) 
             assert letter.original == value[:MAX_ORIGINAL_BYTES]
             assert letter.original_size == len(value)
             assert letter.original_sha256 == hashlib.sha256(value).digest()
-    ends = end_offsets(settings.kafka, settings.topic("usage.cdr"))
+    ends = end_offsets(settings, settings.topic("usage.cdr"))
     assert committed(settings) == ends, "every message is committed once handled"
 
 

@@ -303,6 +303,18 @@ class KafkaSecurity:
             )
         return files
 
+    def to_env(self) -> dict[str, str]:
+        """The ``<env_prefix>*`` variables that :meth:`from_env` reads back as these settings
+        (paths and names only: a child process gets the same security, never a secret)."""
+        out = {}
+        for key, name in _KEYS.items():
+            value = getattr(self, name)
+            if name == "allow_plaintext_sasl":
+                value = "1" if value else None
+            if value is not None and not (name == "protocol" and value == "PLAINTEXT"):
+                out[f"{self.env_prefix}{key.upper()}"] = str(value)
+        return out
+
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, prefix: str = KAFKA_ENV_PREFIX
@@ -427,6 +439,14 @@ class RedisSecurity:
     @property
     def uses_tls_files(self) -> bool:
         return self.ca_file is not None or self.cert_file is not None
+
+    def to_env(self) -> dict[str, str]:
+        """The ``BILAT_REDIS_*_FILE`` variables :meth:`from_env` reads back as these settings."""
+        return {
+            f"{REDIS_ENV_PREFIX}{f.name.upper()}": str(getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedisSecurity:

@@ -4,6 +4,7 @@ import pytest
 
 from streams.core.errors import StackError
 from streams.core.redact import redact_text, redact_url
+from streams.runtime.config import Settings
 from streams.runtime.worker import _check_redis
 
 
@@ -33,6 +34,6 @@ def test_urls_inside_text_are_redacted() -> None:
 
 def test_the_worker_never_prints_the_redis_password() -> None:
     with pytest.raises(StackError) as info:
-        _check_redis("redis://bilat:s3cret@127.0.0.1:1/0")  # nothing listens on port 1
+        _check_redis(Settings(redis="redis://bilat:s3cret@127.0.0.1:1/0"))  # nothing on port 1
     assert "s3cret" not in str(info.value)
     assert "redis://bilat:***@127.0.0.1:1/0" in str(info.value)

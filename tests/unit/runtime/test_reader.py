@@ -42,8 +42,8 @@ def topics(monkeypatch: pytest.MonkeyPatch) -> Held:
     """What each full topic name holds; read_topic is replaced by a lookup in it."""
     held: Held = {}
 
-    def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
-        assert bootstrap == SETTINGS.kafka
+    def read_topic(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes]]:
+        assert settings.kafka == SETTINGS.kafka
         return held.get(topic, [])
 
     monkeypatch.setattr(reader, "read_topic", read_topic)

@@ -462,3 +462,15 @@ def test_redis_client_is_built_from_the_settings(files: dict[str, Path]) -> None
         assert kwargs["password"] == PASSWORD
         assert kwargs["username"] == "bilat"
         assert kwargs["ssl_ca_certs"] == str(files["ca"])
+
+
+def test_to_env_round_trips_for_a_child_process(files: dict[str, Path]) -> None:
+    for security in (KafkaSecurity(), _scram(files), _oauth(files)):
+        assert KafkaSecurity.from_env(security.to_env()) == security
+    partner = KafkaSecurity.from_env(
+        {**_scram(files).to_env(), "BILAT_KAFKA_ALLOW_PLAINTEXT_SASL": "1"}
+    )
+    assert "BILAT_KAFKA_ALLOW_PLAINTEXT_SASL" in partner.to_env()
+    redis_security = RedisSecurity(password_file=files["password"], ca_file=files["ca"])
+    assert RedisSecurity.from_env(redis_security.to_env()) == redis_security
+    assert PASSWORD not in str(_scram(files).to_env())
