@@ -36,7 +36,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from connectors.billing.answers import (
@@ -54,6 +53,7 @@ from streams.core.clock import Clock, SystemClock, to_ms
 from streams.core.redact import redact_text
 from streams.runtime.config import Settings
 from streams.runtime.http_security import CALLER, Callers, HttpGuard, guard, harden
+from streams.runtime.security import aioredis_client
 from streams.settle.query import QueryError, find, parse_query
 
 __all__ = ["ApiConfig", "build_app", "make_app"]
@@ -279,7 +279,7 @@ def build_app(
 ) -> web.Application:
     """:func:`make_app` on this deployment's Redis; ``notifier`` (a :class:`Notifier` made
     for the :class:`HubStore`), when given, runs beside the API for the app's lifetime."""
-    redis = aioredis.Redis.from_url(settings.redis, decode_responses=True)
+    redis = aioredis_client(settings, decode_responses=True)
     keys = BillingKeys.of(settings)
     hub = HubStore(redis, keys)
     app = make_app(BillStore(redis, keys), hub, config)

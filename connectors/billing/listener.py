@@ -31,7 +31,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
-import redis.asyncio as aioredis
 import redis.exceptions
 from aiohttp import web
 
@@ -45,6 +44,7 @@ from connectors.sonata.seller_api import RetryPolicy, SellerApiClient
 from streams.core.clock import Clock, SystemClock, to_ms
 from streams.runtime.config import Settings
 from streams.runtime.http_security import Callers, HttpGuard, guard, harden
+from streams.runtime.security import aioredis_client
 from streams.settle.mef_schema import problems
 
 __all__ = ["BillSource", "BillingApiClient", "Recorder", "build_listener", "make_listener"]
@@ -201,7 +201,7 @@ def build_listener(
         None if tls is None else aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
     )
     client = BillingApiClient(seller_api_url, policy=policy, headers=headers, session=session)
-    redis = aioredis.Redis.from_url(settings.redis, decode_responses=True)
+    redis = aioredis_client(settings, decode_responses=True)
     received = ReceivedStore(redis, BillingKeys.of(settings))
     app = make_listener(client, received, token=token, checks=checks)
 

@@ -15,6 +15,7 @@ from streams.cli.common import friendly
 from streams.cli.http_options import HttpOptions, http_security_options
 from streams.core.errors import PortInUseError
 from streams.runtime.config import DEFAULT_REDIS, Settings
+from streams.runtime.security import RedisSecurity
 
 __all__ = ["dashboard_command"]
 
@@ -119,7 +120,12 @@ def dashboard_command(
         apps = tuple(Settings.from_env(party=p, topic_prefix=topic_prefix).app_id for p in names)
     book = load_book(agreement or Settings.from_env().agreement)
     key = ProofKey(book.id, book.latest.digest_depth, book_hash(book))
-    config = DashboardConfig(apps=tuple(dict.fromkeys(apps)), redis_url=redis_url, proof_key=key)
+    config = DashboardConfig(
+        apps=tuple(dict.fromkeys(apps)),
+        redis_url=redis_url,
+        proof_key=key,
+        redis_security=RedisSecurity.from_env(),
+    )
     metrics.enable("dashboard", ",".join(config.apps))
     ports = [port] if port is not None else [DEFAULT_PORT, 0]
 

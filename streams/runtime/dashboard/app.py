@@ -37,7 +37,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from streams.runtime.http_security import (
     harden,
     no_detail,
 )
+from streams.runtime.security import RedisSecurity, aioredis_from_url
 
 __all__ = ["SUMMARY_EVERY", "DashboardConfig", "Hub", "make_app", "serve"]
 
@@ -86,6 +87,8 @@ class DashboardConfig:
     apps: tuple[str, ...]
     redis_url: str
     proof_key: ProofKey | None = None
+    redis_security: RedisSecurity = field(default_factory=RedisSecurity)
+    """Redis password and TLS files (``BILAT_REDIS_*_FILE``)."""
 
 
 def _redis_down(exc: RedisError) -> str:
@@ -113,7 +116,9 @@ class Hub:
 
     def __init__(self, config: DashboardConfig, client: aioredis.Redis[Any] | None = None) -> None:
         self.config = config
-        self.redis: aioredis.Redis[Any] = client or aioredis.Redis.from_url(config.redis_url)
+        self.redis: aioredis.Redis[Any] = client or aioredis_from_url(
+            config.redis_url, config.redis_security
+        )
         self.queues: set[asyncio.Queue[tuple[str, Any]]] = set()
         self.last_ids: dict[str, str] = {}
         self.counts: dict[str, Counter[tuple[str, str]]] = {a: Counter() for a in config.apps}
