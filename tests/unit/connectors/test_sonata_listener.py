@@ -616,3 +616,21 @@ def test_cli_prints_urls_redacted_and_checks_offerings(monkeypatch: pytest.Monke
     assert "https://buyer:***@hgc.example/v10?access_token=***" in result.output
     assert "pa55" not in result.output and "t0k" not in result.output
     assert called["book"].id == "hgc-dcc-2026"  # the listener checks offerings against it
+
+
+def test_cli_checks_callers_by_tokens_file_or_refuses_to_run_open(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    token = tmp_path / "hgc.token"
+    token.write_text("hgc-token-5f2b8c1d9e\n")
+    token.chmod(0o600)
+    listing = tmp_path / "sellers.yaml"
+    listing.write_text("hgc: hgc.token\n")
+    result, called = listen(["--tokens-file", str(listing)], {}, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert called["checks"].callers.tokens == {"hgc": "hgc-token-5f2b8c1d9e"}
+    assert called["tls"] is None and "bearer tokens of 1 partner(s): hgc" in result.output
+    assert "hgc-token" not in result.output
+    result, called = listen([], {"BILAT_SONATA_TOKEN": ""}, monkeypatch)
+    assert result.exit_code == 2 and called == {}
+    assert "no bearer token: set BILAT_SONATA_TOKEN" in result.output
