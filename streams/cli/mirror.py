@@ -9,7 +9,8 @@ message and exit code 2; ``status`` exits 3 when a link does not mirror fully.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,14 @@ from streams.cli.stack import (
 )
 from streams.core.errors import StackError
 from streams.devstack.localstack import LocalStack, MirrorHandle, MirrorStatus, local_rest_port
-from streams.reconcile.mirroring import MirrorLink, links_for, render_mm2_properties
-from streams.runtime.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES
+from streams.reconcile.mirroring import (
+    ClientProperties,
+    MirrorLink,
+    links_for,
+    render_mm2_properties,
+)
+from streams.runtime.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, Settings
+from streams.runtime.security import SecuritySettingsError, java_client_properties
 
 __all__ = [
     "LOCAL_PREFIX_PATTERN",
@@ -50,10 +57,12 @@ def local_links(
     base_port: int = DEFAULT_BASE_PORT,
     topic_prefix: str = "",
     prefix_pattern: str | None = None,
+    clients: Mapping[str, ClientProperties] | None = None,
 ) -> tuple[MirrorLink, MirrorLink]:
     """The two links between the local clusters of ``parties`` (as ``bilat up`` starts them):
     replication factor 1, refresh 2 s, each MM2's REST on its target broker's port + 10.
-    Without a prefix or pattern, :data:`LOCAL_PREFIX_PATTERN`."""
+    Without a prefix or pattern, :data:`LOCAL_PREFIX_PATTERN`. ``clients``: each party's
+    cluster's Java client properties for MM2 (a secured stack; see ``links_for``)."""
     specs = party_specs(parties, base_port)
     if not topic_prefix and prefix_pattern is None:
         prefix_pattern = LOCAL_PREFIX_PATTERN
@@ -64,6 +73,7 @@ def local_links(
         prefix_pattern=prefix_pattern,
         refresh_seconds=LOCAL_REFRESH_SECONDS,
         replication_factor=1,
+        clients=clients,
     )
 
 
@@ -361,6 +371,11 @@ def mirror_config_command(
     each preceded by a comment saying why. Without --topic-prefix or --prefix-pattern the
     unprefixed topics are mirrored.
 
+    The clusters' security comes from the environment: the source (the partner's cluster)
+    from BILAT_PARTNER_KAFKA_*, the target (ours) from BILAT_KAFKA_*. Secrets are not in the
+    file: it refers to the secret files (${dir:<folder>:<file>}), which must be readable where
+    MirrorMaker 2 runs; the file is written readable by its owner only.
+
     \b
     Examples:
       bilat mirror config --source dcc --source-bootstrap dcc-kafka.example:9093 \\
@@ -368,6 +383,7 @@ def mirror_config_command(
           --out deploy/compose/mm2.properties
     """
     with stack_errors():
+        source_client, target_client = _clients_from_env()
         link = MirrorLink(
             source,
             source_bootstrap,
@@ -379,6 +395,8 @@ def mirror_config_command(
             rest_host=rest_host,
             refresh_seconds=refresh_seconds,
             replication_factor=replication_factor,
+            source_client=source_client,
+            target_client=target_client,
         )
         header = (
             f"MirrorMaker 2, {link.flow}: written by `bilat mirror config`; regenerate it, do "
@@ -389,7 +407,29 @@ def mirror_config_command(
             click.echo(text, nl=False)
             return
         try:
-            out.write_text(text, encoding="utf-8")
+            _write_private(out, text)
         except OSError as exc:
             raise StackError(f"cannot write {out}: {exc}") from exc
     click.echo(f"wrote {out} ({link.flow})", err=True)
+
+
+def _clients_from_env() -> tuple[ClientProperties, ClientProperties]:
+    """MM2's client properties of the partner's cluster (``BILAT_PARTNER_KAFKA_*``) and of ours
+    (``BILAT_KAFKA_*``); bad settings become a StackError (red message, exit 2)."""
+    try:
+        settings = Settings.from_env()
+        return (
+            tuple(java_client_properties(settings.partner_security).items()),
+            tuple(java_client_properties(settings.security).items()),
+        )
+    except SecuritySettingsError as exc:
+        raise StackError(str(exc)) from exc
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable and writable by its owner only (0600), also when the
+    file exists: MM2's properties name the secret files and the principals."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

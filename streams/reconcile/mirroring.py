@@ -19,6 +19,13 @@ offsets, and MM2 reads the source ``read_committed``, so a record of an aborted 
 never copied and a restart neither loses nor repeats a record. Readers of a copy read it
 ``read_committed`` too.
 
+Security: each cluster's client settings (TLS trust and key stores, SASL) arrive as data, the
+Java client properties :func:`streams.runtime.security.java_client_properties` renders from the
+party's settings; a secret is never among them, only a ``${dir:<folder>:<file>}`` reference that
+Kafka's DirectoryConfigProvider resolves when MM2 starts (:data:`CONFIG_PROVIDERS`). MM2 hands
+``<alias>.<client setting>`` to every client of that cluster: the worker and its producer and
+admin on the target, the consumer and admin on the source.
+
 Pure: no Kafka client; the launcher (:mod:`streams.devstack.mirrormaker`) runs the process.
 """
 
@@ -31,7 +38,9 @@ from dataclasses import dataclass
 from streams.core.errors import MirrorError
 
 __all__ = [
+    "CONFIG_PROVIDERS",
     "DEFAULT_REPLICATION_POLICY",
+    "DIRECTORY_CONFIG_PROVIDER",
     "KEPT_LOCAL",
     "MIRRORED",
     "MM2_MAIN_CLASS",
@@ -66,6 +75,20 @@ DEFAULT_REPLICATION_POLICY = "org.apache.kafka.connect.mirror.DefaultReplication
 """Names a copy ``<source alias>.<topic>``; the only policy Bilat supports."""
 
 MM2_MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
+
+DIRECTORY_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
+"""Kafka's config provider that replaces ``${dir:<folder>:<file>}`` with the file's content."""
+CONFIG_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("config.providers", "dir"),
+    ("config.providers.dir.class", DIRECTORY_CONFIG_PROVIDER),
+)
+"""The MM2 settings that make ``${dir:...}`` references resolve (added when a client setting
+holds one)."""
+
+ClientProperties = tuple[tuple[str, str], ...]
+"""Java client properties of one cluster (``security.protocol``, ``ssl.*``, ``sasl.*``), in
+order, without the cluster's alias prefix."""
+_CLIENT_KEY = re.compile(r"(security\.protocol|ssl\.[a-z0-9.]+|sasl\.[a-z0-9.]+)")
 
 SEPARATOR = "."
 """``replication.policy.separator`` of the default policy: why an alias may hold no dot."""
@@ -134,10 +157,25 @@ class MirrorLink:
     """Replication factor of the copies and of MM2's internal topics (1 on the local stack)."""
     tasks_max: int = 1
     """MM2 tasks: the mirrored topics have one partition each, so one task suffices."""
+    source_client: ClientProperties = ()
+    """How MM2 connects to the source cluster: the partner's TLS and SASL client settings for
+    MM2's principal there (empty: plaintext, no authentication)."""
+    target_client: ClientProperties = ()
+    """How MM2 connects to the target cluster (our own)."""
 
     def __post_init__(self) -> None:
         check_alias(self.source)
         check_alias(self.target)
+        for attr in ("source_client", "target_client"):
+            # Normalised: a link read back from JSON holds lists.
+            pairs = tuple((str(k), str(v)) for k, v in getattr(self, attr))
+            object.__setattr__(self, attr, pairs)
+            for key, text in pairs:
+                if not _CLIENT_KEY.fullmatch(key) or "\n" in text or not text:
+                    raise MirrorError(
+                        f"mirror link {self.name}: {attr} {key}: want security.protocol, ssl.* "
+                        "or sasl.* with a one-line value"
+                    )
         if self.source == self.target:
             raise MirrorError(f"mirror link {self.source} -> {self.target}: want two clusters")
         for what, bootstrap in (
@@ -230,6 +268,7 @@ def mm2_settings(link: MirrorLink) -> tuple[Setting, ...]:
         Setting("clusters", f"{src}, {tgt}", "the two clusters of this one direction"),
         Setting(f"{src}.bootstrap.servers", link.source_bootstrap, "the partner we copy from"),
         Setting(f"{tgt}.bootstrap.servers", link.target_bootstrap, "our cluster, written to"),
+        *_client_settings(link),
         Setting(f"{flow}.enabled", "true", "the one flow this process runs"),
         Setting(
             f"{tgt}->{src}.enabled",
@@ -330,6 +369,26 @@ def mm2_settings(link: MirrorLink) -> tuple[Setting, ...]:
     )
 
 
+def _client_settings(link: MirrorLink) -> tuple[Setting, ...]:
+    """The security settings of both clusters, ``<alias>.<key>`` (MM2 copies them to the
+    producer, consumer and admin clients of that cluster and to the worker of the target),
+    and the config provider when a value refers to a secret file."""
+    settings = [
+        Setting(f"{alias}.{key}", value, why)
+        for alias, pairs, why in (
+            (link.source, link.source_client, "how MM2 authenticates to the partner's cluster"),
+            (link.target, link.target_client, "how MM2 authenticates to our cluster"),
+        )
+        for key, value in pairs
+    ]
+    if any("${dir:" in s.value for s in settings):
+        settings += [
+            Setting(key, value, "resolves ${dir:<folder>:<file>}: secrets stay in their files")
+            for key, value in CONFIG_PROVIDERS
+        ]
+    return tuple(settings)
+
+
 def mm2_properties(link: MirrorLink) -> dict[str, str]:
     """The settings of :func:`mm2_settings` as ``key -> value``, in that order."""
     return {setting.key: setting.value for setting in mm2_settings(link)}
@@ -354,18 +413,22 @@ def links_for(
     prefix_pattern: str | None = None,
     refresh_seconds: int = 60,
     replication_factor: int = 3,
+    clients: Mapping[str, ClientProperties] | None = None,
 ) -> tuple[MirrorLink, MirrorLink]:
     """The two links of a two-party deployment: ``bootstraps`` maps each party id (the
     agreement's, in its order: seller, buyer) to its cluster; each party id is its cluster's
     alias. ``rest_ports`` maps a party to the internal REST port of the MM2 that runs next to
-    its cluster (default 8083 for both: one per host). Returns (seller -> buyer, buyer ->
-    seller)."""
+    its cluster (default 8083 for both: one per host). ``clients`` maps a party to the client
+    properties every MM2 uses for its cluster (one MM2 principal per cluster, as on the local
+    stack; each party of a real deployment renders its own link with ``bilat mirror config``).
+    Returns (seller -> buyer, buyer -> seller)."""
     if len(bootstraps) != 2:
         raise MirrorError(
             f"mirroring links two parties: got {len(bootstraps)} ({', '.join(bootstraps)})"
         )
     (first, first_kafka), (second, second_kafka) = bootstraps.items()
     ports = rest_ports or {}
+    security = clients or {}
 
     def link(source: str, source_kafka: str, target: str, target_kafka: str) -> MirrorLink:
         return MirrorLink(
@@ -378,6 +441,8 @@ def links_for(
             rest_port=ports.get(target, 8083),
             refresh_seconds=refresh_seconds,
             replication_factor=replication_factor,
+            source_client=tuple(security.get(source, ())),
+            target_client=tuple(security.get(target, ())),
         )
 
     return (

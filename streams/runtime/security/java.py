@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from streams.reconcile.mirroring import CONFIG_PROVIDERS, DIRECTORY_CONFIG_PROVIDER
 from streams.runtime.security.settings import KafkaSecurity, SecuritySettingsError, read_secret
 
 __all__ = [
@@ -20,9 +21,6 @@ _JAVA_LOGIN_MODULES = {
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
 }
-DIRECTORY_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
-"""Kafka's config provider that substitutes ``${dir:<folder>:<file>}`` with the file's content:
-how MM2's properties name a secret without holding it."""
 
 
 def _dir_reference(path: Path) -> str:
@@ -86,10 +84,7 @@ def java_client_properties(security: KafkaSecurity, prefix: str = "") -> dict[st
     return out
 
 
-JAVA_CONFIG_PROVIDERS: Mapping[str, str] = {
-    "config.providers": "dir",
-    "config.providers.dir.class": DIRECTORY_CONFIG_PROVIDER,
-}
+JAVA_CONFIG_PROVIDERS: Mapping[str, str] = dict(CONFIG_PROVIDERS)
 """The top-level MM2 properties that make ``${dir:...}`` references resolve."""
 
 

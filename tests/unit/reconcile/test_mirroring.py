@@ -189,3 +189,63 @@ def test_a_link_mm2_cannot_run_is_refused_saying_why(
     with pytest.raises(MirrorError, match=re.escape(message)) as caught:
         _link(**overrides)
     assert isinstance(caught.value, StackError)
+
+
+# --- security of both clusters -------------------------------------------------------------
+
+SOURCE_CLIENT = (
+    ("security.protocol", "SASL_SSL"),
+    ("ssl.truststore.type", "PEM"),
+    ("ssl.truststore.location", "/etc/bilat/partner-ca.pem"),
+    ("sasl.mechanism", "SCRAM-SHA-512"),
+    (
+        "sasl.jaas.config",
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="dcc-mm2" password="${dir:/run/secrets:partner}";',
+    ),
+)
+TARGET_CLIENT = (("security.protocol", "SSL"), ("ssl.truststore.location", "/etc/bilat/ca.pem"))
+
+
+def test_plaintext_links_render_no_security_setting() -> None:
+    keys = set(mm2_properties(_link()))
+    assert not any(".security." in k or ".ssl." in k or ".sasl." in k for k in keys)
+    assert "config.providers" not in keys
+
+
+def test_each_cluster_gets_its_own_client_settings_and_the_config_provider() -> None:
+    props = mm2_properties(_link(source_client=SOURCE_CLIENT, target_client=TARGET_CLIENT))
+    assert props["hgc.security.protocol"] == "SASL_SSL"
+    assert props["hgc.sasl.jaas.config"].endswith('password="${dir:/run/secrets:partner}";')
+    assert props["hgc.ssl.truststore.location"] == "/etc/bilat/partner-ca.pem"
+    assert props["dcc.security.protocol"] == "SSL"
+    assert props["dcc.ssl.truststore.location"] == "/etc/bilat/ca.pem"
+    assert props["config.providers"] == "dir"
+    assert props["config.providers.dir.class"].endswith("DirectoryConfigProvider")
+    assert "sasl.jaas.config" not in props  # only per cluster, never for both at once
+
+
+def test_a_link_read_back_from_json_is_the_same_link() -> None:
+    import dataclasses
+    import json
+
+    link = _link(source_client=SOURCE_CLIENT, target_client=TARGET_CLIENT)
+    again = MirrorLink(**json.loads(json.dumps(dataclasses.asdict(link))))
+    assert again == link
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [("bootstrap.servers", "x:1"), ("group.id", "g"), ("ssl.truststore.location", "a\nb")],
+)
+def test_client_settings_are_only_security_settings(pair: tuple[str, str]) -> None:
+    with pytest.raises(MirrorError, match=r"want security\.protocol"):
+        _link(source_client=(pair,))
+
+
+def test_links_for_hands_each_cluster_its_client_settings() -> None:
+    forward, back = links_for(
+        {"hgc": HGC, "dcc": DCC}, clients={"hgc": TARGET_CLIENT, "dcc": SOURCE_CLIENT}
+    )
+    assert (forward.source_client, forward.target_client) == (TARGET_CLIENT, SOURCE_CLIENT)
+    assert (back.source_client, back.target_client) == (SOURCE_CLIENT, TARGET_CLIENT)
