@@ -54,6 +54,8 @@ class Settings:
     ``BILAT_AGREEMENT``           agreement YAML                   the packaged example [1]_
     ``BILAT_SCHEMA_REGISTRY``     Confluent registry URL           none: single-object encoding
     ``BILAT_PARTITIONS``          partitions of new topics         ``4``
+    ``BILAT_REPLICATION_FACTOR``  replicas of new topics           ``1`` (one local broker);
+                                                                   ``3`` in production
     ``BILAT_RUN_DIR``             logs, pid files, worker state    ``.bilat/run`` [2]_
     ``BILAT_KAFKA_*``             Kafka TLS and SASL [3]_          plaintext, no authentication
     ``BILAT_PARTNER_KAFKA_*``     the same for the partner's       plaintext, no authentication
@@ -74,6 +76,9 @@ class Settings:
     agreement: Path = DEFAULT_AGREEMENT
     schema_registry: str | None = None
     partitions: int = 4
+    replication_factor: int = 1
+    """Replicas of the topics Bilat creates; 1 suits one local broker, a production cluster
+    wants 3 (with ``min.insync.replicas`` 2 on the brokers)."""
     run_dir: Path = DEFAULT_RUN_DIR
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     """How clients authenticate to ``kafka`` (``BILAT_KAFKA_*``)."""
@@ -98,6 +103,7 @@ class Settings:
             agreement=Path(env.get("BILAT_AGREEMENT", str(DEFAULT_AGREEMENT))),
             schema_registry=env.get("BILAT_SCHEMA_REGISTRY") or None,
             partitions=int(env.get("BILAT_PARTITIONS", "4")),
+            replication_factor=int(env.get("BILAT_REPLICATION_FACTOR", "1")),
             run_dir=Path(env.get("BILAT_RUN_DIR", str(DEFAULT_RUN_DIR))),
             security=KafkaSecurity.from_env(env),
             partner_security=KafkaSecurity.from_env(env, PARTNER_ENV_PREFIX),

@@ -38,7 +38,7 @@ def ensure_topics(
         ) from exc
     wanted = [
         NewTopic(settings.topic(name), num_partitions=_partitions(name, settings),
-                 replication_factor=1, config=topic_config(name))
+                 replication_factor=settings.replication_factor, config=topic_config(name))
         for name in names
         if settings.topic(name) not in existing
     ]  # fmt: skip
