@@ -147,3 +147,24 @@ def settings(kafka_bootstrap: str, redis_url: str, topic_prefix: str, tmp_path: 
         run_dir=tmp_path,
         partitions=2,
     )
+
+
+# --- the secured stack (issue 14): its own clusters, Redis and run folder -------------------
+
+SECURE_RUN_DIR = REPO / ".bilat" / "test-run-secure"
+SECURE_PORTS = {"hgc": 39892, "dcc": 39992}
+"""SASL_SSL ports of the secured pair (controller +1, mutual TLS +2, its MM2's REST +10)."""
+SECURE_REDIS_PORT = 39879
+
+
+@pytest.fixture(scope="session")
+def secure_stack() -> Iterator[object]:
+    """Two secured clusters (``hgc``, ``dcc``: TLS, SCRAM, ACLs), a TLS Redis with ACL users
+    and MirrorMaker 2 both ways with the partners' principals, in ``.bilat/test-run-secure``;
+    started once per session (about 15 s), and at the end only what this session started is
+    stopped. See :class:`tests.secure_stack.SecureStack`."""
+    from tests.secure_stack import start_secure_stack
+
+    stack, started = start_secure_stack(SECURE_RUN_DIR, SECURE_PORTS, SECURE_REDIS_PORT)
+    yield stack
+    stack.stop(started)

@@ -8,7 +8,7 @@ them. Any :class:`~streams.core.errors.StackError` becomes a red message on stde
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 from rich.table import Table
 
 from streams.cli.common import stdout_console
@@ -29,7 +30,8 @@ from streams.devstack.localstack import (
     ServiceStatus,
 )
 from streams.devstack.procs import LOOPBACK, port_accepts
-from streams.runtime.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, PARTY_PORT_STEP
+from streams.devstack.secure import SecureFiles
+from streams.runtime.config import DEFAULT_BASE_PORT, DEFAULT_PARTIES, PARTY_PORT_STEP, Settings
 
 __all__ = [
     "Probe",
@@ -47,6 +49,9 @@ __all__ = [
 ]
 
 REDIS_NAME = "redis"
+SECURE_BASE_PORT = 9492
+"""`bilat up --secure`: hgc's SASL_SSL port (controller +1, mutual TLS +2), dcc's +100."""
+SECURE_REDIS_PORT = 6391
 EXIT_STACK_ERROR = 2
 EXIT_SOME_STOPPED = 3
 
@@ -134,12 +139,20 @@ def base_port_option(help_text: str) -> Callable[[click.decorators.FC], click.de
     show_default=True,
     help="Start MirrorMaker 2 both ways between two parties (see `bilat mirror --help`).",
 )
+@click.option(
+    "--secure",
+    is_flag=True,
+    help="Start the secured stack instead: TLS, SCRAM users, ACLs per role, Redis with TLS "
+    f"and users, on other ports (Kafka {SECURE_BASE_PORT} and +100, Redis "
+    f"{SECURE_REDIS_PORT} by default), next to the plain one; prints the client settings.",
+)
 @run_dir_option
 def up_command(
     parties: tuple[str, ...],
     base_port: int,
     redis_port: int,
     mirror: bool,
+    secure: bool,
     run_dir: Path | None,
 ) -> None:
     """Start the local stack: one Kafka cluster per party, Redis, and MirrorMaker 2.
@@ -158,17 +171,20 @@ def up_command(
       bilat up --no-mirror                      brokers and Redis only
       bilat up --party hgc                      one cluster only (nothing to mirror)
       bilat up --base-port 29092 --redis-port 29379 --run-dir /tmp/bilat
+      bilat up --secure                         hgc on 9492 (SASL_SSL; mTLS on 9494), dcc on
+                                                9592, Redis TLS on 6391, mirrors, ACLs
     """
     from streams.cli.mirror import local_links, start_mirrors  # imports this module
 
     chosen = parties or DEFAULT_PARTIES
+    if secure:
+        base = SECURE_BASE_PORT if base_port == DEFAULT_BASE_PORT else base_port
+        port = SECURE_REDIS_PORT if redis_port == DEFAULT_REDIS_PORT else redis_port
+        _up_secure(chosen, base, port, mirror, run_dir)
+        return
     console = Console(highlight=False)
     with stack_errors(), console.status("starting the local stack…") as spinner:
-
-        def progress(message: str) -> None:
-            console.print(f"[dim]{escape(message)}[/dim]")
-            spinner.update(escape(message))
-
+        progress = _reporter(console, spinner)
         stack = LocalStack(run_dir=run_dir, progress=progress)
         started = [stack.kafka_up(spec).started for spec in party_specs(chosen, base_port)]
         started.append(stack.redis_up(RedisSpec(name=REDIS_NAME, port=redis_port)).started)
@@ -180,6 +196,85 @@ def up_command(
     console.print(status_table(stack.status(), stack.run_dir))
     if not any(started):
         console.print("everything was already running: nothing started")
+
+
+def _reporter(console: Console, spinner: Status) -> Callable[[str], None]:
+    """A progress callback printing each message dimmed and showing it on the spinner."""
+
+    def progress(message: str) -> None:
+        console.print(f"[dim]{escape(message)}[/dim]")
+        spinner.update(escape(message))
+
+    return progress
+
+
+def _up_secure(
+    parties: Sequence[str], base_port: int, redis_port: int, mirror: bool, run_dir: Path | None
+) -> None:
+    """``bilat up --secure``: see :mod:`streams.devstack.secure`."""
+    from streams.cli.mirror import local_links  # imports this module
+    from streams.devstack import secure
+
+    console = Console(highlight=False)
+    with stack_errors(), console.status("starting the secured local stack…") as spinner:
+        progress = _reporter(console, spinner)
+        stack = LocalStack(run_dir=run_dir, progress=progress)
+        specs = {}
+        names = [secure.broker_name(f"{party}-secure") for party in parties]
+        files = secure.ensure_secure_files(stack.run_dir, [*names, "redis"])
+        for index, party in enumerate(parties):
+            port = base_port + PARTY_PORT_STEP * index
+            specs[party] = secure.kafka_spec(files, f"{party}-secure", port)
+            stack.kafka_up(specs[party])
+        stack.redis_up(secure.redis_spec(files, "redis-secure", redis_port))
+        for party, spec in specs.items():
+            partner = next((p for p in parties if p != party), party)
+            admin = secure.client_config(files, spec, secure.ADMIN, "mtls")
+            progress(f"creating {party}'s topics and granting each role its ACLs…")
+            secure.create_topics(admin, "", partitions=4)
+            app_id = Settings.from_env({}, party=party).app_id
+            secure.apply_acls(admin, topic_prefix="", app_id=app_id, partner=partner)
+        if mirror and len(parties) == 2:
+            progress("starting MirrorMaker 2 both ways (about 10 s)…")
+            links = local_links(parties, base_port)
+            for link in links:
+                access = secure.mirror_access(files, link, specs[link.source], specs[link.target])
+                stack.mirror_up(link, access=access)
+    console.print(status_table(stack.status(), stack.run_dir))
+    console.print(secure_settings_text(files, specs, redis_port), markup=False, soft_wrap=True)
+
+
+def secure_settings_text(
+    files: SecureFiles, specs: Mapping[str, KafkaSpec], redis_port: int
+) -> str:
+    """What `bilat up --secure` prints: the settings of each party's worker (SCRAM) and of its
+    MirrorMaker's source, files only, and how the other roles differ."""
+    from streams.devstack import secure
+
+    lines = [
+        f"secured stack: CA {files.pki.ca}, secrets in {files.folder} (0600).",
+        "Principals (SCRAM user = certificate CN): "
+        + ", ".join(secure.PRINCIPALS)
+        + "; each role's ACLs: streams/devstack/acls.py.",
+        "",
+    ]
+    for party, spec in specs.items():
+        partner = next((p for p in specs if p != party), None)
+        lines.append(f"# {party}'s worker (SASL_SSL, SCRAM-SHA-512)")
+        env = {"BILAT_PARTY": party, **secure.client_env(files, spec, "worker")}
+        if partner is not None:
+            source = secure.client_env(files, specs[partner], "mirror-reader", prefix="PARTNER_")
+            env |= source
+        env |= secure.redis_env(files, redis_port)
+        lines += [f"export {key}={value}" for key, value in env.items()]
+        lines.append("")
+    tls = secure.client_env(files, next(iter(specs.values())), "worker", mode="mtls")
+    lines += [
+        "Other roles: BILAT_KAFKA_USERNAME=<role> and BILAT_KAFKA_PASSWORD_FILE="
+        f"{files.password_file('<role>')}; mutual TLS instead: "
+        + " ".join(f"{k}={v}" for k, v in tls.items()),
+    ]
+    return "\n".join(lines)
 
 
 @click.command(name="down")

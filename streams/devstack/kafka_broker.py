@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 from streams.core import resources
 from streams.core.errors import ServiceStartError, StackError, ToolMissingError
 from streams.devstack import procs
+from streams.devstack.certs import write_secret
 from streams.devstack.procs import LOOPBACK, ServiceFolder
 from streams.devstack.services import (
     ServiceRunner,
@@ -39,6 +40,7 @@ from streams.devstack.services import (
 )
 
 __all__ = [
+    "BrokerSecurity",
     "KafkaHandle",
     "KafkaLauncher",
     "KafkaSpec",
@@ -46,6 +48,7 @@ __all__ = [
     "new_cluster_id",
     "read_kafka_version",
     "render_properties",
+    "secure_properties",
     "server_properties",
 ]
 
@@ -69,6 +72,67 @@ _MVN_ARGS = ("-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerSecurity:
+    """How a secured broker listens and whom it knows (see :func:`secure_properties`).
+
+    Three listeners: SASL_SSL on the spec's ``port`` (SCRAM-SHA-512 over TLS), SSL on
+    ``tls_port`` (mutual TLS: a client certificate is required) and the controller on SSL with
+    mutual TLS too. A certificate's CN is its principal; the broker's own (``principal``) and
+    ``super_users`` bypass ACLs, everyone else gets only what an ACL grants.
+    """
+
+    keystore: Path
+    """PEM file: the broker's private key (PKCS#8, unencrypted) then its certificate."""
+    truststore: Path
+    """PEM file: the CA certificates clients' certificates must chain to."""
+    tls_port: int
+    principal: str
+    """The CN of the broker's certificate: it talks to its own controller as this user."""
+    scram_users: Mapping[str, Path] = field(default_factory=dict)
+    """SCRAM-SHA-512 user -> file holding its password; created when the storage is formatted
+    (``kafka-storage format --add-scram``), so the broker knows them from its first start."""
+    super_users: tuple[str, ...] = ("admin",)
+    probe: Mapping[str, str] = field(default_factory=dict)
+    """librdkafka settings of a super user (mutual TLS on ``tls_port``: file paths, no secret)
+    for the readiness check."""
+
+
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+PRINCIPAL_RULES = "RULE:^(?:.*,)?CN=([^,]+)(?:,.*)?$/$1/,DEFAULT"
+"""A certificate's principal is its CN alone (``O=...,CN=worker`` → ``User:worker``)."""
+
+
+def secure_properties(spec: KafkaSpec, security: BrokerSecurity) -> dict[str, str]:
+    """The listener, TLS, SASL and authorizer settings of a secured broker."""
+    sasl, tls, ctl = spec.port, security.tls_port, spec.controller_port
+    supers = (security.principal, *security.super_users)
+    jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    return {
+        "listeners": (
+            f"SASL_SSL://{LOOPBACK}:{sasl},SSL://{LOOPBACK}:{tls},CONTROLLER://{LOOPBACK}:{ctl}"
+        ),
+        "advertised.listeners": f"SASL_SSL://{LOOPBACK}:{sasl},SSL://{LOOPBACK}:{tls}",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:SSL",
+        "inter.broker.listener.name": "SSL",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(security.keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(security.truststore),
+        "ssl.client.auth": "required",
+        "ssl.endpoint.identification.algorithm": "https",
+        "ssl.principal.mapping.rules": PRINCIPAL_RULES,
+        "listener.name.sasl_ssl.ssl.client.auth": "none",
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "listener.name.sasl_ssl.sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": jaas,
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": ";".join(f"User:{user}" for user in supers),
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+@dataclass(frozen=True, slots=True)
 class KafkaSpec:
     """One single-node Kafka cluster (combined broker and KRaft controller) on loopback."""
 
@@ -84,6 +148,8 @@ class KafkaSpec:
     """Extra JVM options, after the defaults (so ``-Xmx1g`` here wins)."""
     start_timeout: float = 60.0
     """Seconds to wait for the broker to answer."""
+    security: BrokerSecurity | None = None
+    """TLS and SCRAM instead of PLAINTEXT: ``port`` is then the SASL_SSL listener."""
 
     def __post_init__(self) -> None:
         check_name("kafka", self.name)
@@ -94,6 +160,14 @@ class KafkaSpec:
                 f"kafka '{self.name}': port and controller_port are both {self.port}, want two "
                 "different ports"
             )
+        if self.security is not None:
+            tls = self.security.tls_port
+            check_port(f"kafka '{self.name}' TLS", tls)
+            if tls in (self.port, self.controller_port):
+                raise StackError(
+                    f"kafka '{self.name}': TLS port {tls} is also its listener or controller "
+                    "port: want three different ports"
+                )
 
     @property
     def bootstrap(self) -> str:
@@ -143,6 +217,7 @@ def new_cluster_id() -> str:
 
 def server_properties(spec: KafkaSpec, data_dir: Path) -> dict[str, str]:
     """The broker configuration of ``spec``: single-node KRaft on loopback, RF 1 everywhere."""
+    secured = secure_properties(spec, spec.security) if spec.security is not None else {}
     return {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -160,6 +235,7 @@ def server_properties(spec: KafkaSpec, data_dir: Path) -> dict[str, str]:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        **secured,
         **spec.overrides,
     }
 
@@ -195,17 +271,47 @@ def _formatted_cluster_id(data_dir: Path) -> str | None:
     return None
 
 
-def _kafka_answers(port: int, cluster_id: str) -> bool:
-    """True if *our* broker answers a metadata request on ``port`` (its cluster id matches)."""
+def _kafka_answers(port: int, cluster_id: str, client: Mapping[str, str] | None = None) -> bool:
+    """True if *our* broker answers a metadata request on ``port`` (its cluster id matches);
+    ``client`` are the settings of a secured broker's probe (bootstrap included)."""
     if not procs.port_accepts(port):
         return False
     # log_level 0: librdkafka would print every refused connection to stderr.
-    admin = AdminClient({"bootstrap.servers": f"{LOOPBACK}:{port}", "log_level": 0})
+    config = dict(client) if client else {"bootstrap.servers": f"{LOOPBACK}:{port}"}
+    admin = AdminClient({**config, "log_level": 0})
     try:
         metadata = admin.list_topics(timeout=2)
     except KafkaException:
         return False
     return bool(metadata.cluster_id == cluster_id)
+
+
+_SCRAM_SAFE = re.compile(r"[A-Za-z0-9_.~+/-]{8,200}")
+
+
+def _read_password(path: Path) -> str:
+    """A SCRAM password from its file (one final newline dropped); StackError if it holds
+    characters that Kafka's ``--add-scram`` syntax or a Java argument file would misread."""
+    try:
+        password = path.read_text(encoding="utf-8").removesuffix("\n")
+    except OSError as exc:
+        raise StackError(f"cannot read the SCRAM password file {path}: {exc}") from exc
+    if not _SCRAM_SAFE.fullmatch(password):
+        raise StackError(
+            f"the SCRAM password in {path}: want 8-200 characters of letters, digits and "
+            "_.~+/- (generated ones are)"
+        )
+    return password
+
+
+def _probe_client(spec: KafkaSpec) -> dict[str, str] | None:
+    """What the readiness check connects with: None for PLAINTEXT on ``port``."""
+    if spec.security is None:
+        return None
+    return {
+        "bootstrap.servers": f"{LOOPBACK}:{spec.security.tls_port}",
+        **spec.security.probe,
+    }
 
 
 # --- the launcher ----------------------------------------------------------------------------
@@ -286,7 +392,7 @@ class KafkaLauncher(ServiceRunner):
     def _probe(self, state: ServiceState, pid: int) -> Callable[[], bool]:
         if state.kind == "kafka":
             cluster_id = state.cluster_id or ""
-            return lambda: _kafka_answers(state.port, cluster_id)
+            return lambda: _kafka_answers(state.port, cluster_id, state.client)
         return super()._probe(state, pid)
 
     def kafka_up(self, spec: KafkaSpec) -> KafkaHandle:
@@ -300,12 +406,13 @@ class KafkaLauncher(ServiceRunner):
             running = self._running(svc, spec.port, spec.start_timeout)
             if running is not None:
                 return self._kafka_handle(svc, *running, started=False)
-            self._require_free(
-                {
-                    spec.port: f"{svc.label} listener",
-                    spec.controller_port: f"{svc.label} controller",
-                }
-            )
+            ports = {
+                spec.port: f"{svc.label} listener",
+                spec.controller_port: f"{svc.label} controller",
+            }
+            if spec.security is not None:
+                ports[spec.security.tls_port] = f"{svc.label} TLS listener"
+            self._require_free(ports)
             props_path = svc.path / "server.properties"
             header = f"written by bilat for {svc.label}; `bilat up` rewrites it"
             props_path.write_text(
@@ -319,7 +426,8 @@ class KafkaLauncher(ServiceRunner):
                 address=spec.bootstrap,
                 controller_port=spec.controller_port,
                 kafka_version=self.kafka_version,
-                cluster_id=self._format_storage(svc, props_path, log_start),
+                cluster_id=self._format_storage(svc, props_path, log_start, spec.security),
+                client=_probe_client(spec),
             )
             write_state(svc, state)
             argv = self._java_command(*KAFKA_JVM, *spec.jvm_options, "kafka.Kafka", str(props_path))
@@ -330,22 +438,43 @@ class KafkaLauncher(ServiceRunner):
         """Stop the cluster ``name``; True if it stopped something, False if nothing ran."""
         return self._down(self._service("kafka", name))
 
-    def _format_storage(self, svc: ServiceFolder, props: Path, log_start: int) -> str:
+    def _format_storage(
+        self,
+        svc: ServiceFolder,
+        props: Path,
+        log_start: int,
+        security: BrokerSecurity | None = None,
+    ) -> str:
         """Format ``data/`` once with a new cluster id; return the id it is formatted with.
 
         Kafka 4.x validates the whole broker configuration here, so a bad override fails now,
-        before any broker starts.
+        before any broker starts. A secured broker's SCRAM users are created here by Kafka's
+        own tool (``--add-scram``); their passwords reach it in a Java argument file (mode
+        0600, removed after), never on a command line.
         """
         existing = _formatted_cluster_id(svc.path / "data")
         if existing is not None:
             return existing
         cluster_id = new_cluster_id()
-        storage_tool = ("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props))
-        command = self._java_command(*storage_tool, "--ignore-formatted")
-        with svc.log_path.open("ab") as log:
-            result = subprocess.run(
-                command, cwd=svc.path, stdout=log, stderr=subprocess.STDOUT, check=False
-            )
+        storage_tool = ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
+        storage_tool.append("--ignore-formatted")
+        argfile = svc.path / ".format-args"
+        if security is not None and security.scram_users:
+            for user, password_file in sorted(security.scram_users.items()):
+                password = _read_password(password_file)
+                scram = f"{SCRAM_MECHANISM}=[name={user},password={password}]"
+                storage_tool += ["--add-scram", scram]
+            write_secret(argfile, "\n".join(f'"{arg}"' for arg in storage_tool) + "\n")
+            command = self._java_command(f"@{argfile}")
+        else:
+            command = self._java_command(*storage_tool)
+        try:
+            with svc.log_path.open("ab") as log:
+                result = subprocess.run(
+                    command, cwd=svc.path, stdout=log, stderr=subprocess.STDOUT, check=False
+                )
+        finally:
+            argfile.unlink(missing_ok=True)
         if result.returncode != 0:
             reason = f"formatting its storage failed (exit {result.returncode})"
             raise ServiceStartError(svc.start_failure(reason, log_start))

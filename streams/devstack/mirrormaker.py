@@ -32,6 +32,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-d
 
 from streams.core.errors import MirrorError, StackError
 from streams.devstack import procs
+from streams.devstack.certs import write_secret
 from streams.devstack.kafka_broker import KafkaLauncher
 from streams.devstack.procs import ServiceFolder
 from streams.devstack.services import ServiceState, write_state
@@ -48,6 +49,7 @@ __all__ = [
     "MM2_JVM",
     "MM2_START_TIMEOUT",
     "REST_PORT_OFFSET",
+    "MirrorAccess",
     "MirrorHandle",
     "MirrorLauncher",
     "MirrorStatus",
@@ -161,8 +163,28 @@ class MirrorStatus:
 # --- reading the clusters --------------------------------------------------------------------
 
 
-def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+@dataclass(frozen=True, slots=True)
+class MirrorAccess:
+    """How a secured link is reached: librdkafka settings of a client allowed to inspect each
+    cluster (the launcher's readiness and status checks; file paths, never a secret), and the
+    extra ``mm2.properties`` entries that give MM2 its own credentials on both clusters
+    (passwords only by reference to files, e.g. ``${dir:<folder>:<file>}``)."""
+
+    source: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    target: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    properties: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def client(self, which: str, bootstrap: str) -> dict[str, str]:
+        """Settings for the ``source`` or ``target`` cluster (its bootstrap unless overridden)."""
+        extra = self.source if which == "source" else self.target
+        return {"bootstrap.servers": bootstrap, **extra}
+
+
+_PLAIN = MirrorAccess()
+
+
+def _admin(bootstrap: str, access: MirrorAccess = _PLAIN, which: str = "target") -> AdminClient:
+    return AdminClient({**access.client(which, bootstrap), "log_level": 0})
 
 
 def _partitions(admin: AdminClient, bootstrap: str, what: str) -> dict[str, int]:
@@ -202,10 +224,11 @@ def _end_offsets(admin: AdminClient, topics: Mapping[str, int]) -> dict[str, int
     return ends
 
 
-def mirror_lag(link: MirrorLink) -> list[TopicLag]:
+def mirror_lag(link: MirrorLink, access: MirrorAccess = _PLAIN) -> list[TopicLag]:
     """Every source topic ``link`` mirrors, with its end offset and its copy's (by source topic
     name). Raises MirrorError when a cluster does not answer."""
-    source_admin, target_admin = _admin(link.source_bootstrap), _admin(link.target_bootstrap)
+    source_admin = _admin(link.source_bootstrap, access, "source")
+    target_admin = _admin(link.target_bootstrap, access, "target")
     on_source = _partitions(source_admin, link.source_bootstrap, f"source ({link.source})")
     on_target = _partitions(target_admin, link.target_bootstrap, f"target ({link.target})")
     mirrored = {t: n for t, n in sorted(on_source.items()) if is_mirrored(link, t)}
@@ -219,12 +242,14 @@ def mirror_lag(link: MirrorLink) -> list[TopicLag]:
     ]
 
 
-def connector_state(link: MirrorLink, timeout: float = _CLIENT_TIMEOUT) -> SourceState | None:
+def connector_state(
+    link: MirrorLink, timeout: float = _CLIENT_TIMEOUT, access: MirrorAccess = _PLAIN
+) -> SourceState | None:
     """The latest states MM2 recorded for the link's source connector and tasks, read from its
     status topic on the target (``mm2-status.<source>.internal``, compacted JSON). None if the
     topic does not exist yet (MM2 never started)."""
     status_topic = internal_topics(link.source)[2]
-    admin = _admin(link.target_bootstrap)
+    admin = _admin(link.target_bootstrap, access)
     partitions = _partitions(admin, link.target_bootstrap, f"target ({link.target})")
     if status_topic not in partitions:
         return None
@@ -237,7 +262,7 @@ def connector_state(link: MirrorLink, timeout: float = _CLIENT_TIMEOUT) -> Sourc
     latest: dict[str, dict[str, object]] = {}
     consumer = Consumer(
         {
-            "bootstrap.servers": link.target_bootstrap,
+            **access.client("target", link.target_bootstrap),
             "group.id": f"bilat-mirror-status-{uuid.uuid4().hex[:8]}",  # never committed
             "enable.auto.commit": False,
             "log_level": 0,
@@ -326,10 +351,11 @@ class MirrorLauncher(KafkaLauncher):
 
     def _probe(self, state: ServiceState, pid: int) -> Callable[[], bool]:
         if state.kind == "mm2":
-            link = self._recorded_link(self._service("mm2", state.name))
+            svc = self._service("mm2", state.name)
+            link, access = self._recorded_link(svc), self._recorded_access(svc)
             if link is None:
                 return lambda: False
-            return lambda: _connect_topics_exist(link)
+            return lambda: _connect_topics_exist(link, access)
         return super()._probe(state, pid)
 
     def mirror_up(
@@ -337,6 +363,7 @@ class MirrorLauncher(KafkaLauncher):
         link: MirrorLink,
         timeout: float = MM2_START_TIMEOUT,
         jvm_options: Sequence[str] = (),
+        access: MirrorAccess | None = None,
     ) -> MirrorHandle:
         """Start the MM2 of ``link`` and wait until it mirrors (see the module docstring), or
         return the running one. A running MM2 with other settings is restarted.
@@ -345,11 +372,15 @@ class MirrorLauncher(KafkaLauncher):
         exited or its Connect topics never appeared), MirrorError (its connector failed, or
         mirrored topics still miss on the target at the deadline; the message names them with
         the lines of mm2.log about them). On failure the process is stopped.
+
+        ``access`` reaches secured clusters (see :class:`MirrorAccess`); it is recorded with
+        the link (``access.json``, mode 0600), so status checks use it too.
         """
         began = time.monotonic()
+        access = access or _PLAIN
         svc = self._service("mm2", link.name)
         header = f"written by bilat for {svc.label} ({link.flow}); `bilat mirror up` rewrites it"
-        rendered = render_mm2_properties(link, header)
+        rendered = render_mm2_properties(link, header) + _render_extra(access.properties)
         props_path = svc.path / "mm2.properties"
         with svc.locked():
             pid = svc.live_pid()
@@ -358,13 +389,14 @@ class MirrorLauncher(KafkaLauncher):
                 self._stop(svc, pid)
             running = self._running(svc, link.rest_port, timeout)
             if running is not None:
-                self._await_mirroring(svc, link, running[1], timeout, log_start=None)
+                self._await_mirroring(svc, link, running[1], timeout, None, access)
                 return self._handle(svc, link, running[1], False, began)
             self._require_free({link.rest_port: f"{svc.label} internal REST"})
-            props_path.write_text(rendered, encoding="utf-8")
+            write_secret(props_path, rendered)
             (svc.path / "link.json").write_text(
                 json.dumps(dataclasses.asdict(link), indent=2) + "\n", encoding="utf-8"
             )
+            write_secret(svc.path / "access.json", json.dumps(dataclasses.asdict(access)))
             state = ServiceState(
                 kind="mm2",
                 name=link.name,
@@ -383,7 +415,8 @@ class MirrorLauncher(KafkaLauncher):
                 link.target,
             )
             pid = self._launch(svc, state, argv, timeout, log_start)
-            self._await_mirroring(svc, link, pid, timeout - (time.monotonic() - began), log_start)
+            left = timeout - (time.monotonic() - began)
+            self._await_mirroring(svc, link, pid, left, log_start, access)
             return self._handle(svc, link, pid, True, began)
 
     def mirror_up_all(
@@ -419,9 +452,10 @@ class MirrorLauncher(KafkaLauncher):
             problems.append(f"mm2 '{link.name}' is not running: start it with `bilat mirror up`")
         source: SourceState | None = None
         topics: list[TopicLag] = []
+        access = self._recorded_access(svc)
         try:
-            source = connector_state(link)
-            topics = mirror_lag(link)
+            source = connector_state(link, access=access)
+            topics = mirror_lag(link, access)
         except MirrorError as exc:
             problems.append(str(exc))
         problems += _connector_problems(link, source, running=pid is not None)
@@ -450,6 +484,7 @@ class MirrorLauncher(KafkaLauncher):
         pid: int,
         timeout: float,
         log_start: int | None,
+        access: MirrorAccess = _PLAIN,
     ) -> None:
         """Wait until the source connector runs and every mirrored topic has its copy; on a
         failure or at the deadline, stop the process and raise MirrorError saying why."""
@@ -460,8 +495,8 @@ class MirrorLauncher(KafkaLauncher):
                 reason = "its process exited"
                 break
             try:
-                source = connector_state(link)
-                lags = mirror_lag(link)
+                source = connector_state(link, access=access)
+                lags = mirror_lag(link, access)
             except MirrorError as exc:
                 source, lags, reason = None, [], str(exc)
             else:
@@ -495,6 +530,12 @@ class MirrorLauncher(KafkaLauncher):
         """Stop ``pid`` (ours) while the caller holds the service's lock."""
         procs.stop_process(pid, lambda: svc.owns(pid), timeout=30.0)
         svc.clear_pid()
+
+    def _recorded_access(self, svc: ServiceFolder) -> MirrorAccess:
+        try:
+            return MirrorAccess(**json.loads((svc.path / "access.json").read_text("utf-8")))
+        except (OSError, ValueError, TypeError):
+            return _PLAIN
 
     def _recorded_link(self, svc: ServiceFolder) -> MirrorLink | None:
         try:
@@ -530,10 +571,21 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def _connect_topics_exist(link: MirrorLink) -> bool:
+def _render_extra(properties: Mapping[str, str]) -> str:
+    """Extra ``mm2.properties`` entries (a secured link's client settings), after the link's."""
+    if not properties:
+        return ""
+    lines = ["", "# how MM2 reaches the secured clusters (bilat up --secure)"]
+    for key, value in properties.items():
+        lines.append(f"{key}={value.replace(chr(92), chr(92) * 2)}")
+    return "\n".join(lines) + "\n"
+
+
+def _connect_topics_exist(link: MirrorLink, access: MirrorAccess = _PLAIN) -> bool:
     """True once MM2's Connect topics exist on the target: its herder has started."""
     try:
-        topics = _partitions(_admin(link.target_bootstrap), link.target_bootstrap, "target")
+        admin = _admin(link.target_bootstrap, access)
+        topics = _partitions(admin, link.target_bootstrap, "target")
     except MirrorError:
         return False
     return all(topic in topics for topic in internal_topics(link.source))

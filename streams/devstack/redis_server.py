@@ -26,7 +26,7 @@ from streams.devstack.services import (
     write_state,
 )
 
-__all__ = ["DEFAULT_REDIS_PORT", "RedisHandle", "RedisLauncher", "RedisSpec"]
+__all__ = ["DEFAULT_REDIS_PORT", "RedisHandle", "RedisLauncher", "RedisSpec", "RedisTls"]
 
 DEFAULT_REDIS_PORT = 6390
 """Not 6379: installing Debian's redis-server may start a system Redis there."""
@@ -41,6 +41,24 @@ _REDIS_ARGS = ("--bind", LOOPBACK, "--daemonize", "no", "--save", "", "--appendo
 
 
 @dataclass(frozen=True, slots=True)
+class RedisTls:
+    """A Redis that listens on TLS only and knows users from an ACL file.
+
+    The port of the spec is then a TLS port (``--port 0 --tls-port``); clients may present a
+    certificate from ``ca`` (``tls-auth-clients optional``) and must log in as a user of
+    ``acl_file`` (the ``default`` user is off there). ``probe_user`` and its password file are
+    what the readiness check logs in with.
+    """
+
+    cert: Path
+    key: Path
+    ca: Path
+    acl_file: Path
+    probe_user: str
+    probe_password_file: Path
+
+
+@dataclass(frozen=True, slots=True)
 class RedisSpec:
     """One ``redis-server`` on loopback, append-only file on, RDB snapshots off."""
 
@@ -49,6 +67,8 @@ class RedisSpec:
     port: int = DEFAULT_REDIS_PORT
     start_timeout: float = 15.0
     """Seconds to wait for it to answer."""
+    tls: RedisTls | None = None
+    """TLS and ACL users instead of plain TCP without a password."""
 
     def __post_init__(self) -> None:
         check_name("redis", self.name)
@@ -56,8 +76,31 @@ class RedisSpec:
 
     @property
     def url(self) -> str:
-        """URL for ``redis.Redis.from_url`` (database 0)."""
+        """URL for ``redis.Redis.from_url`` (database 0); ``rediss://user@`` when secured."""
+        if self.tls is not None:
+            return f"rediss://{self.tls.probe_user}@{LOOPBACK}:{self.port}/0"
         return f"redis://{LOOPBACK}:{self.port}/0"
+
+    def server_args(self) -> list[str]:
+        """The listening and security options of ``redis-server`` for this spec."""
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        tls = self.tls
+        return [
+            "--port", "0",
+            "--tls-port", str(self.port),
+            "--tls-cert-file", str(tls.cert),
+            "--tls-key-file", str(tls.key),
+            "--tls-ca-cert-file", str(tls.ca),
+            "--tls-auth-clients", "optional",
+            "--aclfile", str(tls.acl_file),
+        ]  # fmt: skip
+
+    def probe_client(self) -> dict[str, str] | None:
+        """What the readiness check needs besides the URL (paths, no secret); None if plain."""
+        if self.tls is None:
+            return None
+        return {"ca": str(self.tls.ca), "password_file": str(self.tls.probe_password_file)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +115,19 @@ class RedisHandle:
     """True if this call started it, False if it was already running."""
 
 
-def _redis_answers(url: str, pid: int) -> bool:
-    """True if the Redis at ``url`` answers and is process ``pid`` (not some other Redis)."""
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+def _redis_answers(url: str, pid: int, probe: dict[str, str] | None = None) -> bool:
+    """True if the Redis at ``url`` answers and is process ``pid`` (not some other Redis);
+    ``probe`` holds a secured one's CA and password file."""
+    password, ca = None, None
+    if probe is not None:
+        try:
+            password = Path(probe["password_file"]).read_text(encoding="utf-8").strip()
+        except (OSError, KeyError):
+            return False
+        ca = probe.get("ca")
+    client = redis.Redis.from_url(
+        url, socket_timeout=1, socket_connect_timeout=1, password=password, ssl_ca_certs=ca
+    )
     try:
         info = client.info("server")
     except redis.RedisError:
@@ -89,7 +142,7 @@ class RedisLauncher(ServiceRunner):
 
     def _probe(self, state: ServiceState, pid: int) -> Callable[[], bool]:
         if state.kind == "redis":
-            return lambda: _redis_answers(state.address, pid)
+            return lambda: _redis_answers(state.address, pid, state.client)
         return super()._probe(state, pid)
 
     def redis_up(self, spec: RedisSpec) -> RedisHandle:
@@ -104,10 +157,16 @@ class RedisLauncher(ServiceRunner):
                 return self._redis_handle(svc, *running, started=False)
             self._require_free({spec.port: svc.label})
             server = self._redis_server()
-            state = ServiceState(kind="redis", name=spec.name, port=spec.port, address=spec.url)
+            state = ServiceState(
+                kind="redis",
+                name=spec.name,
+                port=spec.port,
+                address=spec.url,
+                client=spec.probe_client(),
+            )
             write_state(svc, state)
             log_start = svc.begin_log("starting redis-server")
-            argv = [server, "--port", str(spec.port), "--dir", str(svc.path), *_REDIS_ARGS]
+            argv = [server, *spec.server_args(), "--dir", str(svc.path), *_REDIS_ARGS]
             pid = self._launch(svc, state, argv, spec.start_timeout, log_start)
             return self._redis_handle(svc, state, pid, started=True)
 

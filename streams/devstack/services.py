@@ -95,6 +95,8 @@ class ServiceState:
     controller_port: int | None = None
     cluster_id: str | None = None
     kafka_version: str | None = None
+    client: dict[str, str] | None = None
+    """A secured service's probe settings (file paths, never a secret); None when plain."""
 
 
 def read_state(folder: ServiceFolder) -> ServiceState | None:
