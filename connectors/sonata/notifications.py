@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -306,7 +307,27 @@ def _payload(
         value = _string(event, name, "$.event", problems, required=required)
         if value is not None:
             fields[name] = value
+    for name in _IDENTIFIERS:
+        value = fields.get(name)
+        at = None if value is None else next((i for i, c in enumerate(value) if _control(c)), None)
+        if at is not None:
+            problems.append(
+                Problem(
+                    f"$.event.{name}",
+                    f"got a string with a control character at index {at}, want an "
+                    "identifier (it names the order in the Seller API's URL)",
+                )
+            )
     return fields if len(problems) == before else None
+
+
+_IDENTIFIERS = ("id", "orderItemId", "buyerId", "sellerId")
+"""Payload members that are identifiers: refused with a control character (a newline in an
+order id would become part of the Seller API's URL and, there, a 404 no retry changes)."""
+
+
+def _control(char: str) -> bool:
+    return unicodedata.category(char) == "Cc"
 
 
 def _string(

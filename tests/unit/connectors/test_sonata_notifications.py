@@ -188,6 +188,19 @@ def test_event_must_be_an_object_with_an_id() -> None:
     ]
 
 
+@pytest.mark.parametrize("bad", ["\nr", "PO-1\r\n", "\x00", "PO\x7f1"])
+def test_identifiers_with_a_control_character_are_refused(bad: str) -> None:
+    # Found by the hostile-request property: an order id "\nr" reached the Seller API's URL
+    # and its 404 became the listener's 500 instead of a 400 for the caller.
+    body = notification()
+    body["event"]["id"] = bad
+    (problem,) = problems_of(body)
+    assert problem.startswith("$.event.id: got a string with a control character at index")
+    body = notification()
+    body["event"]["id"] = "PO-1 (ü)"  # printable, non-ASCII: fine
+    assert isinstance(parse(body, ITEM_EVENT), Notification)
+
+
 def test_item_and_milestone_events_need_their_ids() -> None:
     body = notification("productSpecificProductOrderItemMilestoneEvent", item_id=None)
     del body["event"]["milestoneName"]
