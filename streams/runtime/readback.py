@@ -95,6 +95,20 @@ def read_messages(
     )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if (
+            metadata is not None
+            and metadata.error is not None
+            and metadata.error.code()
+            in (
+                KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+            )
+        ):
+            # Not "missing": a missing ACL must never read as an empty topic.
+            raise StackError(
+                f"{topic} on {bootstrap}: this client ({settings.security.describe}) may not "
+                "read it: the operator grants the role's ACLs (docs/security.md)"
+            )
         if metadata is None or metadata.error is not None:
             if missing_ok:
                 return

@@ -14,6 +14,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from streams.core.errors import StackError
 from streams.runtime.config import LEDGER_TOPICS, RECON_TOPICS, SETTLE_TOPICS, TOPICS, Settings
+from streams.runtime.preflight import check_kafka
 from streams.runtime.security import kafka_config
 
 __all__ = ["KEPT_FOREVER", "delete_topics", "ensure_topics", "topic_config"]
@@ -27,7 +28,11 @@ def ensure_topics(
     Idempotent: an existing topic is left as it is. Raises :class:`StackError` when the broker
     cannot be reached or refuses, with the broker address so the operator knows where to look.
     """
-    admin = AdminClient(kafka_config(settings))
+    config = kafka_config(settings)
+    if settings.security.protocol != "PLAINTEXT":
+        # A refused login or TLS handshake would otherwise surface only as a timeout.
+        check_kafka(config, timeout=timeout)
+    admin = AdminClient(config)
     names = list(names)
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
@@ -50,10 +55,23 @@ def ensure_topics(
             future.result()
             created.append(topic)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            code = exc.args[0].code()
+            if code in _NOT_ALLOWED:
+                raise StackError(
+                    f"cannot create topic {topic} on {settings.kafka}: "
+                    f"this client ({settings.security.describe}) may not create topics (least "
+                    "privilege); the operator creates them with the admin principal "
+                    "(docs/security.md; `bilat up --secure` does it locally)"
+                ) from exc
+            if code != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise StackError(f"cannot create topic {topic} on {settings.kafka}: {exc}") from exc
     return created
 
+
+_NOT_ALLOWED = (
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+)
 
 _SINGLE = frozenset((*LEDGER_TOPICS, *RECON_TOPICS, *SETTLE_TOPICS))
 """Topics of one partition, kept forever: the ledger, reconciliation and settlement."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,22 @@ import pytest
 import redis
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from connectors.mediation.ingest import ingest_files
+from connectors.mediation.synth import synth_order, synth_pair
+from streams.agreement.trust import TrustedKeys
+from streams.core.errors import StackError
+from streams.core.keys import demo_keypair
+from streams.devstack import secure
+from streams.devstack.secure import Mode
+from streams.ledger.check import check_ledger
+from streams.runtime.batcher import BatcherLoop, init_ledger
+from streams.runtime.config import Settings
 from streams.runtime.preflight import KafkaAccessError, check_kafka
+from streams.runtime.produce import publish
+from streams.runtime.reader import read_records
 from streams.runtime.security import kafka_config, redis_client
+from streams.runtime.workers import start_worker, stop_worker
+from tests.fakes.recon import BOOK, SIGNATURES
 from tests.secure_stack import SecureStack
 
 FAST = 5.0
@@ -74,8 +89,9 @@ def _group_refused(message: Any) -> bool:
     return error is not None and error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
 
 
-def test_scram_and_mutual_tls_through_the_settings(stack: SecureStack, topic_prefix: str,
-                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_scram_and_mutual_tls_through_the_settings(
+    stack: SecureStack, topic_prefix: str, tmp_path: Path
+) -> None:
     """ingest writes over SASL_SSL/SCRAM, the worker reads over mutual TLS, both configured
     only through BILAT_KAFKA_* variables (kafka_config)."""
     ingest = stack.settings("hgc", "ingest", topic_prefix, tmp_path)
@@ -249,3 +265,67 @@ def test_redis_over_tls_with_an_acl_user(stack: SecureStack, tmp_path: Path) -> 
     with pytest.raises(redis.exceptions.ConnectionError):
         plain.ping()
     assert time.monotonic() - began < FAST
+
+
+def test_the_pipeline_runs_end_to_end_as_least_privileged_principals(
+    stack: SecureStack, topic_prefix: str, tmp_path: Path
+) -> None:
+    """ingest (SCRAM) → worker (mutual TLS; Redis over TLS as its ACL user) → batcher (SCRAM,
+    transactions under its own id): every good line of a synthetic file is rated once and
+    anchored on a signed chain, each process as its role with only its ACLs, configured only
+    through the variables a deployment sets."""
+    now = datetime.now(UTC)
+    prefix = topic_prefix
+
+    def role(name: str, mode: Mode = "scram") -> Settings:
+        return Settings.from_env(
+            stack.env("hgc", name, mode),
+            party="hgc",
+            topic_prefix=prefix,
+            run_dir=tmp_path,
+            partitions=2,
+        )
+
+    app_id = role("ingest").app_id
+    secure.apply_acls(
+        stack.config("hgc", secure.ADMIN, "mtls"), topic_prefix=prefix, app_id=app_id, partner="dcc"
+    )
+    seller, _buyer = synth_pair(300, now)
+    path = tmp_path / "usage.csv"
+    path.write_text(seller.text, encoding="utf-8")
+    publish(
+        role("sonata"),
+        "sonata.orders",
+        "sonata_order_event",
+        [synth_order(now)],
+        lambda r: str(r["product_id"]),
+    )
+    report = ingest_files([path], role("ingest"))
+    assert report.produced > 0
+
+    worker = role("worker", "mtls")
+    log = tmp_path / "worker.log"
+    process = start_worker(worker, log, "--until-caught-up")
+    try:
+        assert process.wait(180) == 0, log.read_text()[-3000:]
+    finally:
+        stop_worker(process)
+
+    batcher = role("batcher")
+    init_ledger(batcher, SIGNATURES, demo_keypair("hgc"))
+    loop = BatcherLoop(batcher, demo_keypair("hgc"))
+    assert loop.run(once=True) > 0
+    chain = [e for e in read_records(batcher, "ledger.anchors") if e.party == "hgc"]
+    anchored = sum(e.payload_json()["leaf_count"] for e in chain if e.kind == "anchor")
+    assert anchored == seller.good  # every good line rated once, anchored once
+    assert check_ledger(chain, "hgc", trusted=TrustedKeys.of_book(BOOK)) == []
+
+
+def test_a_topic_the_principal_may_not_read_is_an_error_not_an_empty_topic(
+    stack: SecureStack, topic_prefix: str, tmp_path: Path
+) -> None:
+    reader = stack.settings("hgc", "mirror-reader", topic_prefix, tmp_path)
+    with pytest.raises(StackError, match=r"usage\.rated .*may not read it: the operator grants"):
+        list(read_records(reader, "usage.rated"))
+    # A topic it may read but that holds nothing is just empty.
+    assert list(read_records(reader, "ledger.anchors")) == []
