@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -125,8 +126,11 @@ def _redis_answers(url: str, pid: int, probe: dict[str, str] | None = None) -> b
         except (OSError, KeyError):
             return False
         ca = probe.get("ca")
+    # redis-py refuses TLS keywords on a plain redis:// connection (TypeError), so they are
+    # passed only for rediss://.
+    tls: dict[str, Any] = {"ssl_ca_certs": ca} if url.startswith("rediss://") else {}
     client = redis.Redis.from_url(
-        url, socket_timeout=1, socket_connect_timeout=1, password=password, ssl_ca_certs=ca
+        url, socket_timeout=1, socket_connect_timeout=1, password=password, **tls
     )
     try:
         info = client.info("server")

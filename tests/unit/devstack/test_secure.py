@@ -79,3 +79,32 @@ def test_secured_broker_settings_and_client_env(tmp_path: Path) -> None:
     tls = secure.client_env(files, spec, "worker", mode="mtls", prefix="PARTNER_")
     assert tls["BILAT_PARTNER_KAFKA"] == "127.0.0.1:39002"
     assert stat.S_IMODE(files.password_file("worker").stat().st_mode) == 0o600
+
+
+def test_the_readiness_probe_passes_tls_keywords_only_to_rediss(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """redis-py refuses ``ssl_ca_certs`` on a plain connection (a TypeError that stopped every
+    plain Redis start of a CI run); the probe gives it only to rediss://."""
+    from streams.devstack import redis_server
+
+    seen: list[dict[str, object]] = []
+
+    class Probe:
+        def info(self, _section: str) -> dict[str, int]:
+            return {"process_id": 7}
+
+        def close(self) -> None:
+            pass
+
+    def from_url(url: str, **kwargs: object) -> Probe:
+        seen.append(kwargs)
+        return Probe()
+
+    monkeypatch.setattr(redis_server.redis.Redis, "from_url", staticmethod(from_url))
+    assert redis_server._redis_answers("redis://127.0.0.1:1/0", 7)
+    password = tmp_path / "password"
+    password.write_text("s3cret")
+    probe = {"password_file": str(password), "ca": "/ca.pem"}
+    assert redis_server._redis_answers("rediss://u@127.0.0.1:1/0", 7, probe)
+    assert "ssl_ca_certs" not in seen[0] and seen[1]["ssl_ca_certs"] == "/ca.pem"
