@@ -260,6 +260,21 @@ class SettlerBase:
         self.seller = agreement.seller.id
         self.buyer = agreement.buyer.id
 
+    def ask(
+        self, kind: str, payload: Mapping[str, Any], identity: str, producer: Producer | None = None
+    ) -> None:
+        """Ask this party's batcher to append a ``kind`` entry of ``payload`` (request id
+        ``<kind>:<identity>``; asking again appends nothing more)."""
+        request_entry(
+            self.settings,
+            producer or open_producer(self.settings),
+            self.codec,
+            kind=kind,
+            payload=payload,
+            request_id=f"{kind}:{identity}",
+            now=self.clock.now(),
+        )
+
     def ledgers(self) -> Ledgers:
         return read_ledgers(self.settings, self.alias, self.codec)
 
@@ -456,15 +471,7 @@ class Settler(SettlerBase):
                 amount_due=statement.amount_due,
                 item_count=len(statement.items),
             )
-            request_entry(
-                self.settings,
-                producer,
-                self.codec,
-                kind="statement",
-                payload=payload,
-                request_id=f"statement:{statement.id}",
-                now=now,
-            )
+            self.ask("statement", payload, statement.id, producer)
             issued.append(Issued(statement, None, fresh=True))
         return issued
 
@@ -514,15 +521,7 @@ class Settler(SettlerBase):
                     statement_entry=bill.entry,
                     resolution_entry=dispute.resolutions[-1],
                 )
-                request_entry(
-                    self.settings,
-                    producer,
-                    self.codec,
-                    kind="acceptance",
-                    payload=payload,
-                    now=self.clock.now(),
-                    request_id=f"acceptance:{bill.bill_id}/{dispute.dispute_id}",
-                )
+                self.ask("acceptance", payload, f"{bill.bill_id}/{dispute.dispute_id}", producer)
                 said.append(f"{bill.bill_id}: accepted the resolution of {dispute.dispute_id}")
         return said
 
@@ -564,15 +563,7 @@ class Settler(SettlerBase):
                 statement_hash=bill.statement_hash,
                 statement_entry=bill.entry,
             )
-            request_entry(
-                self.settings,
-                producer,
-                self.codec,
-                kind="acceptance",
-                payload=payload,
-                request_id=f"acceptance:{bill.bill_id}",
-                now=self.clock.now(),
-            )
+            self.ask("acceptance", payload, bill.bill_id, producer)
             return f"{finding}: accepted"
         dispute_id = self.dispute(
             bill.bill_id, differing, (), finding, snap=snap, producer=producer
@@ -670,15 +661,7 @@ class Settler(SettlerBase):
             evidence_hash=digest,
             reason=reason,
         )
-        request_entry(
-            self.settings,
-            producer,
-            self.codec,
-            kind="dispute",
-            payload=payload,
-            request_id=f"dispute:{dispute_id}",
-            now=now,
-        )
+        self.ask("dispute", payload, dispute_id, producer)
         return dispute_id
 
     def _evidence(
@@ -775,15 +758,7 @@ class Settler(SettlerBase):
             outcomes=full,
             note=note,
         )
-        request_entry(
-            self.settings,
-            open_producer(self.settings),
-            self.codec,
-            kind="resolution",
-            payload=payload,
-            request_id=f"resolution:{dispute_id}",
-            now=self.clock.now(),
-        )
+        self.ask("resolution", payload, dispute_id)
         return bill.bill_id
 
     def pay(self, bill_id: str, amount: Decimal | None = None, payment_id: str = "") -> Decimal:
@@ -812,15 +787,7 @@ class Settler(SettlerBase):
             currency=bill.statement.currency,
             paid=now,
         )
-        request_entry(
-            self.settings,
-            open_producer(self.settings),
-            self.codec,
-            kind="payment",
-            payload=payload,
-            request_id=f"payment:{payment_id}",
-            now=now,
-        )
+        self.ask("payment", payload, payment_id)
         return paid
 
     def _bill(self, snap: Snapshot, bill_id: str) -> Bill:
