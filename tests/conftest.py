@@ -5,12 +5,12 @@ Where they come from, first match wins:
 1. ``BILAT_TEST_KAFKA`` / ``BILAT_TEST_REDIS`` (bootstrap servers, Redis URL): services you run;
 2. testcontainers, when a Docker engine answers (``BILAT_TEST_DOCKER=0`` turns this off);
 3. the project's own launcher (``streams.devstack.localstack``): Kafka from Maven Central jars on
-   the JDK, Debian's redis-server; on ports 39092/39093 and 39379, logs in ``.bilat/test-run``.
+   the JDK, Debian's redis-server; on ports 25092/25093 and 25379, logs in ``.bilat/test-run``.
 
 Every test gets its own topic prefix, so tests never see each other's records.
 
 ``mirrored_pair`` adds a second cluster (``BILAT_TEST_KAFKA_B``, else the launcher's on
-39192/39193) and MirrorMaker 2 both ways between it and the first, for the session: see
+25192/25193) and MirrorMaker 2 both ways between it and the first, for the session: see
 :class:`tests.mirror_pair.MirroredPair` for what tests may rely on.
 """
 
@@ -29,6 +29,10 @@ from tests.mirror_pair import TEST_PREFIX_PATTERN, MirroredPair
 from tests.paths import REPO
 
 TEST_RUN_DIR = REPO / ".bilat" / "test-run"
+# Every port the suite's services listen on (25xxx here, 25492/25592 in tests/e2e/test_cli.py)
+# lies below Linux's ephemeral range (32768-60999): a client connection's local port there can
+# hold a listening port for as long as it lives (a CI run lost every mirror test to MM2's REST
+# port 39202 held that way).
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -79,7 +83,7 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
     from streams.devstack.localstack import KafkaSpec
 
     stack = request.getfixturevalue("local_stack")
-    handle = stack.kafka_up(KafkaSpec(name="test", port=39092, controller_port=39093))
+    handle = stack.kafka_up(KafkaSpec(name="test", port=25092, controller_port=25093))
     yield handle.bootstrap
 
 
@@ -95,11 +99,11 @@ def mirrored_pair(request: pytest.FixtureRequest, kafka_bootstrap: str) -> Mirro
     second = os.environ.get("BILAT_TEST_KAFKA_B")
     if second is None:
         second = stack.kafka_up(
-            KafkaSpec(name="test-b", port=39192, controller_port=39193)
+            KafkaSpec(name="test-b", port=25192, controller_port=25193)
         ).bootstrap
     links = links_for(
         {"hgc": kafka_bootstrap, "dcc": second},
-        rest_ports={"hgc": local_rest_port(39092), "dcc": local_rest_port(39192)},
+        rest_ports={"hgc": local_rest_port(25092), "dcc": local_rest_port(25192)},
         prefix_pattern=TEST_PREFIX_PATTERN,
         refresh_seconds=2,
         replication_factor=1,
@@ -125,7 +129,7 @@ def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
     from streams.devstack.localstack import RedisSpec
 
     stack = request.getfixturevalue("local_stack")
-    yield stack.redis_up(RedisSpec(name="test-redis", port=39379)).url
+    yield stack.redis_up(RedisSpec(name="test-redis", port=25379)).url
 
 
 @pytest.fixture
@@ -152,9 +156,9 @@ def settings(kafka_bootstrap: str, redis_url: str, topic_prefix: str, tmp_path: 
 # --- the secured stack (issue 14): its own clusters, Redis and run folder -------------------
 
 SECURE_RUN_DIR = REPO / ".bilat" / "test-run-secure"
-SECURE_PORTS = {"hgc": 39892, "dcc": 39992}
+SECURE_PORTS = {"hgc": 25892, "dcc": 25992}
 """SASL_SSL ports of the secured pair (controller +1, mutual TLS +2, its MM2's REST +10)."""
-SECURE_REDIS_PORT = 39879
+SECURE_REDIS_PORT = 25879
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ class MirroredPair:
     Contract for tests:
 
     * ``bootstrap("hgc")`` is the session broker of ``kafka_bootstrap``; ``bootstrap("dcc")`` a
-      second cluster (``BILAT_TEST_KAFKA_B``, else started by the launcher on 39192).
+      second cluster (``BILAT_TEST_KAFKA_B``, else started by the launcher on 25192).
     * Every topic of :data:`~streams.reconcile.mirroring.MIRRORED` under a test's
       ``topic_prefix`` (``t-<10 hex>.``), created on either cluster, is copied to the other as
       ``copy_of(source, topic)`` = ``<source>.<prefix><topic>``, in transactions: read copies

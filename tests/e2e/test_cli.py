@@ -24,8 +24,8 @@ from streams.runtime.readback import read_topic
 from streams.runtime.registry import make_codec
 from tests.paths import REPO
 
-BASE_PORT = 39492  # hgc 39492/39493, dcc 39592/39593
-REDIS_PORT = 39490
+BASE_PORT = 25492  # hgc 25492/25493, dcc 25592/25593
+REDIS_PORT = 25490
 
 
 def bilat(

@@ -1,7 +1,7 @@
 """Against real secured brokers (TLS, SCRAM-SHA-512, ACLs) and a TLS Redis with ACL users.
 
 The ``secure_stack`` fixture starts its own pair of clusters, Redis and mirrors (ports
-39892/39992 and Redis 39879; tests/e2e/test_cli.py has 39492/39592), never the shared plain
+25892/25992 and Redis 25879; tests/e2e/test_cli.py has 25492/25592), never the shared plain
 ones. Every failure must come fast (a few seconds at most) with an error that names its cause.
 """
 
