@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, Literal
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -281,7 +283,45 @@ def apply_acls(
             future.result()
         except KafkaException as exc:
             raise StackError(f"cannot create the ACL {binding}: {exc}") from exc
+    _await_acls(admin, bindings)
     return len(bindings)
+
+
+def _key(binding: AclBinding) -> tuple[str, ...]:
+    return tuple(
+        str(part)
+        for part in (
+            binding.restype,
+            binding.name,
+            binding.resource_pattern_type,
+            binding.principal,
+            binding.host,
+            binding.operation,
+            binding.permission_type,
+        )
+    )
+
+
+def _await_acls(admin: AdminClient, bindings: Sequence[AclBinding], timeout: float = 30.0) -> None:
+    """Wait until the broker's authorizer shows every binding: a created ACL is committed by
+    the controller and applied by the broker from the metadata log a moment later, and a
+    client acting at once may still be refused (seen under CI load)."""
+    wanted = {_key(b) for b in bindings}
+    anything: Any = None  # matches any name, principal and host (the stubs say str)
+    everything = AclBindingFilter(
+        ResourceType.ANY, anything, ResourcePatternType.ANY, anything, anything,
+        AclOperation.ANY, AclPermissionType.ANY,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = admin.describe_acls(everything, request_timeout=_TIMEOUT).result()
+        if wanted <= {_key(b) for b in shown}:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"the broker did not show {len(wanted)} new ACLs within {timeout:.0f} s"
+            )
+        time.sleep(0.1)
 
 
 _DIR_PROVIDER = "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
